@@ -1,0 +1,143 @@
+/*
+ * cache: the core API the front ends use.  Holds the keyring, the store
+ * and the TTL rules; loads an entry into one of six states and saves
+ * entries in the format of FORMAT.md.  Never prints, keeps no globals.
+ */
+#ifndef EC_CACHE_H
+#define EC_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "envelope.h"
+#include "kdf.h"
+#include "secrets.h"
+#include "store.h"
+#include "ttl.h"
+
+struct ec_cache_options {
+	const char *dir;		/* the cache directory (must exist) */
+	const char *suffix;		/* NULL: EC_SUFFIX_DEFAULT */
+	const uint8_t *salt;		/* exact bytes */
+	size_t salt_len;
+	struct ec_ttl ttl;		/* e.g. ec_ttl_default() */
+	int64_t oldest_valid_us;	/* EC_TIME_NONE when unset */
+	const char *default_key;	/* NULL: "default", or the only secret */
+	unsigned iterations;		/* 0: EC_KDF_ITERATIONS */
+	bool durable;			/* fsync every save */
+};
+
+struct ec_cache;
+
+/*
+ * Derive the keys (in parallel) and open the store.  *secrets is wiped and
+ * released on every path.  -EINVAL when default_key names no secret.
+ * *out: free with ec_cache_free().
+ */
+int ec_cache_open(const struct ec_cache_options *o, struct ec_secrets *secrets,
+		  struct ec_cache **out) __attribute__((warn_unused_result));
+void ec_cache_free(struct ec_cache *c);
+
+/* Borrowed views, valid until ec_cache_free(). */
+const struct ec_store *ec_cache_store(const struct ec_cache *c);
+const char *ec_cache_fingerprint(const struct ec_cache *c);
+const char *ec_cache_default_key(const struct ec_cache *c);
+
+/* The clock: microseconds since 1970 UTC (CLOCK_REALTIME). */
+int64_t ec_clock_now_us(void);
+
+enum ec_state {
+	EC_STATE_VALID,
+	EC_STATE_STALE,
+	EC_STATE_SALT_MISMATCH,
+	EC_STATE_UNKNOWN_KEY,
+	EC_STATE_CORRUPT,	/* not an envelope, half-written, bad token form */
+	EC_STATE_TAMPERED,	/* token failed authentication */
+};
+/* "valid", "stale", "salt-mismatch", "unknown-key", "corrupt", "tampered" */
+const char *ec_state_name(enum ec_state s);
+
+struct ec_entry {
+	enum ec_state state;
+	int reason;		/* 0, or the code that set a bad state */
+	struct ec_envelope env;	/* key, comment, created_at as stored; empty
+				   when the file is not an envelope */
+	int64_t created_us;	/* EC_TIME_NONE when absent or unparsable */
+	int64_t expires_us;	/* ec_ttl_expiry(); meaningful when the
+				   envelope authenticated */
+	char *validasof;	/* malloc'd or NULL (EC_LOAD_DATA only) */
+	uint8_t *data;		/* ec_secure_alloc'd or NULL (EC_LOAD_DATA) */
+	size_t len;
+	struct stat st;		/* fstat of the envelope file as read */
+};
+
+enum {
+	/* Decrypt and unpack the payload into data/validasof.  Without it
+	 * the token is still authenticated (HMAC), so states are exact. */
+	EC_LOAD_DATA = 1u << 0,
+	/* Keep loading a stale entry's data (for --stale-ok). */
+	EC_LOAD_STALE_OK = 1u << 1,
+};
+
+/*
+ * Read and classify id's envelope at time now.  Returns 0 when the file
+ * was read (e->state says what it is), -ENOENT when there is none, -EC_EID
+ * for a bad id, -errno for I/O errors.  Data is only decrypted for a valid
+ * entry (or a stale one with EC_LOAD_STALE_OK).  e need not be
+ * initialised; release it with ec_entry_release() after a 0 return.
+ */
+int ec_cache_load(const struct ec_cache *c, const char *id, unsigned flags,
+		  int64_t now, struct ec_entry *e)
+	__attribute__((warn_unused_result));
+
+/* Classify an envelope already in memory (no I/O); for inspect and fuzzing. */
+void ec_cache_classify(const struct ec_cache *c, const char *buf, size_t len,
+		       unsigned flags, int64_t now, struct ec_entry *e);
+
+void ec_entry_release(struct ec_entry *e);
+
+struct ec_save_options {
+	const char *key;	/* NULL: the default key */
+	const char *comment;	/* NULL: none */
+	const char *validasof;	/* NULL: none; ISO-8601, checked */
+	int64_t created_us;	/* EC_TIME_NONE: now */
+	bool durable;		/* fsync file and directory (or per cache) */
+	bool noreplace;		/* -EEXIST when the entry exists */
+};
+
+/*
+ * Encrypt data and save it as id atomically.  -EC_EKEY for an unknown key
+ * name, -EC_ETIME for bad validasof, -EC_EUTF8 for a comment that is not
+ * UTF-8, -EC_EID, -errno (ENOSPC...) with the old entry left intact.
+ */
+int ec_cache_save(const struct ec_cache *c, const char *id,
+		  const uint8_t *data, size_t len,
+		  const struct ec_save_options *o)
+	__attribute__((warn_unused_result));
+
+/*
+ * Rewrite only the cleartext of a valid entry's envelope: comment (NULL
+ * removes it) and/or created_at.  The token is kept as it is.
+ */
+enum { EC_META_COMMENT = 1u << 0, EC_META_CREATED = 1u << 1 };
+int ec_cache_set_meta(const struct ec_cache *c, const char *id,
+		      unsigned which, const char *comment, int64_t created_us)
+	__attribute__((warn_unused_result));
+
+int ec_cache_remove(const struct ec_cache *c, const char *id)
+	__attribute__((warn_unused_result));
+
+/*
+ * Call cb for every envelope below the cache dir (sorted ids), loaded with
+ * flags at now.  e is borrowed for the callback.  cb returns non-zero to
+ * stop.  I/O errors on one file are reported through its entry
+ * (EC_STATE_CORRUPT, reason -errno), never stop the listing.
+ */
+int ec_cache_list(const struct ec_cache *c, unsigned flags, int64_t now,
+		  int (*cb)(void *ctx, const char *id, struct ec_entry *e),
+		  void *ctx) __attribute__((warn_unused_result));
+
+#endif

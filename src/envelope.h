@@ -1,0 +1,63 @@
+/*
+ * envelope: the JSON envelope file and the inner binary-plist payload.
+ * No files, no FUSE.  Parsing uses json-c and libplist; writing produces
+ * exactly the bytes of Python's json.dump (ensure_ascii, ", " and ": ").
+ */
+#ifndef EC_ENVELOPE_H
+#define EC_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EC_ENVELOPE_MAX (512u << 20)	/* larger files are refused */
+
+struct ec_envelope {
+	char *key;		/* required */
+	char *salt_sha256;	/* NULL when absent (or JSON null) */
+	char *created_at;	/* NULL when absent (or JSON null); as stored */
+	char *encrypted;	/* required: the Fernet token */
+	size_t encrypted_len;
+	char *comment;		/* NULL when absent (or JSON null) */
+};
+/* All strings are malloc'd and owned by the envelope. */
+
+/*
+ * Parse len bytes (need not be NUL-terminated).  Any key order; unknown
+ * fields ignored.  -EC_ETOOBIG over EC_ENVELOPE_MAX, -EC_EJSON when not
+ * one complete JSON object (a half-written file is this), -EC_EFIELD when
+ * key/encrypted are missing or a field has the wrong type or holds a NUL.
+ * env need not be initialised; on error it is left empty.
+ */
+int ec_envelope_parse(const char *buf, size_t len, struct ec_envelope *env)
+	__attribute__((warn_unused_result));
+
+/*
+ * Serialise as Python's json.dump(obj, f) does, in the key order key,
+ * salt_sha256, created_at, encrypted, comment (absent fields skipped).
+ * *out is malloc'd (free()), not NUL-terminated counted by *outlen (a NUL
+ * follows for convenience).  -EC_EUTF8 when a string is not UTF-8.
+ */
+int ec_envelope_serialize(const struct ec_envelope *env, char **out,
+			  size_t *outlen) __attribute__((warn_unused_result));
+
+void ec_envelope_release(struct ec_envelope *env);
+
+/*
+ * Inner payload: bplist dict {data: <bytes>, validasof_datetime?: <str>}.
+ * pack: *out is ec_secure_alloc'd.  validasof may be NULL.
+ */
+int ec_payload_pack(const uint8_t *data, size_t len, const char *validasof,
+		    uint8_t **out, size_t *outlen)
+	__attribute__((warn_unused_result));
+
+/*
+ * unpack: *data is ec_secure_alloc'd (ec_secure_free), *validasof malloc'd
+ * or NULL (a plist date is converted to ISO text).  -EC_EPLIST when pt is
+ * not a binary plist dict holding a data node `data`.  libplist copies the
+ * plaintext into its own heap nodes; they are wiped before being freed.
+ */
+int ec_payload_unpack(const uint8_t *pt, size_t ptlen, uint8_t **data,
+		      size_t *len, char **validasof)
+	__attribute__((warn_unused_result));
+
+#endif

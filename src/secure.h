@@ -1,0 +1,52 @@
+/*
+ * secure: memory for secrets (keys, passwords, plaintext).
+ *
+ * Backed by libsodium's guarded allocations: guard pages, mlock where the
+ * limit allows, excluded from core dumps, wiped on free.  Use it for every
+ * buffer that holds a key, a password or decrypted data we own.
+ */
+#ifndef EC_SECURE_H
+#define EC_SECURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Initialise libsodium; call once before anything else.  0 or -EIO. */
+int ec_secure_init(void) __attribute__((warn_unused_result));
+
+/* Guarded allocation of n bytes (n may be 0).  NULL on failure.
+ * Free with ec_secure_free(). */
+void *ec_secure_alloc(size_t n) __attribute__((malloc));
+
+/* Wipe and free; NULL is a no-op. */
+void ec_secure_free(void *p);
+
+/* Wipe n bytes (cannot be optimised out). */
+void ec_secure_wipe(void *p, size_t n);
+
+/* Constant-time comparison: 0 when equal, -1 otherwise. */
+int ec_secure_memcmp(const void *a, const void *b, size_t n);
+
+/* A growable buffer in guarded memory.  Zero-initialise (or
+ * EC_SBUF_INIT), fill with the functions below, release with
+ * ec_sbuf_release().  Growing copies into a new guarded block and wipes
+ * the old one, so no stale copy of the contents is left behind. */
+struct ec_sbuf {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+};
+#define EC_SBUF_INIT { NULL, 0, 0 }
+
+int ec_sbuf_reserve(struct ec_sbuf *b, size_t cap)
+	__attribute__((warn_unused_result));
+int ec_sbuf_append(struct ec_sbuf *b, const void *data, size_t n)
+	__attribute__((warn_unused_result));
+/* Set the length to n, growing (zero-filled) or shrinking (wiping). */
+int ec_sbuf_resize(struct ec_sbuf *b, size_t n)
+	__attribute__((warn_unused_result));
+/* Hand the contents over: *p (ec_secure_free) and *len; b is empty after. */
+void ec_sbuf_detach(struct ec_sbuf *b, uint8_t **p, size_t *len);
+void ec_sbuf_release(struct ec_sbuf *b);
+
+#endif

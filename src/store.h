@@ -1,0 +1,124 @@
+/*
+ * store: the backing cache directory.  Maps cache ids to envelope files,
+ * lists them, reads them, and saves them atomically.  No crypto, no JSON.
+ *
+ * Every path is resolved from the directory fd taken at open, one
+ * component at a time with O_NOFOLLOW: a symlink anywhere below the cache
+ * directory is never followed, so reads and writes cannot leave it.
+ */
+#ifndef EC_STORE_H
+#define EC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#define EC_SUFFIX_DEFAULT ".enc.json"
+#define EC_STORE_TMP_PREFIX ".ec-tmp-"	/* our temp files; never listed */
+
+struct ec_store {
+	int dirfd;
+	char *suffix;		/* malloc'd */
+	size_t suffix_len;
+};
+
+/* Open dir (must exist and be a directory).  -errno on failure. */
+int ec_store_open(struct ec_store *s, const char *dir, const char *suffix)
+	__attribute__((warn_unused_result));
+void ec_store_release(struct ec_store *s);
+
+/* 0 when id is a valid cache id: relative, non-empty, no empty, `.` or
+ * `..` component, no NUL; -EC_EID otherwise.  Trailing `/` is invalid. */
+int ec_store_check_id(const char *id) __attribute__((warn_unused_result));
+
+/* Same for a directory path relative to the cache dir; "" is the root. */
+int ec_store_check_dir(const char *reldir) __attribute__((warn_unused_result));
+
+/*
+ * Read the envelope of id into *buf (malloc'd, NUL-terminated; free()),
+ * at most max bytes (-EC_ETOOBIG beyond), with the file's fstat in *st
+ * (may be NULL).  -ENOENT when absent, -ELOOP for a symlink, -EISDIR /
+ * -EINVAL for a non-regular file.
+ */
+int ec_store_read(const struct ec_store *s, const char *id, size_t max,
+		  char **buf, size_t *len, struct stat *st)
+	__attribute__((warn_unused_result));
+
+/* lstat of id's envelope (not following links). */
+int ec_store_stat_entry(const struct ec_store *s, const char *id,
+			struct stat *st) __attribute__((warn_unused_result));
+
+/* lstat of a directory below the cache dir ("" = root). -ENOTDIR if not one. */
+int ec_store_stat_dir(const struct ec_store *s, const char *reldir,
+		      struct stat *st) __attribute__((warn_unused_result));
+
+enum {
+	EC_STORE_DURABLE = 1u << 0,	/* fsync the file, then the directory */
+	EC_STORE_NOREPLACE = 1u << 1,	/* -EEXIST when the entry exists */
+};
+
+/*
+ * Save buf as id's envelope atomically: parent directories are created
+ * 0700 (each one), a temp file EC_STORE_TMP_PREFIX* is created in the same
+ * directory (O_CREAT|O_EXCL|O_NOFOLLOW, 0600), written, closed and renamed
+ * over the target.  The temp file is removed on any failure, so the old
+ * envelope stays intact.  -EISDIR when a directory is in the way.
+ */
+int ec_store_write(const struct ec_store *s, const char *id,
+		   const void *buf, size_t len, unsigned flags)
+	__attribute__((warn_unused_result));
+
+/* Remove id's envelope. */
+int ec_store_remove(const struct ec_store *s, const char *id)
+	__attribute__((warn_unused_result));
+
+/* fsync id's envelope and its directory. */
+int ec_store_sync(const struct ec_store *s, const char *id)
+	__attribute__((warn_unused_result));
+
+/* mkdir -p of reldir with mode 0700 for each created component. */
+int ec_store_mkdir(const struct ec_store *s, const char *reldir)
+	__attribute__((warn_unused_result));
+/* rmdir reldir (-ENOTEMPTY when it holds anything, listed or not). */
+int ec_store_rmdir(const struct ec_store *s, const char *reldir)
+	__attribute__((warn_unused_result));
+
+/* Rename an entry (from_id -> to_id) or a directory; flags: RENAME_*. */
+int ec_store_rename_entry(const struct ec_store *s, const char *from_id,
+			  const char *to_id, unsigned flags)
+	__attribute__((warn_unused_result));
+int ec_store_rename_dir(const struct ec_store *s, const char *from_dir,
+			const char *to_dir, unsigned flags)
+	__attribute__((warn_unused_result));
+
+int ec_store_statvfs(const struct ec_store *s, struct statvfs *st)
+	__attribute__((warn_unused_result));
+
+/* One listed item: an entry (name = file name without the suffix) or a
+ * directory.  Borrowed: valid during the callback only. */
+struct ec_store_item {
+	const char *name;
+	bool is_dir;
+	struct stat st;		/* lstat of the backing file or directory */
+};
+
+/*
+ * Call cb for every directory and entry directly in reldir, skipping
+ * symlinks, other file types, names without the suffix and temp files.
+ * Where a directory and an entry share a name, only the directory is
+ * listed.  cb returns 0 to go on, non-zero to stop (returned).
+ */
+int ec_store_list_dir(const struct ec_store *s, const char *reldir,
+		      int (*cb)(void *ctx, const struct ec_store_item *it),
+		      void *ctx) __attribute__((warn_unused_result));
+
+/*
+ * Call cb for every entry below the cache dir, recursively, with its id,
+ * in sorted order.  Unreadable subdirectories are skipped.  cb as above.
+ */
+int ec_store_walk(const struct ec_store *s,
+		  int (*cb)(void *ctx, const char *id, const struct stat *st),
+		  void *ctx) __attribute__((warn_unused_result));
+
+#endif
