@@ -140,4 +140,23 @@ int ec_cache_list(const struct ec_cache *c, unsigned flags, int64_t now,
 		  int (*cb)(void *ctx, const char *id, struct ec_entry *e),
 		  void *ctx) __attribute__((warn_unused_result));
 
+/*
+ * Python's get_hashed_filename(text, length, prefix): the first length
+ * (8..64) hex chars of SHA-256(text), after "<prefix>-" when prefix is not
+ * NULL (lower-cased, runs outside [a-z0-9_-] folded to one '-', '-'
+ * stripped at both ends).  *out malloc'd.  -EINVAL for a bad length or a
+ * prefix that folds to nothing.  No I/O.
+ */
+int ec_hashed_filename(const char *text, unsigned length, const char *prefix,
+		       char **out) __attribute__((warn_unused_result));
+
+/*
+ * Read any envelope file by path (no keys needed) for inspection.
+ * *token_ts gets the token's timestamp when its first bytes decode, else
+ * stays untouched and *has_ts is false.  env as ec_envelope_parse().
+ */
+int ec_inspect_file(const char *path, struct ec_envelope *env,
+		    struct stat *st, uint64_t *token_ts, bool *has_ts)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -1,3 +1,755 @@
-/* placeholder: being written */
+/*
+ * store: the backing cache directory.
+ *
+ * Every path is walked from the cache directory's fd one component at a
+ * time with O_NOFOLLOW|O_DIRECTORY, so no symlink below the cache directory
+ * is ever followed.  Saves go through a temp file and rename(2).
+ */
 #include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "error.h"
 #include "store.h"
+
+#define MAX_DEPTH 128	/* deeper trees are not walked by ec_store_walk */
+
+int ec_store_open(struct ec_store *s, const char *dir, const char *suffix)
+{
+	struct stat st;
+
+	s->dirfd = -1;
+	s->suffix = NULL;
+	s->suffix_len = 0;
+	if (!suffix)
+		suffix = EC_SUFFIX_DEFAULT;
+	/* An empty suffix would make our temp files look like entries, and a
+	 * '/' in it would make ids ambiguous. */
+	if (!*suffix || strchr(suffix, '/'))
+		return -EINVAL;
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0)
+		return -errno;
+	if (fstat(s->dirfd, &st) < 0) {
+		int err = -errno;
+
+		close(s->dirfd);
+		s->dirfd = -1;
+		return err;
+	}
+	s->suffix = strdup(suffix);
+	if (!s->suffix) {
+		close(s->dirfd);
+		s->dirfd = -1;
+		return -ENOMEM;
+	}
+	s->suffix_len = strlen(suffix);
+	return 0;
+}
+
+void ec_store_release(struct ec_store *s)
+{
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	s->dirfd = -1;
+	free(s->suffix);
+	s->suffix = NULL;
+	s->suffix_len = 0;
+}
+
+/* Checks a '/'-separated relative path; empty allowed when allow_empty. */
+static int check_rel(const char *p, bool allow_empty)
+{
+	const char *c = p;
+
+	if (!*p)
+		return allow_empty ? 0 : -EC_EID;
+	if (*p == '/')
+		return -EC_EID;
+	for (;;) {
+		const char *end = strchrnul(c, '/');
+		size_t n = (size_t)(end - c);
+
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return -EC_EID;
+		if (!*end)
+			return 0;
+		c = end + 1;
+	}
+}
+
+int ec_store_check_id(const char *id)
+{
+	return check_rel(id, false);
+}
+
+int ec_store_check_dir(const char *reldir)
+{
+	return check_rel(reldir, true);
+}
+
+/*
+ * Open the directory reldir (a checked relative path, "" = root) below the
+ * cache dir, creating missing components 0700 when create is set.  Returns
+ * a new fd (close it) or -errno.  A symlink component gives -ELOOP or
+ * -ENOTDIR, never a traversal.
+ */
+static int open_dir(const struct ec_store *s, const char *reldir, bool create)
+{
+	char comp[NAME_MAX + 1];
+	const char *c = reldir;
+	int fd;
+
+	/* A new open file description, not a dup: readdir() on a dup would
+	 * move the shared offset of s->dirfd. */
+	fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (*c) {
+		const char *end = strchrnul(c, '/');
+		size_t n = (size_t)(end - c);
+		int next;
+
+		if (n > NAME_MAX) {
+			close(fd);
+			return -ENAMETOOLONG;
+		}
+		memcpy(comp, c, n);
+		comp[n] = '\0';
+		next = openat(fd, comp,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
+				int err = -errno;
+
+				close(fd);
+				return err;
+			}
+			next = openat(fd, comp, O_RDONLY | O_DIRECTORY |
+				      O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (next < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		close(fd);
+		fd = next;
+		c = *end ? end + 1 : end;
+	}
+	return fd;
+}
+
+/*
+ * Split a checked path into its parent directory (copied into parent,
+ * which has room for strlen(path) + 1) and its last component.
+ */
+static const char *split(const char *path, char *parent)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		parent[0] = '\0';
+		return path;
+	}
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	return slash + 1;
+}
+
+/* leaf + suffix into buf[NAME_MAX + 1]; -ENAMETOOLONG when it won't fit. */
+static int entry_name(const struct ec_store *s, const char *leaf, char *buf)
+{
+	size_t n = strlen(leaf);
+
+	if (n + s->suffix_len > NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(buf, leaf, n);
+	memcpy(buf + n, s->suffix, s->suffix_len + 1);
+	return 0;
+}
+
+/*
+ * Open the parent directory of a checked path and name its entry file
+ * (with suffix, when is_entry) or its leaf.  Returns the parent fd.
+ */
+static int open_parent(const struct ec_store *s, const char *path,
+		       bool is_entry, bool create, char name[NAME_MAX + 1])
+{
+	size_t n = strlen(path);
+	char *parent = malloc(n + 1);
+	const char *leaf;
+	int fd, err;
+
+	if (!parent)
+		return -ENOMEM;
+	leaf = split(path, parent);
+	if (is_entry) {
+		err = entry_name(s, leaf, name);
+	} else if (strlen(leaf) > NAME_MAX) {
+		err = -ENAMETOOLONG;
+	} else {
+		strcpy(name, leaf);
+		err = 0;
+	}
+	fd = err ? err : open_dir(s, parent, create);
+	free(parent);
+	return fd;
+}
+
+int ec_store_read(const struct ec_store *s, const char *id, size_t max,
+		  char **buf, size_t *len, struct stat *st)
+{
+	char name[NAME_MAX + 1];
+	struct stat sb;
+	char *p = NULL;
+	size_t cap, n = 0;
+	int dfd = -1, fd = -1, err;
+
+	*buf = NULL;
+	*len = 0;
+	err = ec_store_check_id(id);
+	if (err)
+		return err;
+	dfd = open_parent(s, id, true, false, name);
+	if (dfd < 0)
+		return dfd;
+	/* O_NONBLOCK: a FIFO planted in the cache must not hang us. */
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err = S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)sb.st_size > max) {
+		err = -EC_ETOOBIG;
+		goto out;
+	}
+	/* The file may still grow (Python writes in place): read to EOF. */
+	cap = (size_t)sb.st_size + 1;
+	p = malloc(cap + 1);
+	if (!p) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *q;
+
+			if (cap > max) {
+				err = -EC_ETOOBIG;
+				goto out;
+			}
+			cap *= 2;
+			q = realloc(p, cap + 1);
+			if (!q) {
+				err = -ENOMEM;
+				goto out;
+			}
+			p = q;
+		}
+		r = read(fd, p + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max) {
+		err = -EC_ETOOBIG;
+		goto out;
+	}
+	p[n] = '\0';
+	*buf = p;
+	*len = n;
+	p = NULL;
+	if (st)
+		*st = sb;
+	err = 0;
+out:
+	free(p);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	return err;
+}
+
+static int stat_at(const struct ec_store *s, const char *path, bool is_entry,
+		   struct stat *st)
+{
+	char name[NAME_MAX + 1];
+	int dfd, err = 0;
+
+	dfd = open_parent(s, path, is_entry, false, name);
+	if (dfd < 0)
+		return dfd;
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	close(dfd);
+	return err;
+}
+
+int ec_store_stat_entry(const struct ec_store *s, const char *id,
+			struct stat *st)
+{
+	int err = ec_store_check_id(id);
+
+	if (!err)
+		err = stat_at(s, id, true, st);
+	if (!err && !S_ISREG(st->st_mode))
+		err = S_ISLNK(st->st_mode) ? -ELOOP : -EINVAL;
+	return err;
+}
+
+int ec_store_stat_dir(const struct ec_store *s, const char *reldir,
+		      struct stat *st)
+{
+	int err = ec_store_check_dir(reldir);
+
+	if (err)
+		return err;
+	if (!*reldir)
+		err = fstat(s->dirfd, st) < 0 ? -errno : 0;
+	else
+		err = stat_at(s, reldir, false, st);
+	if (!err && !S_ISDIR(st->st_mode))
+		err = -ENOTDIR;
+	return err;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A fresh temp name: EC_STORE_TMP_PREFIX + 12 random hex chars. */
+static int temp_name(char *buf, size_t size)
+{
+	unsigned char r[6];
+	size_t got = 0;
+
+	while (got < sizeof(r)) {
+		ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)n;
+	}
+	snprintf(buf, size, EC_STORE_TMP_PREFIX "%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5]);
+	return 0;
+}
+
+int ec_store_write(const struct ec_store *s, const char *id,
+		   const void *buf, size_t len, unsigned flags)
+{
+	char name[NAME_MAX + 1], tmp[64];
+	struct stat st;
+	int dfd = -1, fd = -1, err, tries;
+	bool made = false;
+
+	err = ec_store_check_id(id);
+	if (err)
+		return err;
+	dfd = open_parent(s, id, true, true, name);
+	if (dfd < 0)
+		return dfd;
+	/* A directory of the same name as the entry's file would make
+	 * rename(2) fail late; say so early. */
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto out;
+	}
+	for (tries = 0; tries < 16; tries++) {
+		err = temp_name(tmp, sizeof(tmp));
+		if (err)
+			goto out;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			    O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	made = true;
+	/* The umask can only remove bits; make sure it is exactly 0600. */
+	if (fchmod(fd, 0600) < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = write_all(fd, buf, len);
+	if (err)
+		goto out;
+	if ((flags & EC_STORE_DURABLE) && fsync(fd) < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = close(fd) < 0 ? -errno : 0;
+	fd = -1;
+	if (err)
+		goto out;
+	if (flags & EC_STORE_NOREPLACE)
+		err = renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE);
+	else
+		err = renameat(dfd, tmp, dfd, name);
+	if (err < 0) {
+		err = -errno;
+		goto out;
+	}
+	made = false;
+	if ((flags & EC_STORE_DURABLE) && fsync(dfd) < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
+	return err;
+}
+
+int ec_store_remove(const struct ec_store *s, const char *id)
+{
+	char name[NAME_MAX + 1];
+	int dfd, err;
+
+	err = ec_store_check_id(id);
+	if (err)
+		return err;
+	dfd = open_parent(s, id, true, false, name);
+	if (dfd < 0)
+		return dfd;
+	err = unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+	close(dfd);
+	return err;
+}
+
+int ec_store_sync(const struct ec_store *s, const char *id)
+{
+	char name[NAME_MAX + 1];
+	int dfd, fd, err;
+
+	err = ec_store_check_id(id);
+	if (err)
+		return err;
+	dfd = open_parent(s, id, true, false, name);
+	if (dfd < 0)
+		return dfd;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		err = -errno;
+	else if (fsync(fd) < 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (!err && fsync(dfd) < 0)
+		err = -errno;
+	close(dfd);
+	return err;
+}
+
+int ec_store_mkdir(const struct ec_store *s, const char *reldir)
+{
+	char name[NAME_MAX + 1], ename[NAME_MAX + 1];
+	struct stat st;
+	int dfd, err;
+
+	err = ec_store_check_id(reldir);
+	if (err)
+		return err;
+	dfd = open_parent(s, reldir, false, true, name);
+	if (dfd < 0)
+		return dfd;
+	/* An entry of that name is a file in the mount: EEXIST, as POSIX. */
+	if (entry_name(s, name, ename) == 0 &&
+	    fstatat(dfd, ename, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		err = -EEXIST;
+	else if (mkdirat(dfd, name, 0700) < 0)
+		err = -errno;
+	close(dfd);
+	return err;
+}
+
+int ec_store_rmdir(const struct ec_store *s, const char *reldir)
+{
+	char name[NAME_MAX + 1];
+	int dfd, err;
+
+	err = ec_store_check_id(reldir);
+	if (err)
+		return err;
+	dfd = open_parent(s, reldir, false, false, name);
+	if (dfd < 0)
+		return dfd;
+	err = unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+	close(dfd);
+	return err;
+}
+
+static int rename_at(const struct ec_store *s, const char *from,
+		     const char *to, bool is_entry, unsigned flags)
+{
+	char fname[NAME_MAX + 1], tname[NAME_MAX + 1], other[NAME_MAX + 1];
+	struct stat st;
+	int fdfd = -1, tdfd = -1, err;
+
+	err = ec_store_check_id(from);
+	if (!err)
+		err = ec_store_check_id(to);
+	if (err)
+		return err;
+	fdfd = open_parent(s, from, is_entry, false, fname);
+	if (fdfd < 0)
+		return fdfd;
+	tdfd = open_parent(s, to, is_entry, false, tname);
+	if (tdfd < 0) {
+		err = tdfd;
+		goto out;
+	}
+	/* In the mount a directory and an entry share one name space:
+	 * renaming an entry onto a directory, or a directory onto an entry,
+	 * is what POSIX forbids between a file and a directory. */
+	if (is_entry) {
+		const char *leaf = strrchr(to, '/');
+
+		leaf = leaf ? leaf + 1 : to;
+		if (fstatat(tdfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			err = -EISDIR;
+			goto out;
+		}
+	} else if (entry_name(s, tname, other) == 0 &&
+		   fstatat(tdfd, other, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		err = (flags & RENAME_NOREPLACE) ? -EEXIST : -ENOTDIR;
+		goto out;
+	}
+	err = renameat2(fdfd, fname, tdfd, tname, flags) < 0 ? -errno : 0;
+out:
+	if (tdfd >= 0)
+		close(tdfd);
+	close(fdfd);
+	return err;
+}
+
+int ec_store_rename_entry(const struct ec_store *s, const char *from_id,
+			  const char *to_id, unsigned flags)
+{
+	return rename_at(s, from_id, to_id, true, flags);
+}
+
+int ec_store_rename_dir(const struct ec_store *s, const char *from_dir,
+			const char *to_dir, unsigned flags)
+{
+	return rename_at(s, from_dir, to_dir, false, flags);
+}
+
+int ec_store_statvfs(const struct ec_store *s, struct statvfs *st)
+{
+	return fstatvfs(s->dirfd, st) < 0 ? -errno : 0;
+}
+
+struct name {
+	char *name;
+	unsigned char type;	/* d_type */
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct name *)a)->name,
+		      ((const struct name *)b)->name);
+}
+
+/* Whether sorted v[0..n) holds a directory (or unknown type) named key. */
+static bool has_dir(const struct name *v, size_t n, const char *key)
+{
+	struct name k = { (char *)key, 0 };
+	const struct name *hit = bsearch(&k, v, n, sizeof(*v), cmp_name);
+
+	return hit && (hit->type == DT_DIR || hit->type == DT_UNKNOWN);
+}
+
+int ec_store_list_dir(const struct ec_store *s, const char *reldir,
+		      int (*cb)(void *ctx, const struct ec_store_item *it),
+		      void *ctx)
+{
+	struct name *v = NULL;
+	size_t n = 0, cap = 0, i;
+	DIR *d = NULL;
+	int dfd, err;
+
+	err = ec_store_check_dir(reldir);
+	if (err)
+		return err;
+	dfd = open_dir(s, reldir, false);
+	if (dfd < 0)
+		return dfd;
+	d = fdopendir(dfd);
+	if (!d) {
+		err = -errno;
+		close(dfd);
+		return err;
+	}
+	/* Collect first: sorted output, and a dir hides an entry of its name. */
+	for (;;) {
+		struct dirent *de;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			err = -errno;
+			if (err)
+				goto out;
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type != DT_DIR && de->d_type != DT_REG &&
+		    de->d_type != DT_UNKNOWN)
+			continue;
+		if (n == cap) {
+			struct name *w;
+
+			cap = cap ? cap * 2 : 64;
+			w = realloc(v, cap * sizeof(*v));
+			if (!w) {
+				err = -ENOMEM;
+				goto out;
+			}
+			v = w;
+		}
+		v[n].name = strdup(de->d_name);
+		if (!v[n].name) {
+			err = -ENOMEM;
+			goto out;
+		}
+		v[n].type = de->d_type;
+		n++;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_name);
+	for (i = 0; i < n; i++) {
+		char stripped[NAME_MAX + 1];
+		struct ec_store_item it;
+		const char *nm = v[i].name;
+		size_t len = strlen(nm);
+
+		if (fstatat(dirfd(d), nm, &it.st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;	/* gone meanwhile */
+		if (S_ISDIR(it.st.st_mode)) {
+			it.name = nm;
+			it.is_dir = true;
+		} else if (S_ISREG(it.st.st_mode) && len > s->suffix_len &&
+			   !strcmp(nm + len - s->suffix_len, s->suffix)) {
+			memcpy(stripped, nm, len - s->suffix_len);
+			stripped[len - s->suffix_len] = '\0';
+			if (!strcmp(stripped, ".") || !strcmp(stripped, "..") ||
+			    has_dir(v, n, stripped))
+				continue;
+			it.name = stripped;
+			it.is_dir = false;
+		} else {
+			continue;
+		}
+		err = cb(ctx, &it);
+		if (err)
+			goto out;
+	}
+	err = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	closedir(d);
+	return err;
+}
+
+struct walk {
+	const struct ec_store *s;
+	int (*cb)(void *ctx, const char *id, const struct stat *st);
+	void *ctx;
+	char *path;		/* the directory being listed, "" = root */
+	unsigned depth;
+};
+
+static int walk_item(void *ctx, const struct ec_store_item *it)
+{
+	struct walk *w = ctx;
+	size_t plen = strlen(w->path);
+	char *full = malloc(plen + 1 + strlen(it->name) + 1);
+	int err;
+
+	if (!full)
+		return -ENOMEM;
+	sprintf(full, "%s%s%s", w->path, plen ? "/" : "", it->name);
+	if (!it->is_dir) {
+		err = w->cb(w->ctx, full, &it->st);
+	} else if (w->depth >= MAX_DEPTH) {
+		err = 0;
+	} else {
+		struct walk sub = *w;
+		sub.path = full;
+		sub.depth++;
+		err = ec_store_list_dir(w->s, full, walk_item, &sub);
+		/* An unreadable or vanished subdirectory is skipped; errors
+		 * from the callback (positive or ENOMEM) stop the walk. */
+		if (err == -EACCES || err == -ENOENT || err == -ELOOP ||
+		    err == -ENOTDIR)
+			err = 0;
+	}
+	free(full);
+	return err;
+}
+
+int ec_store_walk(const struct ec_store *s,
+		  int (*cb)(void *ctx, const char *id, const struct stat *st),
+		  void *ctx)
+{
+	struct walk w = { s, cb, ctx, (char *)"", 0 };
+
+	return ec_store_list_dir(s, "", walk_item, &w);
+}

@@ -115,7 +115,8 @@ int ec_store_list_dir(const struct ec_store *s, const char *reldir,
 
 /*
  * Call cb for every entry below the cache dir, recursively, with its id,
- * in sorted order.  Unreadable subdirectories are skipped.  cb as above.
+ * each directory's names in strcmp order.  Unreadable subdirectories are
+ * skipped.  cb as above.
  */
 int ec_store_walk(const struct ec_store *s,
 		  int (*cb)(void *ctx, const char *id, const struct stat *st),

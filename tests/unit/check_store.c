@@ -1,2 +1,422 @@
+/* Unit tests for src/store.c: ids, atomic save, safe paths, listing. */
 #include "config.h"
-int main(void) { return 0; }
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "store.h"
+
+static char root[64];	/* a temp dir: root/cache is the store, root/out outside */
+static char cdir[128];
+static struct ec_store st;
+
+static void rm_rf(const char *path)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup(void)
+{
+	char out[128];
+
+	strcpy(root, "/tmp/ec-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	snprintf(cdir, sizeof(cdir), "%s/cache", root);
+	snprintf(out, sizeof(out), "%s/out", root);
+	ck_assert_int_eq(mkdir(cdir, 0700), 0);
+	ck_assert_int_eq(mkdir(out, 0700), 0);
+	ck_assert_int_eq(ec_store_open(&st, cdir, NULL), 0);
+}
+
+static void teardown(void)
+{
+	ec_store_release(&st);
+	rm_rf(root);
+}
+
+/* path below the cache dir */
+static const char *at(const char *rel)
+{
+	static char buf[4][256];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", cdir, rel);
+	return buf[k];
+}
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void expect_read(const char *id, const char *text)
+{
+	char *buf;
+	size_t len;
+	struct stat sb;
+
+	ck_assert_int_eq(ec_store_read(&st, id, 1 << 20, &buf, &len, &sb), 0);
+	ck_assert_uint_eq(len, strlen(text));
+	ck_assert_mem_eq(buf, text, len);
+	ck_assert_int_eq(buf[len], '\0');
+	ck_assert(S_ISREG(sb.st_mode));
+	free(buf);
+}
+
+START_TEST(test_ids)
+{
+	static const char *good[] = { "a", "a/b", "prices/latest", ".hidden",
+				      "a/..b", "...", "a b/c", "x.enc.json" };
+	static const char *bad[] = { "", "/a", "a/", "a//b", ".", "..", "a/..",
+				     "../a", "a/./b", "a/../b", "/" };
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(*good); i++)
+		ck_assert_msg(ec_store_check_id(good[i]) == 0, "%s", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		ck_assert_msg(ec_store_check_id(bad[i]) == -EC_EID, "%s",
+			      bad[i]);
+	ck_assert_int_eq(ec_store_check_dir(""), 0);
+	ck_assert_int_eq(ec_store_check_dir("a/b"), 0);
+	ck_assert_int_eq(ec_store_check_dir("a/../b"), -EC_EID);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	struct ec_store s2;
+
+	ck_assert_int_eq(ec_store_open(&s2, "/nonexistent/dir", NULL), -ENOENT);
+	put_file(at("file"), "x");
+	ck_assert_int_eq(ec_store_open(&s2, at("file"), NULL), -ENOTDIR);
+	ck_assert_int_eq(ec_store_open(&s2, cdir, ""), -EINVAL);
+	ck_assert_int_eq(ec_store_open(&s2, cdir, "a/b"), -EINVAL);
+	ck_assert_int_eq(ec_store_open(&s2, cdir, ".x"), 0);
+	ck_assert_str_eq(s2.suffix, ".x");
+	ec_store_release(&s2);
+}
+END_TEST
+
+START_TEST(test_write_read)
+{
+	struct stat sb;
+	mode_t old = umask(0);
+
+	ck_assert_int_eq(ec_store_write(&st, "a/b/c", "hello", 5, 0), 0);
+	umask(old);
+	expect_read("a/b/c", "hello");
+	/* every created directory is 0700, the file 0600 */
+	ck_assert_int_eq(stat(at("a"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0700);
+	ck_assert_int_eq(stat(at("a/b"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0700);
+	ck_assert_int_eq(stat(at("a/b/c.enc.json"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0600);
+	/* overwrite, durable */
+	ck_assert_int_eq(ec_store_write(&st, "a/b/c", "bye", 3,
+					EC_STORE_DURABLE), 0);
+	expect_read("a/b/c", "bye");
+	ck_assert_int_eq(count_files(at("a/b")), 1);	/* no temp left */
+	ck_assert_int_eq(ec_store_write(&st, "a/b/c", "x", 1,
+					EC_STORE_NOREPLACE), -EEXIST);
+	expect_read("a/b/c", "bye");
+	ck_assert_int_eq(count_files(at("a/b")), 1);
+	ck_assert_int_eq(ec_store_write(&st, "a/b/d", "", 0,
+					EC_STORE_NOREPLACE), 0);
+	expect_read("a/b/d", "");
+	ck_assert_int_eq(ec_store_sync(&st, "a/b/d"), 0);
+	ck_assert_int_eq(ec_store_sync(&st, "a/b/none"), -ENOENT);
+	ck_assert_int_eq(ec_store_write(&st, "../x", "x", 1, 0), -EC_EID);
+}
+END_TEST
+
+START_TEST(test_write_dir_in_way)
+{
+	ck_assert_int_eq(mkdir(at("e.enc.json"), 0700), 0);
+	ck_assert_int_eq(ec_store_write(&st, "e", "x", 1, 0), -EISDIR);
+	ck_assert_int_eq(count_files(cdir), 1);
+}
+END_TEST
+
+START_TEST(test_write_failure_keeps_old)
+{
+	struct rlimit rl, saved;
+	char *big = malloc(65536);
+	int err;
+
+	memset(big, 'z', 65536);
+	ck_assert_int_eq(ec_store_write(&st, "k", "old", 3, 0), 0);
+	/* RLIMIT_FSIZE makes write(2) fail (EFBIG) like a full disk would. */
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	rl.rlim_cur = 4096;
+	rl.rlim_max = saved.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	err = ec_store_write(&st, "k", big, 65536, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	ck_assert_int_eq(err, -EFBIG);
+	expect_read("k", "old");
+	ck_assert_int_eq(count_files(cdir), 1);	/* temp file removed */
+	free(big);
+}
+END_TEST
+
+START_TEST(test_read_errors)
+{
+	char *buf = (char *)1;
+	size_t len = 1;
+	char target[256];
+
+	ck_assert_int_eq(ec_store_read(&st, "none", 100, &buf, &len, NULL),
+			 -ENOENT);
+	ck_assert_ptr_null(buf);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(ec_store_read(&st, "no/dir", 100, &buf, &len, NULL),
+			 -ENOENT);
+	/* symlinked entry pointing outside */
+	snprintf(target, sizeof(target), "%s/out/secret.enc.json", root);
+	put_file(target, "outside");
+	ck_assert_int_eq(symlink(target, at("link.enc.json")), 0);
+	ck_assert_int_eq(ec_store_read(&st, "link", 100, &buf, &len, NULL),
+			 -ELOOP);
+	/* symlinked directory component pointing outside */
+	snprintf(target, sizeof(target), "%s/out", root);
+	ck_assert_int_eq(symlink(target, at("ldir")), 0);
+	/* O_DIRECTORY|O_NOFOLLOW on a symlink: ENOTDIR */
+	ck_assert_int_eq(ec_store_read(&st, "ldir/secret", 100, &buf, &len,
+				       NULL), -ENOTDIR);
+	ck_assert_int_ne(ec_store_write(&st, "ldir/new", "x", 1, 0), 0);
+	snprintf(target, sizeof(target), "%s/out", root);
+	ck_assert_int_eq(count_files(target), 1);	/* nothing written */
+	/* a FIFO must not block */
+	ck_assert_int_eq(mkfifo(at("fifo.enc.json"), 0600), 0);
+	ck_assert_int_eq(ec_store_read(&st, "fifo", 100, &buf, &len, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(mkdir(at("dir.enc.json"), 0700), 0);
+	ck_assert_int_eq(ec_store_read(&st, "dir", 100, &buf, &len, NULL),
+			 -EISDIR);
+	put_file(at("big.enc.json"), "0123456789");
+	ck_assert_int_eq(ec_store_read(&st, "big", 9, &buf, &len, NULL),
+			 -EC_ETOOBIG);
+	ck_assert_int_eq(ec_store_read(&st, "big", 10, &buf, &len, NULL), 0);
+	free(buf);
+	ck_assert_int_eq(ec_store_read(&st, "", 10, &buf, &len, NULL),
+			 -EC_EID);
+}
+END_TEST
+
+START_TEST(test_stat)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(ec_store_write(&st, "d/e", "abc", 3, 0), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "d/e", &sb), 0);
+	ck_assert_int_eq(sb.st_size, 3);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "d/x", &sb), -ENOENT);
+	ck_assert_int_eq(ec_store_stat_dir(&st, "d", &sb), 0);
+	ck_assert(S_ISDIR(sb.st_mode));
+	ck_assert_int_eq(ec_store_stat_dir(&st, "", &sb), 0);
+	ck_assert_int_eq(ec_store_stat_dir(&st, "d/e.enc.json", &sb), -ENOTDIR);
+	ck_assert_int_eq(symlink("/tmp", at("d/sl.enc.json")), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "d/sl", &sb), -ELOOP);
+	ck_assert_int_eq(symlink("/tmp", at("sd")), 0);
+	ck_assert_int_eq(ec_store_stat_dir(&st, "sd", &sb), -ENOTDIR);
+}
+END_TEST
+
+struct seen {
+	char text[1024];
+};
+
+static int collect(void *ctx, const struct ec_store_item *it)
+{
+	struct seen *s = ctx;
+
+	strcat(s->text, it->name);
+	strcat(s->text, it->is_dir ? "/ " : " ");
+	return 0;
+}
+
+static int stop_at_second(void *ctx, const struct ec_store_item *it)
+{
+	int *n = ctx;
+
+	(void)it;
+	return ++*n == 2 ? 42 : 0;
+}
+
+START_TEST(test_list_dir)
+{
+	struct seen s = { "" };
+	int n = 0;
+
+	put_file(at("b.enc.json"), "{}");
+	put_file(at("a.enc.json"), "{}");
+	put_file(at("notes.txt"), "x");			/* no suffix */
+	put_file(at(".ec-tmp-0123456789ab"), "x");	/* our temp file */
+	put_file(at(".enc.json"), "x");			/* empty id */
+	put_file(at("..enc.json"), "x");		/* id "." */
+	put_file(at("...enc.json"), "x");		/* id ".." */
+	put_file(at("x.enc.json"), "x");		/* shadowed by dir x */
+	ck_assert_int_eq(mkdir(at("x"), 0700), 0);
+	ck_assert_int_eq(mkdir(at("c"), 0700), 0);
+	ck_assert_int_eq(symlink("/tmp", at("l")), 0);
+	ck_assert_int_eq(symlink("/etc/passwd", at("p.enc.json")), 0);
+	ck_assert_int_eq(mkfifo(at("f.enc.json"), 0600), 0);
+	ck_assert_int_eq(ec_store_list_dir(&st, "", collect, &s), 0);
+	ck_assert_str_eq(s.text, "a b c/ x/ ");
+	ck_assert_int_eq(ec_store_list_dir(&st, "", stop_at_second, &n), 42);
+	ck_assert_int_eq(ec_store_list_dir(&st, "nodir", collect, &s),
+			 -ENOENT);
+	ck_assert_int_eq(ec_store_list_dir(&st, "l", collect, &s), -ENOTDIR);
+}
+END_TEST
+
+static int walk_collect(void *ctx, const char *id, const struct stat *sb)
+{
+	struct seen *s = ctx;
+
+	ck_assert(S_ISREG(sb->st_mode));
+	strcat(s->text, id);
+	strcat(s->text, " ");
+	return 0;
+}
+
+START_TEST(test_walk)
+{
+	struct seen s = { "" };
+
+	ck_assert_int_eq(ec_store_write(&st, "z", "1", 1, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "a/b/c", "1", 1, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "a/b2", "1", 1, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "m/n", "1", 1, 0), 0);
+	ck_assert_int_eq(mkdir(at("empty"), 0700), 0);
+	ck_assert_int_eq(ec_store_walk(&st, walk_collect, &s), 0);
+	ck_assert_str_eq(s.text, "a/b/c a/b2 m/n z ");
+}
+END_TEST
+
+START_TEST(test_dirs_and_renames)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(ec_store_mkdir(&st, "p/q"), 0);
+	ck_assert_int_eq(stat(at("p"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	ck_assert_int_eq(stat(at("p/q"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	ck_assert_int_eq(ec_store_mkdir(&st, "p/q"), -EEXIST);
+	ck_assert_int_eq(ec_store_write(&st, "p/e", "1", 1, 0), 0);
+	ck_assert_int_eq(ec_store_mkdir(&st, "p/e"), -EEXIST);
+	ck_assert_int_eq(ec_store_rmdir(&st, "p"), -ENOTEMPTY);
+	/* entries */
+	ck_assert_int_eq(ec_store_rename_entry(&st, "p/e", "p/f", 0), 0);
+	expect_read("p/f", "1");
+	ck_assert_int_eq(ec_store_rename_entry(&st, "p/e", "p/g", 0), -ENOENT);
+	ck_assert_int_eq(ec_store_write(&st, "p/g", "2", 1, 0), 0);
+	ck_assert_int_eq(ec_store_rename_entry(&st, "p/f", "p/g",
+					       RENAME_NOREPLACE), -EEXIST);
+	ck_assert_int_eq(ec_store_rename_entry(&st, "p/f", "p/g", 0), 0);
+	expect_read("p/g", "1");
+	ck_assert_int_eq(ec_store_rename_entry(&st, "p/g", "p/q", 0), -EISDIR);
+	ck_assert_int_eq(ec_store_rename_entry(&st, "p/g", "nodir/g", 0),
+			 -ENOENT);
+	/* directories */
+	ck_assert_int_eq(ec_store_rename_dir(&st, "p/q", "p/g", 0), -ENOTDIR);
+	ck_assert_int_eq(ec_store_rename_dir(&st, "p/q", "p/g",
+					     RENAME_NOREPLACE), -EEXIST);
+	ck_assert_int_eq(ec_store_rename_dir(&st, "p/q", "r", 0), 0);
+	ck_assert_int_eq(ec_store_stat_dir(&st, "r", &sb), 0);
+	ck_assert_int_eq(ec_store_rmdir(&st, "r"), 0);
+	ck_assert_int_eq(ec_store_rmdir(&st, "r"), -ENOENT);
+	ck_assert_int_eq(ec_store_remove(&st, "p/g"), 0);
+	ck_assert_int_eq(ec_store_remove(&st, "p/g"), -ENOENT);
+	ck_assert_int_eq(ec_store_rmdir(&st, "p"), 0);
+	ck_assert_int_eq(count_files(cdir), 0);
+}
+END_TEST
+
+START_TEST(test_statvfs)
+{
+	struct statvfs sv;
+
+	ck_assert_int_eq(ec_store_statvfs(&st, &sv), 0);
+	ck_assert_uint_gt(sv.f_bsize, 0);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	tc = tcase_create("ids");
+	tcase_add_test(tc, test_ids);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_write_read);
+	tcase_add_test(tc, test_write_dir_in_way);
+	tcase_add_test(tc, test_write_failure_keeps_old);
+	tcase_add_test(tc, test_read_errors);
+	tcase_add_test(tc, test_stat);
+	tcase_add_test(tc, test_statvfs);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("listing");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_list_dir);
+	tcase_add_test(tc, test_walk);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dirs");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_dirs_and_renames);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(store_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
