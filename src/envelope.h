@@ -14,7 +14,7 @@
 struct ec_envelope {
 	char *key;		/* required */
 	char *salt_sha256;	/* NULL when absent (or JSON null) */
-	char *created_at;	/* NULL when absent (or JSON null); as stored */
+	char *created_at;	/* NULL when absent or JSON null; as stored */
 	char *encrypted;	/* required: the Fernet token */
 	size_t encrypted_len;
 	char *comment;		/* NULL when absent (or JSON null) */
@@ -23,9 +23,12 @@ struct ec_envelope {
 
 /*
  * Parse len bytes (need not be NUL-terminated).  Any key order; unknown
- * fields ignored.  -EC_ETOOBIG over EC_ENVELOPE_MAX, -EC_EJSON when not
- * one complete JSON object (a half-written file is this), -EC_EFIELD when
- * key/encrypted are missing or a field has the wrong type or holds a NUL.
+ * fields ignored; JSON white space around the object is fine; of duplicate
+ * keys the last wins (json-c's rule, and Python's).  -EC_ETOOBIG over
+ * EC_ENVELOPE_MAX, -EC_EJSON when not one complete JSON object in UTF-8
+ * (a half-written file is this; so is trailing garbage, and nesting deeper
+ * than json-c's default limit of 32 levels), -EC_EFIELD when key/encrypted
+ * are missing or null, or a field is not a string or holds a NUL.
  * env need not be initialised; on error it is left empty.
  */
 int ec_envelope_parse(const char *buf, size_t len, struct ec_envelope *env)
@@ -34,8 +37,10 @@ int ec_envelope_parse(const char *buf, size_t len, struct ec_envelope *env)
 /*
  * Serialise as Python's json.dump(obj, f) does, in the key order key,
  * salt_sha256, created_at, encrypted, comment (absent fields skipped).
+ * The strings are read up to their NUL (encrypted_len is not consulted).
  * *out is malloc'd (free()), not NUL-terminated counted by *outlen (a NUL
- * follows for convenience).  -EC_EUTF8 when a string is not UTF-8.
+ * follows for convenience).  -EC_EUTF8 when a string is not UTF-8,
+ * -EINVAL when key or encrypted is NULL.
  */
 int ec_envelope_serialize(const struct ec_envelope *env, char **out,
 			  size_t *outlen) __attribute__((warn_unused_result));
@@ -44,7 +49,9 @@ void ec_envelope_release(struct ec_envelope *env);
 
 /*
  * Inner payload: bplist dict {data: <bytes>, validasof_datetime?: <str>}.
- * pack: *out is ec_secure_alloc'd.  validasof may be NULL.
+ * pack: *out is ec_secure_alloc'd.  validasof may be NULL, data too when
+ * len is 0 (-EINVAL otherwise).  -EC_EUTF8 when validasof is not UTF-8,
+ * -EC_ETOOBIG when len is over EC_ENVELOPE_MAX.
  */
 int ec_payload_pack(const uint8_t *data, size_t len, const char *validasof,
 		    uint8_t **out, size_t *outlen)
@@ -53,8 +60,10 @@ int ec_payload_pack(const uint8_t *data, size_t len, const char *validasof,
 /*
  * unpack: *data is ec_secure_alloc'd (ec_secure_free), *validasof malloc'd
  * or NULL (a plist date is converted to ISO text).  -EC_EPLIST when pt is
- * not a binary plist dict holding a data node `data`.  libplist copies the
- * plaintext into its own heap nodes; they are wiped before being freed.
+ * not a binary plist dict holding a data node `data`, or validasof_datetime
+ * is neither a UTF-8 string nor a date libplist 2.2 can give (1933..2069).
+ * -EC_ETOOBIG over EC_ENVELOPE_MAX.  libplist copies the plaintext into its
+ * own heap nodes; the `data` node is wiped before being freed.
  */
 int ec_payload_unpack(const uint8_t *pt, size_t ptlen, uint8_t **data,
 		      size_t *len, char **validasof)
