@@ -18,6 +18,8 @@
 /*
  * Encrypt pt into a token: url-safe base64 with padding, NUL-terminated,
  * malloc'd into *token (free() it; it is not secret), length in *toklen.
+ * 0, -ENOMEM, or -EIO (the crypto library failed).  pt may be NULL when
+ * ptlen is 0.
  */
 int ec_fernet_seal(const uint8_t key[EC_KEYBYTES],
 		   const uint8_t *pt, size_t ptlen, uint64_t timestamp,
@@ -30,7 +32,8 @@ int ec_fernet_seal(const uint8_t key[EC_KEYBYTES],
  * ec_secure_alloc'd (ec_secure_free it), *ptlen its length, and *timestamp
  * (when not NULL) the token's time.  On failure nothing is output and the
  * code says why: -EC_EBASE64, -EC_EVERSION, -EC_ELENGTH, -EC_EHMAC,
- * -EC_EPADDING, or -ENOMEM.
+ * -EC_EPADDING, -ENOMEM, or -EIO (the crypto library failed).  Base64 is
+ * strict: padding required, no whitespace, only the url-safe alphabet.
  */
 int ec_fernet_open(const uint8_t key[EC_KEYBYTES],
 		   const char *token, size_t toklen,

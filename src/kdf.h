@@ -14,7 +14,9 @@
 #define EC_KEYBYTES 32		/* Fernet key: 16 signing + 16 encryption */
 #define EC_FINGERPRINT_LEN 16	/* hex chars of SHA-256(salt) */
 
-/* PBKDF2-HMAC-SHA256(password, salt, iterations) -> key[EC_KEYBYTES]. */
+/* PBKDF2-HMAC-SHA256(password, salt, iterations) -> key[EC_KEYBYTES].
+ * -EINVAL when iterations is 0 or a length or count exceeds INT_MAX;
+ * -EIO when OpenSSL fails.  NULL with length 0 is the empty string. */
 int ec_kdf_derive(const char *password, size_t pwlen,
 		  const uint8_t *salt, size_t saltlen, unsigned iterations,
 		  uint8_t key[EC_KEYBYTES]) __attribute__((warn_unused_result));
@@ -25,7 +27,8 @@ void ec_kdf_fingerprint(const uint8_t *salt, size_t saltlen,
 
 struct ec_key {
 	char *name;	/* malloc'd */
-	uint8_t *key;	/* ec_secure_alloc'd, EC_KEYBYTES, read-only after derivation */
+	uint8_t *key;	/* ec_secure_alloc'd, EC_KEYBYTES; read-only (mprotect)
+			 * once derived */
 };
 
 struct ec_keyring {
@@ -35,10 +38,13 @@ struct ec_keyring {
 };
 
 /*
- * Derive one key per secret, in parallel threads (one per secret, at most
- * the number of online CPUs at a time).  The passwords in *secrets are
+ * Derive one key per secret, in parallel: the calling thread and helper
+ * threads, at most as many derivations at a time as there are online
+ * CPUs (a single secret starts no thread).  The passwords in *secrets are
  * wiped and *secrets released on every return path.  On success kr holds
- * the keys, in the order of the secrets.  kr need not be initialised.
+ * the keys, in the order of the secrets, the names moved over from the
+ * secrets.  kr need not be initialised; it is empty on failure.  -EINVAL
+ * for no secret, 0 iterations or a NULL salt with saltlen > 0; -ENOMEM.
  */
 int ec_keyring_derive(struct ec_keyring *kr, struct ec_secrets *secrets,
 		      const uint8_t *salt, size_t saltlen, unsigned iterations)

@@ -27,12 +27,17 @@ struct ec_secrets {
  * Read path.  Refuses (-EC_ELOOSE) a file that group or others may read or
  * write, or that is owned by another user than us or root, as ssh does for
  * keys; -EC_ESECRETS when it is not a JSON object of strings, has no
- * entry, or repeats a name; -EC_ETOOBIG over EC_SECRETS_MAX; -errno else.
+ * entry, or repeats a name (after unescaping), or a string holds a NUL;
+ * -EC_EUTF8 for invalid UTF-8 or a lone surrogate escape; -EINVAL when
+ * path is not a regular file; -EC_ETOOBIG over EC_SECRETS_MAX; -errno else
+ * (-ENOENT, -ELOOP for a symlink, ...).  *out need not be initialised; it
+ * is empty on failure.
  */
 int ec_secrets_read_file(const char *path, struct ec_secrets *out)
 	__attribute__((warn_unused_result));
 
-/* Parse buf (len bytes) as above.  Does no I/O. */
+/* Parse buf (len bytes) as above.  Does no I/O.  Names and passwords keep
+ * the order of the file. */
 int ec_secrets_parse(const char *buf, size_t len, struct ec_secrets *out)
 	__attribute__((warn_unused_result));
 

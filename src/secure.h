@@ -45,7 +45,8 @@ int ec_sbuf_append(struct ec_sbuf *b, const void *data, size_t n)
 /* Set the length to n, growing (zero-filled) or shrinking (wiping). */
 int ec_sbuf_resize(struct ec_sbuf *b, size_t n)
 	__attribute__((warn_unused_result));
-/* Hand the contents over: *p (ec_secure_free) and *len; b is empty after. */
+/* Hand the contents over: *p (ec_secure_free) and *len; b is empty after.
+ * *p is NULL (and *len 0) when nothing was ever reserved. */
 void ec_sbuf_detach(struct ec_sbuf *b, uint8_t **p, size_t *len);
 void ec_sbuf_release(struct ec_sbuf *b);
 

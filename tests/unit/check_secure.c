@@ -1,2 +1,318 @@
+/* Unit tests for secure (guarded memory, wipe, compare, sbuf) and error. */
 #include "config.h"
-int main(void) { return 0; }
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "error.h"
+#include "secure.h"
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* --- init ---------------------------------------------------------------- */
+
+START_TEST(test_init_idempotent)
+{
+	ck_assert_int_eq(ec_secure_init(), 0);
+	ck_assert_int_eq(ec_secure_init(), 0);
+}
+END_TEST
+
+/* --- alloc --------------------------------------------------------------- */
+
+START_TEST(test_alloc_zero)
+{
+	void *p = ec_secure_alloc(0);
+
+	ck_assert_ptr_nonnull(p);
+	ec_secure_free(p);
+}
+END_TEST
+
+START_TEST(test_alloc_use)
+{
+	uint8_t *p = ec_secure_alloc(5000);
+	size_t i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < 5000; i++)
+		p[i] = (uint8_t)i;
+	for (i = 0; i < 5000; i++)
+		ck_assert_uint_eq(p[i], (uint8_t)i);
+	ec_secure_free(p);
+}
+END_TEST
+
+START_TEST(test_alloc_huge_fails)
+{
+	ck_assert_ptr_null(ec_secure_alloc(SIZE_MAX));
+	ck_assert_ptr_null(ec_secure_alloc(SIZE_MAX / 2));
+}
+END_TEST
+
+START_TEST(test_free_null)
+{
+	ec_secure_free(NULL);
+}
+END_TEST
+
+/* --- wipe and compare ---------------------------------------------------- */
+
+START_TEST(test_wipe)
+{
+	uint8_t buf[64];
+
+	memset(buf, 0xa5, sizeof(buf));
+	ec_secure_wipe(buf + 8, 40);
+	ck_assert_uint_eq(buf[7], 0xa5);
+	ck_assert(all_zero(buf + 8, 40));
+	ck_assert_uint_eq(buf[48], 0xa5);
+	ec_secure_wipe(NULL, 0);
+}
+END_TEST
+
+START_TEST(test_memcmp)
+{
+	static const uint8_t a[] = "0123456789abcdef";
+	static const uint8_t b[] = "0123456789abcdeF";
+	static const uint8_t c[] = "x123456789abcdef";
+
+	ck_assert_int_eq(ec_secure_memcmp(a, a, 16), 0);
+	ck_assert_int_eq(ec_secure_memcmp(a, b, 16), -1);
+	ck_assert_int_eq(ec_secure_memcmp(a, c, 16), -1);
+	ck_assert_int_eq(ec_secure_memcmp(a, b, 15), 0);
+	ck_assert_int_eq(ec_secure_memcmp(a, c, 0), 0);
+}
+END_TEST
+
+/* --- sbuf ---------------------------------------------------------------- */
+
+START_TEST(test_sbuf_append)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+
+	ck_assert_int_eq(ec_sbuf_append(&b, "abc", 3), 0);
+	ck_assert_int_eq(ec_sbuf_append(&b, NULL, 0), 0);
+	ck_assert_int_eq(ec_sbuf_append(&b, "defg", 4), 0);
+	ck_assert_uint_eq(b.len, 7);
+	ck_assert_uint_ge(b.cap, 7);
+	ck_assert_mem_eq(b.p, "abcdefg", 7);
+	ec_sbuf_release(&b);
+	ck_assert_ptr_null(b.p);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.cap, 0);
+	ec_sbuf_release(&b);	/* twice is fine */
+}
+END_TEST
+
+/* Byte-by-byte appends keep the contents and reallocate O(log n) times. */
+START_TEST(test_sbuf_growth)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+	uint8_t *last = NULL;
+	size_t i, moves = 0;
+
+	for (i = 0; i < 100000; i++) {
+		uint8_t c = (uint8_t)(i * 7);
+
+		ck_assert_int_eq(ec_sbuf_append(&b, &c, 1), 0);
+		if (b.p != last) {
+			moves++;
+			last = b.p;
+		}
+	}
+	ck_assert_uint_eq(b.len, 100000);
+	ck_assert_uint_le(moves, 20);
+	for (i = 0; i < 100000; i++)
+		ck_assert_uint_eq(b.p[i], (uint8_t)(i * 7));
+	ec_sbuf_release(&b);
+}
+END_TEST
+
+START_TEST(test_sbuf_reserve)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+	uint8_t *p;
+
+	ck_assert_int_eq(ec_sbuf_reserve(&b, 0), 0);
+	ck_assert_ptr_null(b.p);
+	ck_assert_int_eq(ec_sbuf_reserve(&b, 1000), 0);
+	ck_assert_uint_ge(b.cap, 1000);
+	ck_assert_uint_eq(b.len, 0);
+	p = b.p;
+	ck_assert_int_eq(ec_sbuf_reserve(&b, 10), 0);	/* no shrink */
+	ck_assert_ptr_eq(b.p, p);
+	ec_sbuf_release(&b);
+}
+END_TEST
+
+START_TEST(test_sbuf_overflow)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+	uint8_t *p;
+	size_t cap;
+
+	ck_assert_int_eq(ec_sbuf_append(&b, "0123456789", 10), 0);
+	p = b.p;
+	cap = b.cap;
+	/* len + n overflows: refused before data is read */
+	ck_assert_int_eq(ec_sbuf_append(&b, "x", SIZE_MAX - 5), -ENOMEM);
+	/* too large to allocate */
+	ck_assert_int_eq(ec_sbuf_reserve(&b, SIZE_MAX), -ENOMEM);
+	ck_assert_int_eq(ec_sbuf_reserve(&b, SIZE_MAX / 2), -ENOMEM);
+	ck_assert_int_eq(ec_sbuf_resize(&b, SIZE_MAX / 2), -ENOMEM);
+	/* b is untouched by the failures */
+	ck_assert_ptr_eq(b.p, p);
+	ck_assert_uint_eq(b.cap, cap);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert_mem_eq(b.p, "0123456789", 10);
+	ec_sbuf_release(&b);
+}
+END_TEST
+
+START_TEST(test_sbuf_resize)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+
+	ck_assert_int_eq(ec_sbuf_resize(&b, 0), 0);
+	ck_assert_int_eq(ec_sbuf_append(&b, "secret", 6), 0);
+	ck_assert_int_eq(ec_sbuf_resize(&b, 200), 0);
+	ck_assert_uint_eq(b.len, 200);
+	ck_assert_mem_eq(b.p, "secret", 6);
+	ck_assert(all_zero(b.p + 6, 194));
+	memset(b.p, 'z', 200);
+	ck_assert_int_eq(ec_sbuf_resize(&b, 2), 0);
+	ck_assert_uint_eq(b.len, 2);
+	ck_assert_mem_eq(b.p, "zz", 2);
+	ck_assert(all_zero(b.p + 2, 198));	/* shrinking wiped the tail */
+	ck_assert_int_eq(ec_sbuf_resize(&b, 2), 0);
+	ck_assert_uint_eq(b.len, 2);
+	ec_sbuf_release(&b);
+}
+END_TEST
+
+START_TEST(test_sbuf_detach)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+	uint8_t *p = (uint8_t *)&b;	/* anything but NULL */
+	size_t len = 99;
+
+	ec_sbuf_detach(&b, &p, &len);
+	ck_assert_ptr_null(p);
+	ck_assert_uint_eq(len, 0);
+
+	ck_assert_int_eq(ec_sbuf_append(&b, "hello", 5), 0);
+	ec_sbuf_detach(&b, &p, &len);
+	ck_assert_ptr_null(b.p);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.cap, 0);
+	ck_assert_uint_eq(len, 5);
+	ck_assert_mem_eq(p, "hello", 5);
+	ec_secure_free(p);
+	ec_sbuf_release(&b);
+}
+END_TEST
+
+/* --- error --------------------------------------------------------------- */
+
+START_TEST(test_strerror)
+{
+	ck_assert_str_eq(ec_strerror(0), "success");
+	ck_assert_str_eq(ec_strerror(-EC_EHMAC), ec_strerror(EC_EHMAC));
+	ck_assert_ptr_nonnull(strstr(ec_strerror(-EC_EHMAC), "authentication"));
+	ck_assert_str_eq(ec_strerror(-EC_EBASE64), "token is not valid base64");
+	ck_assert_str_eq(ec_strerror(-ENOENT), strerror(ENOENT));
+	ck_assert_ptr_nonnull(ec_strerror(-EC_ERR_END));
+}
+END_TEST
+
+START_TEST(test_strerror_all_named)
+{
+	int e;
+
+	for (e = EC_ERR_BASE; e < EC_ERR_END; e++) {
+		ck_assert_ptr_nonnull(ec_strerror(-e));
+		ck_assert_uint_gt(strlen(ec_strerror(-e)), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_errno_map)
+{
+	ck_assert_int_eq(ec_errno(-EC_EHMAC), -EBADMSG);
+	ck_assert_int_eq(ec_errno(EC_EHMAC), EBADMSG);
+	ck_assert_int_eq(ec_errno(-EC_EBASE64), -EBADMSG);
+	ck_assert_int_eq(ec_errno(-EC_EPADDING), -EBADMSG);
+	ck_assert_int_eq(ec_errno(-EC_EKEY), -ENOKEY);
+	ck_assert_int_eq(ec_errno(-EC_ETOOBIG), -EFBIG);
+	ck_assert_int_eq(ec_errno(-EC_ELOOSE), -EPERM);
+	ck_assert_int_eq(ec_errno(-EC_ESECRETS), -EINVAL);
+	ck_assert_int_eq(ec_errno(-EC_EUTF8), -EINVAL);
+	ck_assert_int_eq(ec_errno(-ENOENT), -ENOENT);
+	ck_assert_int_eq(ec_errno(0), 0);
+}
+END_TEST
+
+static Suite *secure_suite(void)
+{
+	Suite *s = suite_create("secure");
+	TCase *tc;
+
+	tc = tcase_create("init");
+	tcase_add_test(tc, test_init_idempotent);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("alloc");
+	tcase_add_test(tc, test_alloc_zero);
+	tcase_add_test(tc, test_alloc_use);
+	tcase_add_test(tc, test_alloc_huge_fails);
+	tcase_add_test(tc, test_free_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("wipe_compare");
+	tcase_add_test(tc, test_wipe);
+	tcase_add_test(tc, test_memcmp);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sbuf");
+	tcase_add_test(tc, test_sbuf_append);
+	tcase_add_test(tc, test_sbuf_growth);
+	tcase_add_test(tc, test_sbuf_reserve);
+	tcase_add_test(tc, test_sbuf_overflow);
+	tcase_add_test(tc, test_sbuf_resize);
+	tcase_add_test(tc, test_sbuf_detach);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("error");
+	tcase_add_test(tc, test_strerror);
+	tcase_add_test(tc, test_strerror_all_named);
+	tcase_add_test(tc, test_errno_map);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (ec_secure_init() < 0)
+		return EXIT_FAILURE;
+	sr = srunner_create(secure_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
