@@ -34,7 +34,7 @@ struct ec_cache;
 
 /*
  * Derive the keys (in parallel) and open the store.  *secrets is wiped and
- * released on every path.  -EINVAL when default_key names no secret.
+ * released on every path.  -EC_EKEY when default_key names no secret.
  * *out: free with ec_cache_free().
  */
 int ec_cache_open(const struct ec_cache_options *o, struct ec_secrets *secrets,
@@ -68,7 +68,8 @@ struct ec_entry {
 	int64_t created_us;	/* EC_TIME_NONE when absent or unparsable */
 	int64_t expires_us;	/* ec_ttl_expiry(); meaningful when the
 				   envelope authenticated */
-	char *validasof;	/* malloc'd or NULL (EC_LOAD_DATA only) */
+	char *validasof;	/* malloc'd or NULL; set once the token
+				   authenticated */
 	uint8_t *data;		/* ec_secure_alloc'd or NULL (EC_LOAD_DATA) */
 	size_t len;
 	struct stat st;		/* fstat of the envelope file as read */
