@@ -15,17 +15,22 @@
 
 /*
  * Parse text the way Python's datetime.fromisoformat() (3.11) reads it:
- * YYYY-MM-DD or YYYYMMDD, optionally a separator and a time HH[:MM[:SS
- * [.f+]]] (or the basic HHMMSS forms, `,` as decimal mark, fraction
- * truncated to microseconds), optionally `Z` or an offset +HH[:MM[:SS
- * [.ffffff]]].  Naive text is taken as UTC.  -EC_ETIME when it is not such
- * a date-time or is out of range (years 1..9999).
+ * YYYY-MM-DD or YYYYMMDD (or a week date YYYY-Www[-D], YYYYWww[D]),
+ * optionally any one (UTF-8) character and a time HH[:MM[:SS[.f+]]] (or
+ * the basic HHMMSS forms, `,` as decimal mark, fraction truncated to
+ * microseconds), optionally `Z` or an offset +HH[:MM[:SS[.ffffff]]].
+ * Naive text is taken as UTC.  -EC_ETIME, *us untouched, when it is not
+ * such a date-time or is out of range (years 1..9999, no 24:00).  Exactly
+ * the texts 3.11 accepts, its quirks too (e.g. "12:34:56:78" has .78
+ * seconds); an offset may move the instant just outside years 1..9999.
  */
 int ec_time_parse_iso(const char *text, int64_t *us)
 	__attribute__((warn_unused_result));
 
 /* Format as Python's datetime.isoformat() of a UTC-aware datetime:
- * 2026-11-21T23:47:39.814634+00:00, the fraction only when non-zero. */
+ * 2026-11-21T23:47:39.814634+00:00, the fraction only when non-zero.
+ * Any int64 works: outside years 1..9999 (where Python raises) the year
+ * has as many digits as it needs and a `-` when negative. */
 void ec_time_format_iso(int64_t us, char out[EC_TIME_ISO_MAX]);
 
 /* Same instant with a `Z` suffix (for plist dates in JSON views):
@@ -47,8 +52,9 @@ struct ec_ttl {
 /*
  * Parse a TTL as FORMAT.md lists the forms: "inf"/"infinite"/"forever"/
  * "none" (any case, surrounding white space ignored), "0", ISO-8601
- * date-time text (tried first), or a duration ("5 days", "3d 2h 30m").
- * -EC_ETTL otherwise.
+ * date-time text (tried first), or a duration ("5 days", "3d 2h 30m";
+ * "0s" is a zero duration).  White space means ASCII white space.
+ * -EC_ETTL otherwise, also when a duration overflows; *ttl untouched.
  */
 int ec_ttl_parse(const char *text, struct ec_ttl *ttl)
 	__attribute__((warn_unused_result));
@@ -66,7 +72,7 @@ struct ec_ttl ec_ttl_default(void);
 int64_t ec_ttl_expiry(const struct ec_ttl *ttl, int64_t created_us,
 		      int64_t oldest_us);
 
-/* now <= ec_ttl_expiry(...) */
+/* now <= ec_ttl_expiry(...), and never when that is EC_TIME_NONE */
 bool ec_ttl_is_fresh(const struct ec_ttl *ttl, int64_t created_us,
 		     int64_t oldest_us, int64_t now_us);
 
