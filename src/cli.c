@@ -29,6 +29,7 @@
 #include "secure.h"
 #include "store.h"
 #include "ttl.h"
+#include "view.h"
 
 enum {
 	EXIT_INVALID = 1,	/* entry missing, stale or not valid */
@@ -313,6 +314,8 @@ enum cmd_opt {			/* options that belong to one command */
 	CO_JSON = 1u << 5,
 	CO_LENGTH = 1u << 6,
 	CO_PREFIX = 1u << 7,
+	CO_VIEW = 1u << 8,
+	CO_CREATED = 1u << 9,
 };
 
 struct opts {
@@ -333,11 +336,15 @@ struct opts {
 	bool json;
 	const char *length_text;
 	const char *prefix;
+	const char *view_text;
+	const char *created_text;
 	unsigned used;		/* CO_* seen */
 	/* parsed */
 	struct ec_ttl ttl;
 	int64_t oldest_us;
 	unsigned length;
+	enum ec_view view;
+	int64_t created_us;
 };
 
 struct command {
@@ -351,7 +358,8 @@ struct command {
 enum {
 	OPT_SECRETS = 256, OPT_SALT, OPT_SALT_FILE, OPT_DIR, OPT_SUFFIX,
 	OPT_TTL, OPT_OLDEST, OPT_SYNC, OPT_KEY, OPT_COMMENT, OPT_VALIDASOF,
-	OPT_STALE_OK, OPT_ALL, OPT_JSON, OPT_LENGTH, OPT_PREFIX,
+	OPT_STALE_OK, OPT_ALL, OPT_JSON, OPT_LENGTH, OPT_PREFIX, OPT_VIEW,
+	OPT_CREATED,
 };
 
 static const struct option long_options[] = {
@@ -371,6 +379,8 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "length", required_argument, NULL, OPT_LENGTH },
 	{ "prefix", required_argument, NULL, OPT_PREFIX },
+	{ "view", required_argument, NULL, OPT_VIEW },
+	{ "created-at", required_argument, NULL, OPT_CREATED },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -378,7 +388,7 @@ static const struct option long_options[] = {
 
 static const char *const co_names[] = {
 	"--key", "--comment", "--validasof", "--stale-ok", "--all", "--json",
-	"--length", "--prefix",
+	"--length", "--prefix", "--view", "--created-at",
 };
 
 static const char usage_text[] =
@@ -388,9 +398,14 @@ static const char usage_text[] =
 "module.\n"
 "\n"
 "Commands:\n"
-"  put ID [--key NAME] [--comment TEXT] [--validasof ISO]\n"
-"                      store standard input as the entry ID\n"
-"  get ID [--stale-ok]  write the entry's data to standard output\n"
+"  put ID [--key NAME] [--comment TEXT] [--validasof ISO] [--view VIEW]\n"
+"         [--created-at ISO]\n"
+"                      store standard input as the entry ID; --view json\n"
+"                       stores a JSON document as a binary plist (what\n"
+"                       execute_cached stores), --view xml an XML plist\n"
+"  get ID [--stale-ok] [--view VIEW]\n"
+"                      write the entry's data to standard output; --view\n"
+"                       json|xml|auto renders binary plists as text\n"
 "  ls [--all] [--json]  list valid entries (--all: every envelope)\n"
 "  rm ID                remove the entry ID\n"
 "  hash TEXT [--length N] [--prefix P]\n"
@@ -492,6 +507,14 @@ static int parse_args(int argc, char **argv, struct opts *o, int *cmd_index)
 			o->prefix = optarg;
 			o->used |= CO_PREFIX;
 			break;
+		case OPT_VIEW:
+			o->view_text = optarg;
+			o->used |= CO_VIEW;
+			break;
+		case OPT_CREATED:
+			o->created_text = optarg;
+			o->used |= CO_CREATED;
+			break;
 		case 'h':
 			if (flush_stdout(usage_text, sizeof(usage_text) - 1))
 				return EXIT_IO;
@@ -572,6 +595,21 @@ static int validate(struct opts *o, const struct command *cmd, char **args)
 		if (rc < 0) {
 			complain("invalid --validasof '%s': %s", o->validasof,
 				 errtext(rc));
+			return EXIT_USAGE;
+		}
+	}
+	o->view = EC_VIEW_RAW;
+	if (o->view_text && ec_view_parse(o->view_text, &o->view) < 0) {
+		complain("invalid --view '%s': must be raw, json, xml or auto",
+			 o->view_text);
+		return EXIT_USAGE;
+	}
+	o->created_us = EC_TIME_NONE;
+	if (o->created_text) {
+		rc = ec_time_parse_iso(o->created_text, &o->created_us);
+		if (rc < 0) {
+			complain("invalid --created-at '%s': %s",
+				 o->created_text, errtext(rc));
 			return EXIT_USAGE;
 		}
 	}
@@ -859,6 +897,9 @@ static int cmd_put(const struct opts *o, char **args)
 	struct ec_sbuf in = EC_SBUF_INIT;
 	struct ec_cache *c = NULL;
 	struct ec_save_options so;
+	uint8_t *conv = NULL;
+	const uint8_t *data;
+	size_t len;
 	int rc, ret;
 
 	ret = open_cache(o, true, &c);
@@ -870,14 +911,29 @@ static int cmd_put(const struct opts *o, char **args)
 		ret = EXIT_IO;
 		goto out;
 	}
+	data = in.p;
+	len = in.len;
+	if (o->view != EC_VIEW_RAW) {
+		rc = ec_view_parse_content(o->view, false, in.p, in.len, &conv,
+					   &len);
+		if (rc < 0) {
+			complain("cannot put '%s': standard input is not %s "
+				 "(%s)", args[0], o->view == EC_VIEW_XML ?
+				 "an XML plist" : "JSON a plist can hold",
+				 errtext(rc));
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		data = conv;
+	}
 	memset(&so, 0, sizeof(so));
 	so.key = o->key;
 	so.comment = o->comment;
 	so.validasof = o->validasof;
-	so.created_us = EC_TIME_NONE;
+	so.created_us = o->created_us;
 	so.durable = o->sync;
 	so.noreplace = false;
-	rc = ec_cache_save(c, args[0], in.p, in.len, &so);
+	rc = ec_cache_save(c, args[0], data, len, &so);
 	if (rc < 0) {
 		complain("cannot put '%s': %s", args[0], errtext(rc));
 		if (rc == -EC_EKEY)
@@ -890,6 +946,7 @@ static int cmd_put(const struct opts *o, char **args)
 	}
 	ret = 0;
 out:
+	ec_secure_free(conv);
 	ec_sbuf_release(&in);
 	ec_cache_free(c);
 	return ret;
@@ -928,7 +985,24 @@ static int cmd_get(const struct opts *o, char **args)
 			ret = EXIT_INVALID;
 			goto out;
 		}
-		ret = flush_stdout(e.data, e.len);
+		if (o->view == EC_VIEW_RAW) {
+			ret = flush_stdout(e.data, e.len);
+		} else {
+			uint8_t *text;
+			size_t tlen;
+
+			rc = ec_view_render(o->view, e.data, e.len, &text,
+					    &tlen, NULL);
+			if (rc < 0) {
+				complain("cannot get '%s': cannot render as "
+					 "%s: %s", args[0], o->view_text,
+					 errtext(rc));
+				ret = EXIT_INVALID;
+				goto out;
+			}
+			ret = flush_stdout(text, tlen);
+			ec_secure_free(text);
+		}
 		goto out;
 	} else {
 		struct buf why = { 0 };
@@ -1337,8 +1411,9 @@ static int cmd_inspect(const struct opts *o, char **args)
 }
 
 static const struct command commands[] = {
-	{ "put", 1, true, CO_KEY | CO_COMMENT | CO_VALIDASOF, cmd_put },
-	{ "get", 1, true, CO_STALE_OK, cmd_get },
+	{ "put", 1, true, CO_KEY | CO_COMMENT | CO_VALIDASOF | CO_VIEW |
+	  CO_CREATED, cmd_put },
+	{ "get", 1, true, CO_STALE_OK | CO_VIEW, cmd_get },
 	{ "ls", 0, true, CO_ALL | CO_JSON, cmd_ls },
 	{ "rm", 1, true, 0, cmd_rm },
 	{ "hash", 1, false, CO_LENGTH | CO_PREFIX, cmd_hash },
