@@ -3,7 +3,7 @@
 # Environment (exported by `make check`; defaults let a script run alone):
 #   builddir   the top build directory (default: the source tree)
 #   PYTHON     python3 with `cryptography`; "false" means none (skip)
-#   GOLDEN     the golden envelopes (default: <srcdir>/../shared/golden)
+#   GOLDEN     the golden envelopes (default: <srcdir>/tests/data/golden)
 # Exit codes (automake): 0 pass, 1 fail, 77 skip, 99 hard error.
 
 set -eEu
@@ -15,7 +15,7 @@ top_srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${builddir:=$top_srcdir}"
 builddir=$(cd "$builddir" && pwd)
 : "${PYTHON:=python3}"
-: "${GOLDEN:=$top_srcdir/../shared/golden}"
+: "${GOLDEN:=$top_srcdir/tests/data/golden}"
 ENCCACHE=$builddir/src/enccache
 ENCCACHEFS=$builddir/src/enccachefs
 ECREF_PY=$top_srcdir/tests/interop/ecref.py
