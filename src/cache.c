@@ -5,12 +5,10 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cache.h"
 #include "error.h"
@@ -496,54 +494,16 @@ int ec_inspect_file(const char *path, struct ec_envelope *env,
 		    struct stat *st, uint64_t *token_ts, bool *has_ts)
 {
 	unsigned char raw[9];
-	size_t rawlen = 0;
+	size_t rawlen = 0, len = 0;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int fd, err;
+	int err;
 
 	memset(env, 0, sizeof(*env));
 	*has_ts = false;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		err = S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (len == cap) {
-			char *q;
-
-			if (cap > EC_ENVELOPE_MAX) {
-				err = -EC_ETOOBIG;
-				goto out;
-			}
-			cap = cap ? cap * 2 : 4096;
-			q = realloc(buf, cap);
-			if (!q) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = q;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	err = ec_envelope_parse(buf ? buf : "", len, env);
+	err = ec_store_read_file(path, EC_ENVELOPE_MAX, &buf, &len, st);
+	if (err)
+		return err;
+	err = ec_envelope_parse(buf, len, env);
 	if (err)
 		goto out;
 	/* 12 base64 chars are the version byte and the 8-byte timestamp. */
@@ -562,6 +522,5 @@ int ec_inspect_file(const char *path, struct ec_envelope *env,
 	}
 out:
 	free(buf);
-	close(fd);
 	return err;
 }

@@ -180,17 +180,21 @@ static int entry_name(const struct ec_store *s, const char *leaf, char *buf)
 }
 
 /*
- * Open the parent directory of a checked path and name its entry file
- * (with suffix, when is_entry) or its leaf.  Returns the parent fd.
+ * Check path (an id, or a non-root directory), open its parent directory
+ * and name its entry file (with suffix, when is_entry) or its leaf.
+ * Returns the parent fd, or -EC_EID / -errno.
  */
 static int open_parent(const struct ec_store *s, const char *path,
 		       bool is_entry, bool create, char name[NAME_MAX + 1])
 {
-	size_t n = strlen(path);
-	char *parent = malloc(n + 1);
+	char *parent;
 	const char *leaf;
 	int fd, err;
 
+	err = ec_store_check_id(path);
+	if (err)
+		return err;
+	parent = malloc(strlen(path) + 1);
 	if (!parent)
 		return -ENOMEM;
 	leaf = split(path, parent);
@@ -207,20 +211,95 @@ static int open_parent(const struct ec_store *s, const char *path,
 	return fd;
 }
 
+/*
+ * Read the regular file open on fd (fstat in *sb) to its end into *buf
+ * (malloc'd, NUL-terminated), at most max bytes.  The file may still grow
+ * while we read (Python writes in place), so read to EOF, not to st_size.
+ */
+static int read_fd(int fd, size_t max, const struct stat *sb, char **buf,
+		   size_t *len)
+{
+	char *p = NULL;
+	size_t cap, n = 0;
+	int err;
+
+	if (!S_ISREG(sb->st_mode))
+		return S_ISDIR(sb->st_mode) ? -EISDIR : -EINVAL;
+	if ((uint64_t)sb->st_size > max)
+		return -EC_ETOOBIG;
+	cap = (size_t)sb->st_size + 1;
+	p = malloc(cap + 1);
+	if (!p)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *q;
+
+			if (cap > max) {
+				err = -EC_ETOOBIG;
+				goto fail;
+			}
+			cap *= 2;
+			q = realloc(p, cap + 1);
+			if (!q) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			p = q;
+		}
+		r = read(fd, p + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max) {
+		err = -EC_ETOOBIG;
+		goto fail;
+	}
+	p[n] = '\0';
+	*buf = p;
+	*len = n;
+	return 0;
+fail:
+	free(p);
+	return err;
+}
+
+int ec_store_read_file(const char *path, size_t max, char **buf, size_t *len,
+		       struct stat *st)
+{
+	struct stat sb;
+	int fd, err;
+
+	*buf = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = fstat(fd, &sb) < 0 ? -errno : read_fd(fd, max, &sb, buf, len);
+	if (!err && st)
+		*st = sb;
+	close(fd);
+	return err;
+}
+
 int ec_store_read(const struct ec_store *s, const char *id, size_t max,
 		  char **buf, size_t *len, struct stat *st)
 {
 	char name[NAME_MAX + 1];
 	struct stat sb;
-	char *p = NULL;
-	size_t cap, n = 0;
 	int dfd = -1, fd = -1, err;
 
 	*buf = NULL;
 	*len = 0;
-	err = ec_store_check_id(id);
-	if (err)
-		return err;
 	dfd = open_parent(s, id, true, false, name);
 	if (dfd < 0)
 		return dfd;
@@ -234,63 +313,12 @@ int ec_store_read(const struct ec_store *s, const char *id, size_t max,
 		err = -errno;
 		goto out;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		err = S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+	err = read_fd(fd, max, &sb, buf, len);
+	if (err)
 		goto out;
-	}
-	if ((uint64_t)sb.st_size > max) {
-		err = -EC_ETOOBIG;
-		goto out;
-	}
-	/* The file may still grow (Python writes in place): read to EOF. */
-	cap = (size_t)sb.st_size + 1;
-	p = malloc(cap + 1);
-	if (!p) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			char *q;
-
-			if (cap > max) {
-				err = -EC_ETOOBIG;
-				goto out;
-			}
-			cap *= 2;
-			q = realloc(p, cap + 1);
-			if (!q) {
-				err = -ENOMEM;
-				goto out;
-			}
-			p = q;
-		}
-		r = read(fd, p + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > max) {
-		err = -EC_ETOOBIG;
-		goto out;
-	}
-	p[n] = '\0';
-	*buf = p;
-	*len = n;
-	p = NULL;
 	if (st)
 		*st = sb;
-	err = 0;
 out:
-	free(p);
 	if (fd >= 0)
 		close(fd);
 	close(dfd);
@@ -315,10 +343,8 @@ static int stat_at(const struct ec_store *s, const char *path, bool is_entry,
 int ec_store_stat_entry(const struct ec_store *s, const char *id,
 			struct stat *st)
 {
-	int err = ec_store_check_id(id);
+	int err = stat_at(s, id, true, st);
 
-	if (!err)
-		err = stat_at(s, id, true, st);
 	if (!err && !S_ISREG(st->st_mode))
 		err = S_ISLNK(st->st_mode) ? -ELOOP : -EINVAL;
 	return err;
@@ -387,9 +413,6 @@ int ec_store_write(const struct ec_store *s, const char *id,
 	int dfd = -1, fd = -1, err, tries;
 	bool made = false;
 
-	err = ec_store_check_id(id);
-	if (err)
-		return err;
 	dfd = open_parent(s, id, true, true, name);
 	if (dfd < 0)
 		return dfd;
@@ -458,9 +481,6 @@ int ec_store_remove(const struct ec_store *s, const char *id)
 	char name[NAME_MAX + 1];
 	int dfd, err;
 
-	err = ec_store_check_id(id);
-	if (err)
-		return err;
 	dfd = open_parent(s, id, true, false, name);
 	if (dfd < 0)
 		return dfd;
@@ -472,11 +492,8 @@ int ec_store_remove(const struct ec_store *s, const char *id)
 int ec_store_sync(const struct ec_store *s, const char *id)
 {
 	char name[NAME_MAX + 1];
-	int dfd, fd, err;
+	int dfd, fd, err = 0;
 
-	err = ec_store_check_id(id);
-	if (err)
-		return err;
 	dfd = open_parent(s, id, true, false, name);
 	if (dfd < 0)
 		return dfd;
@@ -497,11 +514,8 @@ int ec_store_mkdir(const struct ec_store *s, const char *reldir)
 {
 	char name[NAME_MAX + 1], ename[NAME_MAX + 1];
 	struct stat st;
-	int dfd, err;
+	int dfd, err = 0;
 
-	err = ec_store_check_id(reldir);
-	if (err)
-		return err;
 	dfd = open_parent(s, reldir, false, true, name);
 	if (dfd < 0)
 		return dfd;
@@ -520,9 +534,6 @@ int ec_store_rmdir(const struct ec_store *s, const char *reldir)
 	char name[NAME_MAX + 1];
 	int dfd, err;
 
-	err = ec_store_check_id(reldir);
-	if (err)
-		return err;
 	dfd = open_parent(s, reldir, false, false, name);
 	if (dfd < 0)
 		return dfd;
@@ -538,11 +549,6 @@ static int rename_at(const struct ec_store *s, const char *from,
 	struct stat st;
 	int fdfd = -1, tdfd = -1, err;
 
-	err = ec_store_check_id(from);
-	if (!err)
-		err = ec_store_check_id(to);
-	if (err)
-		return err;
 	fdfd = open_parent(s, from, is_entry, false, fname);
 	if (fdfd < 0)
 		return fdfd;

@@ -45,6 +45,11 @@ int ec_store_read(const struct ec_store *s, const char *id, size_t max,
 		  char **buf, size_t *len, struct stat *st)
 	__attribute__((warn_unused_result));
 
+/* Read any regular file by path (not below the cache dir; for inspecting
+ * a single envelope), as ec_store_read does. */
+int ec_store_read_file(const char *path, size_t max, char **buf, size_t *len,
+		       struct stat *st) __attribute__((warn_unused_result));
+
 /* lstat of id's envelope (not following links). */
 int ec_store_stat_entry(const struct ec_store *s, const char *id,
 			struct stat *st) __attribute__((warn_unused_result));
