@@ -120,6 +120,11 @@ void ec_cache_free(struct ec_cache *c)
 	free(c);
 }
 
+int ec_cache_lock_keys(const struct ec_cache *c)
+{
+	return ec_keyring_lock(&c->keys);
+}
+
 const struct ec_store *ec_cache_store(const struct ec_cache *c)
 {
 	return &c->store;

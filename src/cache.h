@@ -41,6 +41,11 @@ int ec_cache_open(const struct ec_cache_options *o, struct ec_secrets *secrets,
 		  struct ec_cache **out) __attribute__((warn_unused_result));
 void ec_cache_free(struct ec_cache *c);
 
+/* Re-lock the keys in memory after fork(2) (daemonizing); see
+ * ec_keyring_lock(). */
+int ec_cache_lock_keys(const struct ec_cache *c)
+	__attribute__((warn_unused_result));
+
 /* Borrowed views, valid until ec_cache_free(). */
 const struct ec_store *ec_cache_store(const struct ec_cache *c);
 const char *ec_cache_fingerprint(const struct ec_cache *c);

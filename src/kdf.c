@@ -200,6 +200,16 @@ const struct ec_key *ec_keyring_find(const struct ec_keyring *kr,
 	return NULL;
 }
 
+int ec_keyring_lock(const struct ec_keyring *kr)
+{
+	size_t i;
+
+	for (i = 0; i < kr->n; i++)
+		if (sodium_mlock(kr->keys[i].key, EC_KEYBYTES) != 0)
+			return errno ? -errno : -ENOMEM;
+	return 0;
+}
+
 void ec_keyring_release(struct ec_keyring *kr)
 {
 	size_t i;

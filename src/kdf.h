@@ -54,6 +54,15 @@ int ec_keyring_derive(struct ec_keyring *kr, struct ec_secrets *secrets,
 const struct ec_key *ec_keyring_find(const struct ec_keyring *kr,
 				     const char *name);
 
+/*
+ * Lock the keys' pages in memory again.  Memory locks are not inherited
+ * across fork(2), so a process that daemonizes after deriving calls this
+ * in the child.  0, or -errno from mlock (e.g. -ENOMEM over
+ * RLIMIT_MEMLOCK); the keys stay usable either way.
+ */
+int ec_keyring_lock(const struct ec_keyring *kr)
+	__attribute__((warn_unused_result));
+
 /* Wipe and free every key; kr is empty after. */
 void ec_keyring_release(struct ec_keyring *kr);
 

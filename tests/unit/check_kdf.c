@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kdf.h"
 #include "secrets.h"
@@ -233,6 +235,48 @@ START_TEST(test_keyring_one)
 }
 END_TEST
 
+/* kB of locked memory of this process (VmLck), or -1. */
+static long vm_locked_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* mlock is not inherited by fork(2); ec_keyring_lock() restores it. */
+START_TEST(test_keyring_lock_after_fork)
+{
+	struct ec_secrets s;
+	struct ec_keyring kr;
+	int status;
+	pid_t pid;
+
+	parse_ok("{\"k2\": \"pw2\"}", &s);
+	ck_assert_int_eq(ec_keyring_derive(&kr, &s, ksalt, KSALTLEN, 1000), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		long before = vm_locked_kb();
+
+		if (ec_keyring_lock(&kr) != 0)
+			_exit(2);
+		_exit(before == 0 && vm_locked_kb() > 0 ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ec_keyring_release(&kr);
+}
+END_TEST
+
 /* Every failure still releases the secrets and leaves kr empty. */
 static void check_fails(const char *json, const uint8_t *salt,
 			size_t saltlen, unsigned iterations, int want)
@@ -430,6 +474,7 @@ static Suite *kdf_suite(void)
 	tcase_add_test(tc, test_keyring_many);
 	tcase_add_test(tc, test_keyring_one);
 	tcase_add_test(tc, test_keyring_errors);
+	tcase_add_test(tc, test_keyring_lock_after_fork);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
