@@ -5,14 +5,199 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "secure.h"
 
-#define SBUF_MIN_CAP 64
+/* sodium_malloc() takes whole pages anyway: start a buffer at one. */
+#define SBUF_MIN_CAP 4096
+
+/*
+ * A pool of guarded blocks.  Each sodium_malloc()/sodium_free() pair costs
+ * an mmap, three mprotects, an mlock and an munmap (about 17 us here), and
+ * the mount decrypts and renders each entry through several short-lived
+ * buffers.  So blocks of up to POOL_MAX bytes come in page-multiple
+ * classes; a freed one is wiped and kept (at most POOL_BYTES per class)
+ * for the next allocation of its class.  Kept blocks are still guarded,
+ * locked and excluded from core dumps.  The pool is the one piece of
+ * process-wide state in libcore (an allocator cache, like malloc's), and
+ * it is behind one mutex.  Under AddressSanitizer it is off, so that a use
+ * after free still faults.
+ */
+#define POOL_MIN 4096u
+#define POOL_CLASSES 5			/* 4, 8, 16, 32, 64 KiB */
+#define POOL_MAX (POOL_MIN << (POOL_CLASSES - 1))
+#define POOL_BYTES (256u * 1024)	/* kept per class */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ON 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ON 0
+#endif
+#endif
+#ifndef POOL_ON
+#define POOL_ON 1
+#endif
+
+struct slot {
+	void *p;		/* NULL: empty; TOMB: deleted */
+	unsigned cls;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct slot *tab;	/* every live pooled-class block: p -> class */
+	size_t cap, used, live;	/* used counts tombstones too */
+	void **kept[POOL_CLASSES];
+	size_t nkept[POOL_CLASSES];
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static char tomb_;
+#define TOMB ((void *)&tomb_)
+
+static size_t class_size(unsigned cls)
+{
+	return (size_t)POOL_MIN << cls;
+}
+
+static size_t class_cap(unsigned cls)
+{
+	return POOL_BYTES / class_size(cls);
+}
+
+static size_t hash_ptr(const void *p, size_t cap)
+{
+	uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 17) & (cap - 1);
+}
+
+/* The slot holding p, or NULL.  Caller holds pool.mu. */
+static struct slot *slot_find(const void *p)
+{
+	size_t i;
+
+	if (!pool.cap)
+		return NULL;
+	for (i = hash_ptr(p, pool.cap);; i = (i + 1) & (pool.cap - 1)) {
+		if (pool.tab[i].p == p)
+			return &pool.tab[i];
+		if (!pool.tab[i].p)
+			return NULL;
+	}
+}
+
+/* Rebuild the table with room for twice the live blocks.  Holds mu. */
+static int slot_rehash(void)
+{
+	size_t ncap = 64, i;
+	struct slot *nt;
+
+	while (ncap < 4 * (pool.live + 1))
+		ncap *= 2;
+	nt = calloc(ncap, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	for (i = 0; i < pool.cap; i++) {
+		void *p = pool.tab[i].p;
+		size_t j;
+
+		if (!p || p == TOMB)
+			continue;
+		for (j = hash_ptr(p, ncap); nt[j].p; j = (j + 1) & (ncap - 1))
+			;
+		nt[j] = pool.tab[i];
+	}
+	free(pool.tab);
+	pool.tab = nt;
+	pool.cap = ncap;
+	pool.used = pool.live;
+	return 0;
+}
+
+/* Record a new block.  Holds mu. */
+static int slot_add(void *p, unsigned cls)
+{
+	size_t i;
+
+	if (2 * (pool.used + 1) > pool.cap && slot_rehash() < 0)
+		return -ENOMEM;
+	for (i = hash_ptr(p, pool.cap); pool.tab[i].p && pool.tab[i].p != TOMB;
+	     i = (i + 1) & (pool.cap - 1))
+		;
+	if (!pool.tab[i].p)
+		pool.used++;
+	pool.tab[i].p = p;
+	pool.tab[i].cls = cls;
+	pool.live++;
+	return 0;
+}
+
+static void *pool_alloc(size_t n)
+{
+	unsigned cls = 0;
+	void *p = NULL;
+
+	while (class_size(cls) < n)
+		cls++;
+	pthread_mutex_lock(&pool.mu);
+	if (pool.nkept[cls])
+		p = pool.kept[cls][--pool.nkept[cls]];
+	pthread_mutex_unlock(&pool.mu);
+	if (p)
+		return p;
+	p = sodium_malloc(class_size(cls));
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&pool.mu);
+	if (slot_add(p, cls) < 0) {
+		pthread_mutex_unlock(&pool.mu);
+		sodium_free(p);
+		return NULL;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	return p;
+}
+
+/* Keep p when it is a pooled block and its class has room: true.  Else
+ * forget it (false): the caller sodium_free()s it. */
+static bool pool_keep(void *p)
+{
+	struct slot *sl;
+	bool kept = false;
+	unsigned cls;
+
+	pthread_mutex_lock(&pool.mu);
+	sl = slot_find(p);
+	if (!sl)
+		goto out;
+	cls = sl->cls;
+	if (!pool.kept[cls]) {
+		pool.kept[cls] = calloc(class_cap(cls), sizeof(void *));
+		if (!pool.kept[cls])
+			goto forget;
+	}
+	if (pool.nkept[cls] < class_cap(cls)) {
+		/* A key block may have been made read-only. */
+		sodium_mprotect_readwrite(p);
+		sodium_memzero(p, class_size(cls));
+		pool.kept[cls][pool.nkept[cls]++] = p;
+		kept = true;
+		goto out;
+	}
+forget:
+	sl->p = TOMB;
+	pool.live--;
+out:
+	pthread_mutex_unlock(&pool.mu);
+	return kept;
+}
 
 int ec_secure_init(void)
 {
@@ -29,12 +214,23 @@ void *ec_secure_alloc(size_t n)
 	 */
 	if (sodium_init() < 0)
 		return NULL;
+	if (POOL_ON && n <= POOL_MAX)
+		return pool_alloc(n);
 	return sodium_malloc(n);
+}
+
+bool ec_secure_pooled(void)
+{
+	return POOL_ON;
 }
 
 void ec_secure_free(void *p)
 {
-	sodium_free(p);		/* NULL is a no-op; wipes the whole block */
+	if (!p)
+		return;
+	if (POOL_ON && pool_keep(p))
+		return;
+	sodium_free(p);		/* wipes the whole block */
 }
 
 void ec_secure_wipe(void *p, size_t n)

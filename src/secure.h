@@ -8,6 +8,7 @@
 #ifndef EC_SECURE_H
 #define EC_SECURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,10 @@ int ec_secure_init(void) __attribute__((warn_unused_result));
 /* Guarded allocation of n bytes (n may be 0).  NULL on failure.
  * Free with ec_secure_free(). */
 void *ec_secure_alloc(size_t n) __attribute__((malloc));
+
+/* Whether ec_secure_free() keeps small blocks for reuse (wiped, still
+ * guarded and locked); false in AddressSanitizer builds. */
+bool ec_secure_pooled(void);
 
 /* Wipe and free; NULL is a no-op. */
 void ec_secure_free(void *p);

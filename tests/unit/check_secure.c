@@ -2,11 +2,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
+#include <sodium.h>
 
 #include "error.h"
 #include "secure.h"
@@ -94,6 +98,123 @@ START_TEST(test_memcmp)
 	ck_assert_int_eq(ec_secure_memcmp(a, c, 16), -1);
 	ck_assert_int_eq(ec_secure_memcmp(a, b, 15), 0);
 	ck_assert_int_eq(ec_secure_memcmp(a, c, 0), 0);
+}
+END_TEST
+
+/* --- the pool of guarded blocks ------------------------------------------ */
+
+START_TEST(test_pool_reuse_wiped)
+{
+	uint8_t *p, *q;
+	size_t i;
+
+	if (!ec_secure_pooled())
+		return;
+	p = ec_secure_alloc(100);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0xab, 100);
+	ec_secure_free(p);
+	q = ec_secure_alloc(4000);	/* same class: the same block back */
+	ck_assert_ptr_eq(q, p);
+	for (i = 0; i < 4096; i++)
+		ck_assert_uint_eq(q[i], 0);	/* wiped when freed */
+	p = ec_secure_alloc(5000);	/* another class */
+	ck_assert_ptr_ne(p, q);
+	ec_secure_free(p);
+	ec_secure_free(q);
+	p = ec_secure_alloc(200000);	/* too large: never pooled */
+	ck_assert_ptr_nonnull(p);
+	p[199999] = 1;
+	ec_secure_free(p);
+}
+END_TEST
+
+/* A key block made read-only can still go back to the pool. */
+START_TEST(test_pool_readonly_block)
+{
+	uint8_t *p, *q;
+
+	p = ec_secure_alloc(32);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 7, 32);
+	ck_assert_int_eq(sodium_mprotect_readonly(p), 0);
+	ec_secure_free(p);
+	q = ec_secure_alloc(32);
+	ck_assert_ptr_nonnull(q);
+	memset(q, 1, 32);		/* writable again */
+	if (ec_secure_pooled())
+		ck_assert_ptr_eq(q, p);
+	ec_secure_free(q);
+}
+END_TEST
+
+/* The guard page right after a pooled block's class size still faults.
+ * (Registered only when pooling is on: ASan builds take SIGSEGV over.) */
+START_TEST(test_pool_guard_page)
+{
+	volatile uint8_t *p = ec_secure_alloc(100);
+
+	ck_assert_ptr_nonnull((void *)p);
+	p[4096] = 1;
+}
+END_TEST
+
+/* Many blocks of every class: more than the pool keeps. */
+START_TEST(test_pool_many)
+{
+	enum { N = 300 };
+	static const size_t sizes[] = { 1, 4096, 4097, 20000, 65536, 65537 };
+	uint8_t *v[N];
+	size_t i, j;
+
+	for (j = 0; j < sizeof(sizes) / sizeof(*sizes); j++) {
+		for (i = 0; i < N; i++) {
+			v[i] = ec_secure_alloc(sizes[j]);
+			ck_assert_ptr_nonnull(v[i]);
+			memset(v[i], (int)i, sizes[j]);
+		}
+		for (i = 0; i < N; i++) {
+			ck_assert_uint_eq(v[i][sizes[j] - 1], (uint8_t)i);
+			ec_secure_free(v[i]);
+		}
+	}
+}
+END_TEST
+
+static void *pool_worker(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		size_t n = 1 + (size_t)rand_r(&seed) % 70000;
+		uint8_t *p = ec_secure_alloc(n);
+		uint8_t tag = (uint8_t)(uintptr_t)arg;
+
+		if (!p)
+			return (void *)1;
+		memset(p, tag, n);
+		sched_yield();
+		if (p[0] != tag || p[n - 1] != tag)
+			return (void *)1;
+		ec_secure_free(p);
+	}
+	return NULL;
+}
+
+START_TEST(test_pool_threads)
+{
+	pthread_t t[4];
+	void *ret;
+	uintptr_t i;
+
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, pool_worker,
+						(void *)(i + 1)), 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &ret), 0);
+		ck_assert_ptr_null(ret);
+	}
 }
 END_TEST
 
@@ -284,6 +405,15 @@ static Suite *secure_suite(void)
 	tc = tcase_create("wipe_compare");
 	tcase_add_test(tc, test_wipe);
 	tcase_add_test(tc, test_memcmp);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pool");
+	tcase_add_test(tc, test_pool_reuse_wiped);
+	tcase_add_test(tc, test_pool_readonly_block);
+	if (ec_secure_pooled())
+		tcase_add_test_raise_signal(tc, test_pool_guard_page, SIGSEGV);
+	tcase_add_test(tc, test_pool_many);
+	tcase_add_test(tc, test_pool_threads);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sbuf");
