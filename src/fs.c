@@ -31,9 +31,22 @@
  * for lookup/readdirplus; kept in fsmeta per version), and when a read of
  * an open file reaches us (the kernel's page cache serves the rest).
  *
- * Locks: fs->lock guards the node table and fs->gen.  Order: fs->lock,
- * then the watch module's or fsmeta's internal locks.  No notification
- * is sent to the kernel with fs->lock held.
+ * Writing: a handle opened for writing edits the content in a guarded
+ * buffer (struct handle) and saves it with the core's atomic save at
+ * flush (every close) and fsync.  A save makes a new version, so a new
+ * node: before flush replies, the kernel is made to drop the name's old
+ * node (the notifier thread, below), so `cat` and `stat` right after
+ * close() show the new version.  A file created through the mount is a
+ * pending node, with no envelope until its first save.  Metadata-only
+ * changes (setxattr, utimens) keep the content, so the node follows its
+ * envelope to the new version.
+ *
+ * Locks: fs->lock guards the node table and fs->gen.  Order: a handle's
+ * lock, then fs->lock, then the watch module's or fsmeta's internal locks
+ * (the notifier's lock is never held with another).  No notification is
+ * sent to the kernel with fs->lock held, and no reply is sent with
+ * fs->lock held.  Nothing touches a handle after replying to a request
+ * on it: release may free it at once.
  */
 #include "config.h"
 
@@ -52,7 +65,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -91,6 +106,24 @@ struct node {
 	struct ec_fsmeta_info info;	/* entries: what was loaded */
 	int wd;			/* dirs: inotify watch, or -1 */
 	struct node *ino_next, *name_next, *wd_next;
+
+	/* Writing (entries).  A node created through the mount is pending
+	 * until its first save: it has no envelope yet, and is found by
+	 * lookup only while a handle is open on it. */
+	bool pending;
+	bool unlinked;		/* removed or replaced: nothing saves it */
+	unsigned nwriters;	/* open handles that may write */
+	unsigned ndirty;	/* of those, handles with unsaved changes */
+	unsigned ncached;	/* open handles that read through the page
+				   cache (see ecfs_open) */
+	uint64_t wlen;		/* length of the last changed buffer */
+	int64_t wtime_us;	/* and when it changed */
+	/* For the next save: created_at (utimens on a node being written;
+	 * EC_TIME_NONE: now), and, for a pending node, the comment and
+	 * validasof set by setxattr (malloc'd, or NULL when unset). */
+	int64_t next_created_us;
+	char *next_comment;
+	char *next_validasof;
 };
 
 #define WD_BUCKETS 1024
@@ -117,6 +150,11 @@ struct ecfs {
 	size_t nhashed;
 	struct node *by_wd[WD_BUCKETS];
 	struct node root;
+
+	long notify_wait_ms;	/* see notify_wait() */
+	bool ro;		/* -o ro: every change is EROFS */
+	bool sync;		/* -o sync: every change is durable */
+	struct notifier *notifier;
 };
 
 /*
@@ -125,17 +163,40 @@ struct ecfs {
  * reaches us decrypts and renders it into guarded memory.  So a file
  * whose pages the kernel still caches is not decrypted again, and the
  * handle keeps its version readable until release, whatever happens to
- * the backing file.  Issue 4 adds the write buffer and the dirty flag.
+ * the backing file.
+ *
+ * A handle that may write (opened for writing, or with O_TRUNC) holds
+ * the content in buf instead, a guarded buffer it edits: loaded from the
+ * envelope on first use (empty after O_TRUNC, or for a new entry), saved
+ * by flush or fsync when dirty, wiped on release.  Such a handle is
+ * direct_io: its reads and writes bypass the page cache and reach buf,
+ * so it sees its own writes and the cached pages of the node's version
+ * stay that version's.
+ *
+ * The kernel's inode (its size, which bounds page-cache reads, and its
+ * pages) is shared by every handle of a node, and a writer changes the
+ * size (O_TRUNC, writes).  So a writer never shares a node with a handle
+ * that reads through the page cache (ecfs_open gives it a new node), and
+ * a reader that opens while a node has writers (or is pending) reads
+ * directly too.
  */
 struct handle {
 	struct node *node;	/* pinned by node->nopen */
-	pthread_mutex_t lock;	/* env, data, ready */
+	pthread_mutex_t lock;	/* everything below */
 	char *env;		/* malloc'd envelope, until rendered */
 	size_t envlen;
 	int64_t opened_us;	/* classification time */
-	bool ready;		/* data/len hold the content */
+	bool ready;		/* data/len (or buf) hold the content */
 	uint8_t *data;		/* ec_secure_alloc'd */
 	size_t len;
+
+	bool cached;		/* reads go through the page cache */
+	bool writable;
+	bool append;		/* O_APPEND: every write goes to the end */
+	bool dirty;		/* buf differs from what was last saved */
+	enum ec_view wview;	/* how buf becomes data at a save */
+	bool wbplist;		/* ec_view_parse_content()'s was_bplist */
+	struct ec_sbuf buf;
 };
 
 /* A directory stream: a snapshot of the backing listing. */
@@ -302,6 +363,7 @@ static struct node *node_new(struct ecfs *fs, struct node *p,
 	n->parent = p;
 	n->is_dir = is_dir;
 	n->wd = -1;
+	n->next_created_us = EC_TIME_NONE;
 	p->nchildren++;
 	h = hash_ino(n->ino) & (fs->ino_buckets - 1);
 	n->ino_next = fs->by_ino[h];
@@ -315,6 +377,14 @@ static struct node *node_new(struct ecfs *fs, struct node *p,
 	grow_ino(fs);
 	grow_name(fs);
 	return n;
+}
+
+static void node_free(struct node *n)
+{
+	free(n->next_comment);
+	free(n->next_validasof);
+	free(n->name);
+	free(n);
 }
 
 /* Free n, and then its parent, when nothing refers to them any more. */
@@ -334,11 +404,37 @@ static void node_put(struct ecfs *fs, struct node *n)
 			wd_unlink(fs, n);
 			ec_watch_remove(fs->watch, n->wd);
 		}
-		free(n->name);
-		free(n);
+		node_free(n);
 		p->nchildren--;
 		n = p;
 	}
+}
+
+/* Move n to name under np (rename), hashed there.  -ENOMEM leaves n
+ * where it was, unhashed.  Lock held. */
+static int node_move(struct ecfs *fs, struct node *n, struct node *np,
+		     const char *name)
+{
+	struct node *op = n->parent;
+	char *nm = strdup(name);
+	size_t h;
+
+	node_unhash(fs, n);
+	if (!nm)
+		return -ENOMEM;
+	free(n->name);
+	n->name = nm;
+	np->nchildren++;
+	n->parent = np;
+	h = hash_name(np->ino, nm) & (fs->name_buckets - 1);
+	n->name_next = fs->by_name[h];
+	fs->by_name[h] = n;
+	n->hashed = true;
+	fs->nhashed++;
+	grow_name(fs);
+	op->nchildren--;
+	node_put(fs, op);
+	return 0;
 }
 
 /* The id (path below the cache dir) of n, "" for the root. */
@@ -651,11 +747,17 @@ static void node_attr(const struct ecfs *fs, const struct node *n,
 		a->st_ctim = ts_of_ns(n->key.ctime_ns);
 		a->st_atim = a->st_mtim;
 	} else {
+		/* While a handle has unsaved changes, the file is what it
+		 * last wrote (POSIX: a write shows at once). */
+		uint64_t size = n->ndirty ? n->wlen : n->info.size;
+
 		a->st_mode = S_IFREG | 0600;
 		a->st_nlink = 1;
-		a->st_size = (off_t)n->info.size;
-		a->st_blocks = (blkcnt_t)((n->info.size + 511) / 512);
-		if (n->info.created_us != EC_TIME_NONE)
+		a->st_size = (off_t)size;
+		a->st_blocks = (blkcnt_t)((size + 511) / 512);
+		if (n->ndirty)
+			a->st_mtim = ts_of_us(n->wtime_us);
+		else if (n->info.created_us != EC_TIME_NONE)
 			a->st_mtim = ts_of_us(n->info.created_us);
 		else
 			a->st_mtim = ts_of_ns(n->key.mtime_ns);
@@ -664,11 +766,15 @@ static void node_attr(const struct ecfs *fs, const struct node *n,
 }
 
 /* How long the kernel may cache n: 0 unless cacheable, never past the
- * entry's expiry. */
+ * entry's expiry, never while it is being written (its size changes at
+ * each save, and a pending node may vanish). */
 static double node_timeout(const struct ecfs *fs, const struct node *n,
 			   int64_t now, bool cacheable)
 {
 	double t = cacheable ? fs->timeout : 0;
+
+	if (!n->is_dir && (n->nwriters || n->pending))
+		return 0;
 
 	if (!n->is_dir && n->info.expires_us != EC_TIME_NEVER) {
 		double left = (double)(n->info.expires_us - now) / 1e6;
@@ -727,6 +833,12 @@ static struct node *node_dir(struct ecfs *fs, struct node *p,
 	}
 	ec_fsmeta_key_of(&n->key, st);
 	return n;
+}
+
+/* A node created through the mount, not saved yet, still open. */
+static bool node_live_pending(const struct node *n)
+{
+	return !n->is_dir && n->pending && !n->unlinked && n->nopen > 0;
 }
 
 /* The node for the entry version key under p.  Lock held. */
@@ -853,6 +965,194 @@ static void on_watch(void *ctx, const struct ec_watch_event *ev, size_t n)
 	free(iv.v);
 }
 
+/* ---- invalidations the replies wait for (notifier thread) ---------- */
+
+/*
+ * After a change through the mount, the kernel may still cache the name
+ * as the old version's node (for up to cache_timeout), or the node's old
+ * attributes.  The reply to flush, setattr or setxattr waits until the
+ * kernel has dropped them, so that the next `cat` or `stat` shows the new
+ * version.  fuse_lowlevel_notify_inval_entry() takes the directory's lock
+ * in the kernel, and that lock may be held by a process whose request
+ * waits for one of our worker threads (the only one, with -s): sent from
+ * a handler, it could deadlock.  So a thread of its own sends them, and
+ * the handler waits at most NOTIFY_WAIT_MS: in the rare case that would
+ * deadlock, the reply goes out late and the notification follows it.
+ * Single-threaded (-s), that case is common (any concurrent lookup or
+ * create in the directory), so the wait is short there: a cat or stat
+ * right after a close still sees the new version unless another request
+ * was in flight.
+ */
+#define NOTIFY_WAIT_MS 1000
+#define NOTIFY_WAIT_MS_SINGLE 10
+
+struct notice {
+	struct notice *next;
+	fuse_ino_t parent;	/* inval_entry(parent, name), or, when 0, */
+	fuse_ino_t ino;		/* inval_inode(ino): attributes only */
+	char *name;
+	uint64_t seq;
+};
+
+struct notifier {
+	struct fuse_session *se;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* queued, done, or stopping */
+	struct notice *head, *tail;
+	uint64_t queued, done;
+	bool running, stop;
+	pthread_t thread;
+};
+
+static void *notifier_main(void *arg)
+{
+	struct notifier *nt = arg;
+
+	pthread_mutex_lock(&nt->lock);
+	while (!nt->stop) {
+		struct notice *q = nt->head;
+
+		if (!q) {
+			pthread_cond_wait(&nt->cond, &nt->lock);
+			continue;
+		}
+		nt->head = q->next;
+		if (!nt->head)
+			nt->tail = NULL;
+		pthread_mutex_unlock(&nt->lock);
+		/* -ENOENT (not cached) is the common, harmless answer. */
+		if (q->parent)
+			fuse_lowlevel_notify_inval_entry(nt->se, q->parent,
+							 q->name,
+							 strlen(q->name));
+		else
+			fuse_lowlevel_notify_inval_inode(nt->se, q->ino, -1, 0);
+		pthread_mutex_lock(&nt->lock);
+		nt->done = q->seq;
+		pthread_cond_broadcast(&nt->cond);
+		free(q->name);
+		free(q);
+	}
+	pthread_mutex_unlock(&nt->lock);
+	return NULL;
+}
+
+/* A notifier for se (no thread yet: it may be made before fork). */
+static struct notifier *notifier_new(struct fuse_session *se)
+{
+	struct notifier *nt = calloc(1, sizeof(*nt));
+	pthread_condattr_t ca;
+
+	if (!nt)
+		return NULL;
+	nt->se = se;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_mutex_init(&nt->lock, NULL) != 0 ||
+	    pthread_cond_init(&nt->cond, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		free(nt);
+		return NULL;
+	}
+	pthread_condattr_destroy(&ca);
+	return nt;
+}
+
+static int notifier_start(struct notifier *nt)
+{
+	int err = pthread_create(&nt->thread, NULL, notifier_main, nt);
+
+	if (err)
+		return -err;
+	nt->running = true;
+	return 0;
+}
+
+/* Stop the thread (after the unmount: no notification can block then)
+ * and free nt with what is still queued.  NULL is a no-op. */
+static void notifier_free(struct notifier *nt)
+{
+	if (!nt)
+		return;
+	if (nt->running) {
+		pthread_mutex_lock(&nt->lock);
+		nt->stop = true;
+		pthread_cond_broadcast(&nt->cond);
+		pthread_mutex_unlock(&nt->lock);
+		pthread_join(nt->thread, NULL);
+	}
+	while (nt->head) {
+		struct notice *q = nt->head;
+
+		nt->head = q->next;
+		free(q->name);
+		free(q);
+	}
+	pthread_cond_destroy(&nt->cond);
+	pthread_mutex_destroy(&nt->lock);
+	free(nt);
+}
+
+/* Queue an invalidation: of name under parent, or (name NULL) of ino's
+ * attributes.  Returns its sequence number, 0 when none was queued
+ * (thread not running, no memory: the timeouts still bound the damage). */
+static uint64_t notify_add(struct ecfs *fs, fuse_ino_t parent,
+			   const char *name, fuse_ino_t ino)
+{
+	struct notifier *nt = fs->notifier;
+	struct notice *q;
+	uint64_t seq;
+
+	if (!nt || !nt->running || fs->timeout <= 0)
+		return 0;	/* nothing is cached without timeouts */
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return 0;
+	if (name) {
+		q->name = strdup(name);
+		if (!q->name) {
+			free(q);
+			return 0;
+		}
+		q->parent = parent;
+	} else {
+		q->ino = ino;
+	}
+	pthread_mutex_lock(&nt->lock);
+	seq = q->seq = ++nt->queued;
+	if (nt->tail)
+		nt->tail->next = q;
+	else
+		nt->head = q;
+	nt->tail = q;
+	pthread_cond_broadcast(&nt->cond);
+	pthread_mutex_unlock(&nt->lock);
+	return seq;
+}
+
+/* Wait (at most fs->notify_wait_ms) until notice seq has been sent. */
+static void notify_wait(struct ecfs *fs, uint64_t seq)
+{
+	struct notifier *nt = fs->notifier;
+	struct timespec until;
+
+	if (!seq)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += fs->notify_wait_ms / 1000;
+	until.tv_nsec += (fs->notify_wait_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&nt->lock);
+	while (nt->done < seq && !nt->stop)
+		if (pthread_cond_timedwait(&nt->cond, &nt->lock, &until) ==
+		    ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&nt->lock);
+}
+
 /* ---- FUSE operations ----------------------------------------------- */
 
 static void ecfs_init(void *userdata, struct fuse_conn_info *conn)
@@ -860,6 +1160,10 @@ static void ecfs_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* open(O_TRUNC) reaches us as such: the handle starts empty
+	 * instead of decrypting what it is about to discard. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Content of an inode never changes (see above): the kernel need
 	 * not compare mtimes to drop pages. */
 	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
@@ -926,6 +1230,20 @@ static void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	    err != -EINVAL && err != -EC_EID)
 		goto fail;
 
+	/* A file being created through the mount exists before its first
+	 * save (at close), as on any file system. */
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	n = p ? node_child(fs, p, name) : NULL;
+	if (n && node_live_pending(n)) {
+		n->nlookup++;
+		fill_entry(fs, n, now, false, &e);
+		pthread_mutex_unlock(&fs->lock);
+		reply_entry_node(req, fs, n, &e);
+		return;
+	}
+	pthread_mutex_unlock(&fs->lock);
+
 	err = entry_meta(fs, id, NULL, now, &key, &mi);
 	if (err || !info_valid(&mi, now)) {
 		if (!err || err == -ELOOP || err == -EINVAL || err == -EC_EID)
@@ -984,6 +1302,29 @@ static void ecfs_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+/* The length of a writing handle's content, or false when it is not one
+ * (or has not loaded it yet). */
+static bool handle_length(struct handle *h, size_t *len)
+{
+	bool known = false;
+
+	if (!h || !h->writable)
+		return false;
+	pthread_mutex_lock(&h->lock);
+	if (h->ready) {
+		*len = h->buf.len;
+		known = true;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return known;
+}
+
+static void set_size(struct stat *a, size_t len)
+{
+	a->st_size = (off_t)len;
+	a->st_blocks = (blkcnt_t)((len + 511) / 512);
+}
+
 static void ecfs_getattr(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
@@ -992,11 +1333,16 @@ static void ecfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat a, st;
 	struct node *n;
 	uint64_t gen;
-	bool is_dir;
+	size_t own = 0;
+	bool is_dir, has_own;
 	double t;
 	int err = 0;
 
-	(void)fi;
+	/* The kernel names the handle for its own needs (the end of file
+	 * for lseek, appends): a handle that writes answers with its own
+	 * content.  (fstat(2) names none.) */
+	has_own = fi && handle_length((struct handle *)(uintptr_t)fi->fh,
+				      &own);
 	pthread_mutex_lock(&fs->lock);
 	n = node_get(fs, ino);
 	if (!n) {
@@ -1013,7 +1359,7 @@ static void ecfs_getattr(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	/* A directory's times follow its backing directory; an entry's
-	 * attributes never change for its node. */
+	 * attributes never change for its node (but while it is written). */
 	if (is_dir && ec_store_stat_dir(fs->store, id, &st) != 0)
 		is_dir = false;	/* gone: answer what we knew */
 	pthread_mutex_lock(&fs->lock);
@@ -1024,30 +1370,214 @@ static void ecfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	t = node_timeout(fs, n, ec_clock_now_us(), gen == fs->gen &&
 			 (n->is_dir ? n->wd >= 0 : true) &&
 			 (!n->parent || n->parent->wd >= 0));
+	if (has_own && !n->is_dir) {
+		set_size(&a, own);
+		t = 0;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_attr(req, &a, t);
+}
+
+/* ---- handles ------------------------------------------------------- */
+
+#define WRITE_MAX ((size_t)256 << 20)	/* largest content written */
+
+static struct handle *handle_new(struct node *n, bool writable)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	if (pthread_mutex_init(&h->lock, NULL) != 0) {
+		free(h);
+		return NULL;
+	}
+	h->node = n;
+	h->writable = writable;
+	h->opened_us = ec_clock_now_us();
+	return h;
 }
 
 static void handle_free(struct handle *h)
 {
 	free(h->env);
 	ec_secure_free(h->data);
+	ec_sbuf_release(&h->buf);	/* wipes */
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+/* Drop what a handle holds on its node: nopen, and for a writer nwriters
+ * and ndirty (unsaved changes are lost with it). */
+static void handle_unpin(struct ecfs *fs, struct handle *h)
+{
+	struct node *n = h->node;
+
+	pthread_mutex_lock(&fs->lock);
+	n->nopen--;
+	if (h->cached)
+		n->ncached--;
+	if (h->writable)
+		n->nwriters--;
+	if (h->dirty)
+		n->ndirty--;
+	h->dirty = false;
+	node_put(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/*
+ * How a writer's content becomes data at a save: existing tells whether
+ * it writes over a (valid) entry, and is_bplist whether that entry's data
+ * is a binary plist.  Under view=auto an entry shown as JSON must be
+ * written as JSON, a raw entry stays raw, and a new entry is a binary
+ * plist when its content parses as JSON, else raw.  The other views apply
+ * to every write as they are.
+ */
+static void handle_set_view(struct ecfs *fs, struct handle *h, bool existing,
+			    bool is_bplist)
+{
+	h->wview = fs->view;
+	h->wbplist = false;
+	if (fs->view == EC_VIEW_AUTO && existing) {
+		if (is_bplist)
+			h->wbplist = true;
+		else
+			h->wview = EC_VIEW_RAW;
+	}
+}
+
+/* Give the rendered content to h (ec_secure_alloc'd: h owns it now). */
+static void handle_adopt(struct handle *h, uint8_t *content, size_t len)
+{
+	if (h->writable) {
+		h->buf.p = content;
+		h->buf.len = h->buf.cap = len;
+	} else {
+		h->data = content;
+		h->len = len;
+	}
+	h->ready = true;
+}
+
+/* Decrypt and render the handle's envelope, once.  h->lock held. */
+static int handle_render(struct ecfs *fs, struct handle *h)
+{
+	struct ec_fsmeta_info mi;
+	struct ec_entry e;
+	uint8_t *content = NULL;
+	size_t clen = 0;
+
+	if (h->ready)
+		return 0;
+	/* As of the open: valid then, so readable until release. */
+	ec_cache_classify(fs->cache, h->env, h->envlen,
+			  EC_LOAD_DATA | EC_LOAD_STALE_OK, h->opened_us, &e);
+	if (!entry_render(fs, &e, &mi, &content, &clen)) {
+		ec_entry_release(&e);
+		return -EIO;	/* it was valid at open: cannot happen */
+	}
+	ec_entry_release(&e);
+	free(h->env);
+	h->env = NULL;
+	handle_adopt(h, content, clen);
+	return 0;
+}
+
+/* h's content changed (h->lock held, or h not shared yet). */
+static void handle_changed(struct ecfs *fs, struct handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (!h->dirty)
+		h->node->ndirty++;
+	h->dirty = true;
+	h->node->wlen = h->buf.len;
+	h->node->wtime_us = ec_clock_now_us();
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/*
+ * Prepare h, new, as open(2) with flags would on the existing entry id,
+ * whose node the kernel knows as version want: check that this is still
+ * the backing version (-ESTALE makes the kernel look the name up again
+ * and retry) and that it is valid (-ENOENT).  Keep the envelope for a
+ * decryption on first use (so a file whose pages the kernel caches is not
+ * decrypted again), or decrypt it now when the metadata cache has lost
+ * it.  A writer opened with O_TRUNC starts empty and reads no envelope.
+ */
+static int handle_open(struct ecfs *fs, struct handle *h, const char *id,
+		       const struct ec_fsmeta_key *want, int flags)
+{
+	bool trunc = h->writable && (flags & O_TRUNC);
+	struct ec_fsmeta_key got;
+	struct ec_fsmeta_info mi;
+	struct stat st;
+	int err;
+
+	if (trunc)
+		err = ec_store_stat_entry(fs->store, id, &st);
+	else
+		err = ec_store_read(fs->store, id, EC_ENVELOPE_MAX, &h->env,
+				    &h->envlen, &st);
+	if (err == -EC_ETOOBIG || err == -ELOOP || err == -EINVAL ||
+	    err == -EISDIR || err == -EC_EID)
+		err = -ENOENT;
+	if (err)
+		return err;
+	ec_fsmeta_key_of(&got, &st);
+	if (!ec_fsmeta_key_equal(want, &got))
+		return -ESTALE;
+	if (!ec_fsmeta_get(fs->meta, &got, &mi)) {
+		/* Not known (evicted): classify and render right away. */
+		if (trunc) {
+			struct ec_fsmeta_key k;
+
+			err = entry_load(fs, id, h->opened_us, &got, &k, &mi,
+					 NULL, NULL);
+			if (err)
+				return err == -EISDIR ? -ENOENT : err;
+			if (!ec_fsmeta_key_equal(&k, &got))
+				return -ESTALE;
+		} else {
+			struct ec_entry e;
+			uint8_t *content = NULL;
+			size_t clen = 0;
+
+			ec_cache_classify(fs->cache, h->env, h->envlen,
+					  EC_LOAD_DATA, h->opened_us, &e);
+			e.st = st;
+			if (entry_render(fs, &e, &mi, &content, &clen)) {
+				free(h->env);
+				h->env = NULL;
+				handle_adopt(h, content, clen);
+			}
+			entry_record(fs, id, &e, &got, &mi, h->opened_us);
+			ec_entry_release(&e);
+		}
+	}
+	if (!info_valid(&mi, h->opened_us))
+		return -ENOENT;
+	if (h->writable) {
+		handle_set_view(fs, h, true, mi.is_bplist);
+		h->append = (flags & O_APPEND) != 0;
+		if (trunc)
+			h->ready = true;	/* empty */
+	}
+	return 0;
 }
 
 static void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ecfs *fs = fs_of(req);
+	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 	char id[PATH_MAX];
-	struct ec_fsmeta_key want, got;
-	struct ec_fsmeta_info mi;
+	struct ec_fsmeta_key want;
 	struct handle *h = NULL;
-	struct stat st;
 	struct node *n;
+	bool pending = false;
 	int err;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+	if (wr && fs->ro) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
@@ -1057,11 +1587,35 @@ static void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = -ENOENT;
 	else if (n->is_dir)
 		err = -EISDIR;
-	else
+	else if (n->pending && (n->unlinked || n->nopen == 0))
+		err = -ENOENT;	/* its creator closed it unsaved */
+	else if (wr && n->ncached) {
+		/* The kernel's inode is shared by all handles: its size, which
+		 * bounds page-cache reads, and its cached pages.  A writer
+		 * changes both (O_TRUNC, writes), so it never shares an inode
+		 * with a reader that uses the page cache: the name gets a new
+		 * node (same version), and ESTALE makes the kernel look it up
+		 * again and retry the open on that one. */
+		node_unhash(fs, n);
+		err = -ESTALE;
+	} else
 		err = node_path(n, id, sizeof(id));
 	if (!err) {
 		want = n->key;
-		n->nopen++;
+		pending = n->pending;
+		h = handle_new(n, wr);
+		if (!h) {
+			err = -ENOMEM;
+		} else {
+			n->nopen++;
+			if (wr) {
+				n->nwriters++;
+			} else if (!n->nwriters && !n->pending) {
+				/* (else it reads directly, see above) */
+				h->cached = true;
+				n->ncached++;
+			}
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (err) {
@@ -1069,82 +1623,34 @@ static void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 
-	h = calloc(1, sizeof(*h));
-	if (!h || pthread_mutex_init(&h->lock, NULL) != 0) {
-		free(h);
-		h = NULL;
-		err = -ENOMEM;
-		goto fail;
-	}
-	h->node = n;
-	h->opened_us = ec_clock_now_us();
-	err = ec_store_read(fs->store, id, EC_ENVELOPE_MAX, &h->env,
-			    &h->envlen, &st);
-	if (err == -EC_ETOOBIG || err == -ELOOP || err == -EINVAL ||
-	    err == -EISDIR || err == -EC_EID)
-		err = -ENOENT;
-	if (err)
-		goto fail;
-	ec_fsmeta_key_of(&got, &st);
-	if (!ec_fsmeta_key_equal(&want, &got)) {
-		/* The envelope changed since the kernel looked this node up:
-		 * ESTALE makes the kernel look the name up again and retry. */
-		err = -ESTALE;
-		goto fail;
-	}
-	if (!ec_fsmeta_get(fs->meta, &got, &mi)) {
-		struct ec_entry e;
-
-		/* Not known (evicted): classify and render right away. */
-		ec_cache_classify(fs->cache, h->env, h->envlen, EC_LOAD_DATA,
-				  h->opened_us, &e);
-		e.st = st;
-		h->ready = entry_render(fs, &e, &mi, &h->data, &h->len);
-		entry_record(fs, id, &e, &got, &mi, h->opened_us);
-		ec_entry_release(&e);
-	}
-	if (!info_valid(&mi, h->opened_us)) {
-		err = -ENOENT;
-		goto fail;
+	if (pending) {
+		/* Not saved yet: empty for everyone but its writers. */
+		h->ready = true;
+		if (wr) {
+			handle_set_view(fs, h, false, false);
+			h->append = (fi->flags & O_APPEND) != 0;
+		}
+	} else {
+		err = handle_open(fs, h, id, &want, fi->flags);
+		if (err)
+			goto fail;
+		if (wr && (fi->flags & O_TRUNC))
+			handle_changed(fs, h);
 	}
 	fi->fh = (uintptr_t)h;
-	fi->keep_cache = 1;	/* a node's content never changes */
+	if (h->cached)
+		fi->keep_cache = 1;	/* a node's content never changes */
+	else
+		fi->direct_io = 1;	/* see struct handle */
 	if (fuse_reply_open(req, fi) != 0) {
+		handle_unpin(fs, h);
 		handle_free(h);
-		goto unpin;
 	}
 	return;
 fail:
-	if (h)
-		handle_free(h);
+	handle_unpin(fs, h);
+	handle_free(h);
 	fuse_reply_err(req, -ec_errno(err));
-unpin:
-	pthread_mutex_lock(&fs->lock);
-	n->nopen--;
-	node_put(fs, n);
-	pthread_mutex_unlock(&fs->lock);
-}
-
-/* Decrypt and render the handle's envelope, once.  h->lock held. */
-static int handle_render(struct ecfs *fs, struct handle *h)
-{
-	struct ec_fsmeta_info mi;
-	struct ec_entry e;
-
-	if (h->ready)
-		return 0;
-	/* As of the open: valid then, so readable until release. */
-	ec_cache_classify(fs->cache, h->env, h->envlen,
-			  EC_LOAD_DATA | EC_LOAD_STALE_OK, h->opened_us, &e);
-	if (!entry_render(fs, &e, &mi, &h->data, &h->len)) {
-		ec_entry_release(&e);
-		return -EIO;	/* it was valid at open: cannot happen */
-	}
-	ec_entry_release(&e);
-	free(h->env);
-	h->env = NULL;
-	h->ready = true;
-	return 0;
 }
 
 static void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1152,32 +1658,224 @@ static void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct ecfs *fs = fs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	const uint8_t *src;
+	uint8_t *copy = NULL;
+	size_t len;
 	int err;
 
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
 	err = handle_render(fs, h);
-	pthread_mutex_unlock(&h->lock);
 	if (err) {
+		pthread_mutex_unlock(&h->lock);
 		fuse_reply_err(req, -err);
 		return;
 	}
-	/* data and len do not change once ready. */
-	if (off < 0 || (uint64_t)off >= h->len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
+	src = h->writable ? h->buf.p : h->data;
+	len = h->writable ? h->buf.len : h->len;
+	if (off < 0 || (uint64_t)off >= len)
+		size = 0;
+	else if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	if (h->writable && size) {
+		/* buf may be reallocated by a write meanwhile, and h must not
+		 * be touched once the reply is out (release may free it):
+		 * reply from a copy. */
+		copy = ec_secure_alloc(size);
+		if (copy)
+			memcpy(copy, src + off, size);
+		src = copy;
+		off = 0;
 	}
-	if (size > h->len - (size_t)off)
-		size = h->len - (size_t)off;
-	fuse_reply_buf(req, (const char *)h->data + off, size);
+	/* data and len do not change once ready. */
+	pthread_mutex_unlock(&h->lock);
+	if (size && !src)
+		fuse_reply_err(req, ENOMEM);
+	else
+		fuse_reply_buf(req, size ? (const char *)src + off : NULL,
+			       size);
+	ec_secure_free(copy);
 }
 
+static void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		       size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct ecfs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	size_t pos;
+	int err;
+
+	(void)ino;
+	if (!h->writable) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	err = handle_render(fs, h);
+	if (err)
+		goto out;
+	/* O_APPEND: at the end of the content, whatever the kernel's idea
+	 * of the file size is. */
+	pos = h->append ? h->buf.len : (size_t)off;
+	if (off < 0) {
+		err = -EINVAL;
+	} else if (size == 0) {
+		err = 0;
+	} else if (pos > WRITE_MAX || size > WRITE_MAX - pos) {
+		err = -EFBIG;
+	} else {
+		if (pos + size > h->buf.len)
+			err = ec_sbuf_resize(&h->buf, pos + size);
+		if (!err) {
+			memcpy(h->buf.p + pos, buf, size);
+			handle_changed(fs, h);
+		}
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_write(req, size);
+}
+
+/*
+ * Save h's content as its node's entry (h->lock held), atomically (the
+ * core writes a temp file and renames it: on any failure the previous
+ * version stays as it was, and h stays dirty for a later flush or fsync).
+ * The data comes from the content under the handle's view (-EINVAL for
+ * invalid JSON...); an overwrite keeps the entry's key name and comment,
+ * a new entry (or one replacing a hidden envelope) uses the key= option;
+ * created_at is now (or what utimens asked for meanwhile).  Then the
+ * kernel is made to drop the name's old node, so the next lookup finds
+ * the new version, before the caller replies.
+ */
+static int handle_save(struct ecfs *fs, struct handle *h, bool durable)
+{
+	struct ec_save_options o = { .created_us = EC_TIME_NONE };
+	struct node *n = h->node;
+	char id[PATH_MAX];
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info mi;
+	struct ec_entry cur;
+	bool have_cur = false, pending;
+	char *comment = NULL, *validasof = NULL, *name = NULL;
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	fuse_ino_t pino = 0;
+	int64_t created_us;
+	int err, lerr;
+
+	err = handle_render(fs, h);
+	if (err)
+		return err;
+	pthread_mutex_lock(&fs->lock);
+	if (n->unlinked) {
+		/* Removed or replaced meanwhile: the changes go nowhere, as
+		 * writes to an unlinked file do. */
+		if (h->dirty)
+			n->ndirty--;
+		h->dirty = false;
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	err = node_path(n, id, sizeof(id));
+	pending = n->pending;
+	created_us = n->next_created_us;
+	if (pending && n->next_comment && !(comment = strdup(n->next_comment)))
+		err = -ENOMEM;
+	if (pending && n->next_validasof &&
+	    !(validasof = strdup(n->next_validasof)))
+		err = -ENOMEM;
+	name = strdup(n->name);
+	if (!name)
+		err = -ENOMEM;
+	pino = n->parent->ino;
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto out;
+
+	err = ec_view_parse_content(h->wview, h->wbplist, h->buf.p,
+				    h->buf.len, &data, &dlen);
+	if (err)
+		goto out;
+	if (!pending &&
+	    ec_cache_load(fs->cache, id, 0, ec_clock_now_us(), &cur) == 0) {
+		have_cur = true;
+		if (cur.state == EC_STATE_VALID) {
+			o.key = cur.env.key;
+			o.comment = cur.env.comment;
+		}
+	}
+	if (pending) {
+		o.comment = comment;
+		o.validasof = validasof;
+	}
+	o.created_us = created_us;
+	o.durable = durable;
+	err = ec_cache_save(fs->cache, id, data, dlen, &o);
+	if (err)
+		goto out;
+
+	/* What is on disk now, for the next lookup (no need to decrypt it
+	 * again then) and for the node. */
+	lerr = entry_load(fs, id, ec_clock_now_us(), NULL, &key, &mi, NULL,
+			  NULL);
+	pthread_mutex_lock(&fs->lock);
+	if (h->dirty)
+		n->ndirty--;
+	h->dirty = false;
+	if (n->next_created_us == created_us)
+		n->next_created_us = EC_TIME_NONE;
+	if (n->pending) {
+		/* Nothing can have cached other content for this node: it
+		 * becomes the version just saved. */
+		if (!lerr) {
+			n->key = key;
+			n->info = mi;
+		}
+		n->pending = false;
+		free(n->next_comment);
+		free(n->next_validasof);
+		n->next_comment = n->next_validasof = NULL;
+	} else if (n->hashed && (lerr || !ec_fsmeta_key_equal(&n->key, &key))) {
+		/* n stays the old version (for handles still reading it);
+		 * the name gets a new node at its next lookup. */
+		node_unhash(fs, n);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	/* A pending node was never cached by the kernel (zero timeouts). */
+	if (!pending)
+		notify_wait(fs, notify_add(fs, pino, name, 0));
+out:
+	if (have_cur)
+		ec_entry_release(&cur);
+	ec_secure_free(data);
+	free(comment);
+	free(validasof);
+	free(name);
+	return err;
+}
+
+/* Every close(2) of a file descriptor: a dirty handle saves here, so that
+ * the new version is on disk (and shown) when close() returns, and a
+ * failure is its return value.  (release comes later, and nobody waits
+ * for it.) */
 static void ecfs_flush(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct ecfs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	int err = 0;
+
 	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);	/* issue 4 saves a dirty handle here */
+	if (h->writable) {
+		pthread_mutex_lock(&h->lock);
+		if (h->dirty)
+			err = handle_save(fs, h, fs->sync);
+		pthread_mutex_unlock(&h->lock);
+	}
+	fuse_reply_err(req, -ec_errno(err));
 }
 
 static void ecfs_release(fuse_req_t req, fuse_ino_t ino,
@@ -1187,21 +1885,44 @@ static void ecfs_release(fuse_req_t req, fuse_ino_t ino,
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	pthread_mutex_lock(&fs->lock);
-	h->node->nopen--;
-	node_put(fs, h->node);
-	pthread_mutex_unlock(&fs->lock);
+	/* Still dirty: its last save failed, and close() said so. */
+	handle_unpin(fs, h);
 	handle_free(h);
 	fuse_reply_err(req, 0);
 }
 
+/* fsync: a dirty handle saves durably; otherwise the entry on disk (and
+ * its directory) is made durable. */
 static void ecfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		       struct fuse_file_info *fi)
 {
+	struct ecfs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	char id[PATH_MAX];
+	bool skip;
+	int err = 0;
+
 	(void)ino;
 	(void)datasync;
-	(void)fi;
-	fuse_reply_err(req, 0);
+	if (h->writable) {
+		pthread_mutex_lock(&h->lock);
+		if (h->dirty) {
+			err = handle_save(fs, h, true);
+			pthread_mutex_unlock(&h->lock);
+			fuse_reply_err(req, -ec_errno(err));
+			return;
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_lock(&fs->lock);
+	skip = h->node->pending || h->node->unlinked ||
+	       node_path(h->node, id, sizeof(id)) != 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (!skip)
+		err = ec_store_sync(fs->store, id);
+	if (err == -ENOENT)
+		err = 0;	/* removed meanwhile: nothing to sync */
+	fuse_reply_err(req, -ec_errno(err));
 }
 
 static void ecfs_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -1519,15 +2240,234 @@ static void ecfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	do_xattr(req, ino, NULL, size);
 }
 
-/* Writing through the mount is issue 4: until then, EROFS. */
+/* ---- changes ------------------------------------------------------- */
+
+/*
+ * Attributes follow the cache, not the caller: files are 0600 and
+ * directories 0700, owned by the user who mounted.  So chmod may only
+ * name owner bits (it then changes nothing: the mode shown stays), chown
+ * only the owner and group they have; anything else is EPERM.
+ */
+
+static int64_t us_of_ts(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000 + ts->tv_nsec / 1000;
+}
+
+/* The directory part of id ("" at the root) into dir[PATH_MAX]. */
+static void parent_of(const char *id, char *dir)
+{
+	const char *slash = strrchr(id, '/');
+	size_t n = slash ? (size_t)(slash - id) : 0;
+
+	memcpy(dir, id, n);
+	dir[n] = '\0';
+}
+
+/* With -o sync, make a change of names in id's directory durable. */
+static int sync_parent(struct ecfs *fs, const char *id)
+{
+	char dir[PATH_MAX];
+
+	if (!fs->sync)
+		return 0;
+	parent_of(id, dir);
+	return ec_store_sync_dir(fs->store, dir);
+}
+
+/*
+ * id's envelope was just rewritten by us with the same content and new
+ * metadata (comment, created_at, validasof).  If n stood for the version
+ * before (old), it stands for the new one now: its content, and so what
+ * the kernel caches of it, is unchanged.  Else n is dropped from the name.
+ * The kernel is made to forget n's attributes and, with name (created_at
+ * changed: the expiry, and so the time the name may be cached, too), the
+ * name; the caller replies after that.
+ */
+static void node_rekey(struct ecfs *fs, struct node *n, const char *id,
+		       const struct ec_fsmeta_key *old, bool name)
+{
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info mi;
+	char *nm = NULL;
+	fuse_ino_t pino = 0, ino;
+	uint64_t s1 = 0, s2;
+	int err;
+
+	err = entry_load(fs, id, ec_clock_now_us(), NULL, &key, &mi, NULL,
+			 NULL);
+	pthread_mutex_lock(&fs->lock);
+	if (!err && ec_fsmeta_key_equal(&n->key, old)) {
+		n->key = key;
+		n->info = mi;
+	} else if (n->hashed) {
+		node_unhash(fs, n);
+	}
+	if (name && n->parent) {
+		nm = strdup(n->name);
+		pino = n->parent->ino;
+	}
+	ino = n->ino;
+	pthread_mutex_unlock(&fs->lock);
+	if (nm)
+		s1 = notify_add(fs, pino, nm, 0);
+	s2 = notify_add(fs, 0, NULL, ino);
+	notify_wait(fs, s1 > s2 ? s1 : s2);
+	free(nm);
+}
+
+/* created_at := t for n (id): now, or at the next save when n is being
+ * written (a save would overwrite it: `cp -p`, `touch` of a new file). */
+static int set_created(struct ecfs *fs, struct node *n, const char *id,
+		       int64_t t)
+{
+	struct ec_fsmeta_key old;
+	struct stat st;
+	bool later;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	later = n->pending || n->ndirty;
+	if (later)
+		n->next_created_us = t;
+	pthread_mutex_unlock(&fs->lock);
+	if (later)
+		return 0;
+	err = ec_store_stat_entry(fs->store, id, &st);
+	if (err)
+		return err;
+	ec_fsmeta_key_of(&old, &st);
+	err = ec_cache_set_meta(fs->cache, id, EC_META_CREATED, NULL, t);
+	if (err)
+		return err == -EC_EHMAC || err == -EBADMSG ? -ENOENT : err;
+	node_rekey(fs, n, id, &old, true);
+	return 0;
+}
+
+/* truncate(2) by path: a handle of its own, loaded, resized, saved. */
+static int truncate_path(struct ecfs *fs, struct node *n, const char *id,
+			 size_t size)
+{
+	struct ec_fsmeta_key want;
+	struct handle *h;
+	bool pending;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	want = n->key;
+	pending = n->pending;
+	h = handle_new(n, true);
+	if (h) {
+		n->nopen++;
+		n->nwriters++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!h)
+		return -ENOMEM;
+	if (pending) {
+		h->ready = true;
+		handle_set_view(fs, h, false, false);
+		err = 0;
+	} else {
+		err = handle_open(fs, h, id, &want,
+				  size ? O_WRONLY : O_WRONLY | O_TRUNC);
+	}
+	pthread_mutex_lock(&h->lock);
+	if (!err)
+		err = handle_render(fs, h);
+	if (!err)
+		err = ec_sbuf_resize(&h->buf, size);
+	if (!err) {
+		handle_changed(fs, h);
+		err = handle_save(fs, h, fs->sync);
+	}
+	pthread_mutex_unlock(&h->lock);
+	handle_unpin(fs, h);
+	handle_free(h);
+	return err;
+}
+
 static void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			 int to_set, struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)attr;
-	(void)to_set;
-	(void)fi;
-	fuse_reply_err(req, EROFS);
+	struct ecfs *fs = fs_of(req);
+	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	char id[PATH_MAX];
+	struct stat a;
+	struct node *n;
+	size_t own = 0;
+	bool is_dir = false, has_own;
+	int err;
+
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = node_get(fs, ino);
+	if (!n) {
+		err = -ENOENT;
+	} else {
+		is_dir = n->is_dir;
+		err = node_path(n, id, sizeof(id));
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto out;
+	if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
+	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid) ||
+	    ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07077))) {
+		err = -EPERM;
+		goto out;
+	}
+	if (is_dir) {
+		/* A directory keeps its backing times. */
+		h = NULL;	/* (a directory's fh is not a handle) */
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			err = -EISDIR;
+		goto out;
+	}
+	if (h && !h->writable)
+		h = NULL;	/* futimens on a read-only descriptor */
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size < 0) {
+			err = -EINVAL;
+		} else if ((uint64_t)attr->st_size > WRITE_MAX) {
+			err = -EFBIG;
+		} else if (h) {
+			pthread_mutex_lock(&h->lock);
+			err = handle_render(fs, h);
+			if (!err)
+				err = ec_sbuf_resize(&h->buf,
+						     (size_t)attr->st_size);
+			if (!err)
+				handle_changed(fs, h);
+			pthread_mutex_unlock(&h->lock);
+		} else {
+			err = truncate_path(fs, n, id, (size_t)attr->st_size);
+		}
+		if (err)
+			goto out;
+	}
+	/* mtime is created_at; atime is not kept. */
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
+		err = set_created(fs, n, id,
+				  (to_set & FUSE_SET_ATTR_MTIME_NOW) ?
+				  ec_clock_now_us() : us_of_ts(&attr->st_mtim));
+out:
+	if (err) {
+		fuse_reply_err(req, -ec_errno(err));
+		return;
+	}
+	has_own = handle_length(h, &own);
+	pthread_mutex_lock(&fs->lock);
+	node_attr(fs, n, &a);
+	if (!is_dir && !n->ndirty && n->next_created_us != EC_TIME_NONE)
+		a.st_mtim = ts_of_us(n->next_created_us);
+	pthread_mutex_unlock(&fs->lock);
+	if (has_own)
+		set_size(&a, own);
+	fuse_reply_attr(req, &a, 0);
 }
 
 static void ecfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1537,23 +2477,142 @@ static void ecfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	(void)name;
 	(void)mode;
 	(void)rdev;
-	fuse_reply_err(req, EROFS);
+	/* Only entries (create) and directories exist here. */
+	fuse_reply_err(req, fs_of(req)->ro ? EROFS : EPERM);
+}
+
+/* The parent node and the id of name under it (the lock is taken and
+ * released).  -ENOENT, -ENOTDIR, -ENAMETOOLONG. */
+static int child_id(struct ecfs *fs, fuse_ino_t parent, const char *name,
+		    char *id)
+{
+	struct node *p;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	if (!p)
+		err = -ENOENT;
+	else if (!p->is_dir)
+		err = -ENOTDIR;
+	else
+		err = child_path(p, name, id, PATH_MAX);
+	pthread_mutex_unlock(&fs->lock);
+	return err;
 }
 
 static void ecfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode)
 {
-	(void)parent;
-	(void)name;
-	(void)mode;
-	fuse_reply_err(req, EROFS);
+	struct ecfs *fs = fs_of(req);
+	char id[PATH_MAX];
+	struct fuse_entry_param e;
+	struct stat st;
+	struct node *p, *n;
+	uint64_t gen;
+	int err;
+
+	(void)mode;	/* directories are 0700 */
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = child_id(fs, parent, name, id);
+	if (err)
+		goto fail;
+	pthread_mutex_lock(&fs->lock);
+	gen = fs->gen;
+	pthread_mutex_unlock(&fs->lock);
+	err = ec_store_mkdir(fs->store, id);
+	if (!err)
+		err = sync_parent(fs, id);
+	if (!err)
+		err = ec_store_stat_dir(fs->store, id, &st);
+	if (err)
+		goto fail;
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	n = p ? node_dir(fs, p, name, id, &st) : NULL;
+	if (!n) {
+		pthread_mutex_unlock(&fs->lock);
+		err = -ENOMEM;
+		goto fail;
+	}
+	n->nlookup++;
+	fill_entry(fs, n, ec_clock_now_us(), p->wd >= 0 && n->wd >= 0 &&
+		   gen == fs->gen, &e);
+	pthread_mutex_unlock(&fs->lock);
+	reply_entry_node(req, fs, n, &e);
+	return;
+fail:
+	fuse_reply_err(req, -ec_errno(err));
 }
 
 static void ecfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, EROFS);
+	struct ecfs *fs = fs_of(req);
+	char id[PATH_MAX];
+	struct node *p, *n;
+	bool pending = false;
+	int err;
+
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = child_id(fs, parent, name, id);
+	if (err)
+		goto out;
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	n = p ? node_child(fs, p, name) : NULL;
+	pending = n && node_live_pending(n);
+	pthread_mutex_unlock(&fs->lock);
+	err = ec_cache_remove(fs->cache, id);
+	if (err == -ENOENT && pending)
+		err = 0;	/* never saved: nothing on disk */
+	if (err)
+		goto out;
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	n = p ? node_child(fs, p, name) : NULL;
+	if (n && !n->is_dir) {
+		n->unlinked = true;	/* its writers save nothing */
+		node_unhash(fs, n);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	err = sync_parent(fs, id);
+out:
+	fuse_reply_err(req, -ec_errno(err));
+}
+
+static void ecfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ecfs *fs = fs_of(req);
+	char id[PATH_MAX];
+	struct node *p, *n;
+	int err;
+
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = child_id(fs, parent, name, id);
+	/* ENOTEMPTY also when only hidden envelopes (stale, invalid) or
+	 * other files remain: they are not ours to remove. */
+	if (!err)
+		err = ec_store_rmdir(fs->store, id);
+	if (err)
+		goto out;
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	n = p ? node_child(fs, p, name) : NULL;
+	if (n && n->is_dir)
+		node_unhash(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+	err = sync_parent(fs, id);
+out:
+	fuse_reply_err(req, -ec_errno(err));
 }
 
 static void ecfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -1562,19 +2621,135 @@ static void ecfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	(void)link;
 	(void)parent;
 	(void)name;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, fs_of(req)->ro ? EROFS : EPERM);
+}
+
+/*
+ * The target of an entry rename as the user sees it: 1 when it exists (a
+ * valid entry, or one being created), 0 when it does not, and then
+ * *hidden tells whether an envelope that is not shown (stale, invalid) is
+ * there: it is replaced, as a new entry replaces it.
+ */
+static int rename_target(struct ecfs *fs, fuse_ino_t newparent,
+			 const char *newname, const char *to, bool *hidden)
+{
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info mi;
+	struct node *np, *t;
+	int64_t now = ec_clock_now_us();
+	bool live;
+	int err;
+
+	*hidden = false;
+	pthread_mutex_lock(&fs->lock);
+	np = node_get(fs, newparent);
+	t = np ? node_child(fs, np, newname) : NULL;
+	live = t && node_live_pending(t);
+	pthread_mutex_unlock(&fs->lock);
+	if (live)
+		return 1;
+	err = entry_meta(fs, to, NULL, now, &key, &mi);
+	if (err == 0 && info_valid(&mi, now))
+		return 1;
+	*hidden = err == 0;
+	return 0;
 }
 
 static void ecfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_ino_t newparent, const char *newname,
 			unsigned int flags)
 {
-	(void)parent;
-	(void)name;
-	(void)newparent;
-	(void)newname;
-	(void)flags;
-	fuse_reply_err(req, EROFS);
+	struct ecfs *fs = fs_of(req);
+	char from[PATH_MAX], to[PATH_MAX];
+	struct ec_fsmeta_key old, key;
+	struct stat st;
+	struct node *p, *np, *src, *tgt;
+	bool is_dir, pending = false, have_key = false, hidden;
+	int err;
+
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (flags & ~(unsigned)RENAME_NOREPLACE) {
+		fuse_reply_err(req, EINVAL);	/* RENAME_EXCHANGE... */
+		return;
+	}
+	err = child_id(fs, parent, name, from);
+	if (!err)
+		err = child_id(fs, newparent, newname, to);
+	if (err)
+		goto out;
+	memset(&old, 0, sizeof(old));
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	src = p ? node_child(fs, p, name) : NULL;
+	if (src) {
+		is_dir = src->is_dir;
+		pending = node_live_pending(src);
+		old = src->key;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!src)
+		is_dir = ec_store_stat_dir(fs->store, from, &st) == 0;
+	if (is_dir) {
+		err = ec_store_rename_dir(fs->store, from, to, flags);
+	} else if (strlen(newname) + fs->store->suffix_len > NAME_MAX) {
+		err = -ENAMETOOLONG;
+	} else if (ec_store_stat_dir(fs->store, to, &st) == 0) {
+		err = -EISDIR;
+	} else if (rename_target(fs, newparent, newname, to, &hidden) &&
+		   (flags & RENAME_NOREPLACE)) {
+		err = -EEXIST;
+	} else if (pending) {
+		/* Not saved yet: only the name moves (it is saved under the
+		 * new one); what the name held goes now, as POSIX says. */
+		err = ec_cache_remove(fs->cache, to);
+		if (err == -ENOENT)
+			err = 0;
+	} else {
+		/* A hidden target is replaced: no RENAME_NOREPLACE then. */
+		err = ec_store_rename_entry(fs->store, from, to,
+					    hidden ? 0 : flags);
+		if (!err && ec_store_stat_entry(fs->store, to, &st) == 0) {
+			ec_fsmeta_key_of(&key, &st);
+			have_key = true;
+		}
+	}
+	if (err)
+		goto out;
+
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	np = node_get(fs, newparent);
+	src = p ? node_child(fs, p, name) : NULL;
+	tgt = np ? node_child(fs, np, newname) : NULL;
+	if (tgt && tgt != src) {
+		if (!tgt->is_dir)
+			tgt->unlinked = true;	/* replaced */
+		node_unhash(fs, tgt);
+	}
+	if (src && np && node_move(fs, src, np, newname) == 0 &&
+	    !src->is_dir && !src->pending) {
+		/* A rename changes only the envelope's ctime: the node (and
+		 * its metadata) follow it when it is still the same file. */
+		if (have_key && key.dev == old.dev && key.ino == old.ino &&
+		    key.size == old.size && key.mtime_ns == old.mtime_ns &&
+		    ec_fsmeta_key_equal(&src->key, &old)) {
+			if (ec_fsmeta_copy(fs->meta, &old, &key) != 0)
+				fuse_log(FUSE_LOG_DEBUG, PROG ": metadata "
+					 "cache: not copied\n");
+			src->key = key;
+		} else {
+			node_unhash(fs, src);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	err = sync_parent(fs, from);
+	if (!err)
+		err = sync_parent(fs, to);
+out:
+	fuse_reply_err(req, -ec_errno(err));
 }
 
 static void ecfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -1583,48 +2758,364 @@ static void ecfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	(void)ino;
 	(void)newparent;
 	(void)newname;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, fs_of(req)->ro ? EROFS : EPERM);
 }
 
-static void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		       size_t size, off_t off, struct fuse_file_info *fi)
+/*
+ * Writable attributes: user.enccache.comment (cleartext: the envelope is
+ * rewritten, not re-encrypted), user.enccache.validasof (ISO-8601;
+ * re-encrypted), user.enccache.created_at (ISO-8601, as utimens).  The
+ * others of ours are derived (EPERM); no other name can be kept
+ * (ENOTSUP).
+ */
+enum xkind { XK_OTHER, XK_COMMENT, XK_VALIDASOF, XK_CREATED, XK_DERIVED };
+
+static enum xkind xattr_kind(const char *name)
 {
-	(void)ino;
-	(void)buf;
-	(void)size;
-	(void)off;
-	(void)fi;
-	fuse_reply_err(req, EROFS);
+	if (!strcmp(name, "user.enccache.comment"))
+		return XK_COMMENT;
+	if (!strcmp(name, "user.enccache.validasof"))
+		return XK_VALIDASOF;
+	if (!strcmp(name, "user.enccache.created_at"))
+		return XK_CREATED;
+	if (!strcmp(name, "user.enccache.key") ||
+	    !strcmp(name, "user.enccache.expires_at") ||
+	    !strcmp(name, "user.enccache.format"))
+		return XK_DERIVED;
+	return XK_OTHER;
+}
+
+/* For a node not saved yet: kept for its first save.  text NULL removes.
+ * -EAGAIN when n is no longer pending.  ISO text checked by the caller. */
+static int set_pending_xattr(struct ecfs *fs, struct node *n, enum xkind k,
+			     const char *text, int64_t t, int flags)
+{
+	char **slot = k == XK_COMMENT ? &n->next_comment :
+		      k == XK_VALIDASOF ? &n->next_validasof : NULL;
+	char *copy = NULL;
+	bool cur;
+	int err = 0;
+
+	if (text && !(copy = strdup(text)))
+		return -ENOMEM;
+	pthread_mutex_lock(&fs->lock);
+	cur = slot ? *slot != NULL : true;
+	if (!n->pending)
+		err = -EAGAIN;
+	else if (!text && !cur)
+		err = -ENODATA;
+	else if ((flags & XATTR_CREATE) && cur)
+		err = -EEXIST;
+	else if ((flags & XATTR_REPLACE) && !cur)
+		err = -ENODATA;
+	else if (!slot)
+		n->next_created_us = t;
+	else {
+		free(*slot);
+		*slot = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	free(copy);
+	return err;
+}
+
+/* Set (text) or remove (NULL) attribute k of entry id, node n. */
+static int set_entry_xattr(struct ecfs *fs, struct node *n, const char *id,
+			   enum xkind k, const char *text, int64_t t,
+			   int flags)
+{
+	struct ec_save_options o = { .created_us = EC_TIME_NONE };
+	struct ec_fsmeta_key old;
+	struct ec_entry e;
+	const char *cur;
+	int err;
+
+	err = ec_cache_load(fs->cache, id,
+			    k == XK_VALIDASOF ? EC_LOAD_DATA : 0,
+			    ec_clock_now_us(), &e);
+	if (err)
+		return err == -EC_EID ? -ENOENT : err;
+	if (e.state != EC_STATE_VALID) {
+		err = -ENOENT;	/* hidden now */
+		goto out;
+	}
+	ec_fsmeta_key_of(&old, &e.st);
+	cur = k == XK_COMMENT ? e.env.comment :
+	      k == XK_VALIDASOF ? e.validasof : e.env.created_at;
+	if ((!text || (flags & XATTR_REPLACE)) && !cur) {
+		err = -ENODATA;
+		goto out;
+	}
+	if ((flags & XATTR_CREATE) && cur) {
+		err = -EEXIST;
+		goto out;
+	}
+	switch (k) {
+	case XK_COMMENT:
+		err = ec_cache_set_meta(fs->cache, id, EC_META_COMMENT, text,
+					0);
+		break;
+	case XK_CREATED:
+		err = text ? ec_cache_set_meta(fs->cache, id, EC_META_CREATED,
+					       NULL, t) : -EPERM;
+		break;
+	default:	/* XK_VALIDASOF: inside the token */
+		o.key = e.env.key;
+		o.comment = e.env.comment;
+		o.validasof = text;
+		o.created_us = e.created_us;
+		err = ec_cache_save(fs->cache, id, e.data, e.len, &o);
+		break;
+	}
+	if (!err)
+		node_rekey(fs, n, id, &old, k == XK_CREATED);
+out:
+	ec_entry_release(&e);
+	return err;
+}
+
+/* setxattr (value) and removexattr (value NULL). */
+static void do_set_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags)
+{
+	struct ecfs *fs = fs_of(req);
+	char id[PATH_MAX], iso[EC_TIME_ISO_MAX];
+	const char *text = NULL;
+	char *copy = NULL;
+	enum xkind k;
+	struct node *n;
+	bool pending = false;
+	int64_t t = EC_TIME_NONE;
+	int err;
+
+	if (fs->ro) {
+		err = -EROFS;
+		goto out;
+	}
+	if (strncmp(name, "user.", 5) != 0) {
+		err = -ENOTSUP;
+		goto out;
+	}
+	k = xattr_kind(name);
+	if (k == XK_OTHER) {
+		err = value ? -ENOTSUP : -ENODATA;
+		goto out;
+	}
+	if (k == XK_DERIVED || (k == XK_CREATED && !value)) {
+		err = -EPERM;	/* an entry always has a created_at */
+		goto out;
+	}
+	if (value) {
+		if (memchr(value, '\0', size)) {
+			err = -EINVAL;
+			goto out;
+		}
+		copy = malloc(size + 1);
+		if (!copy) {
+			err = -ENOMEM;
+			goto out;
+		}
+		memcpy(copy, value, size);
+		copy[size] = '\0';
+		text = copy;
+		if (k == XK_VALIDASOF || k == XK_CREATED) {
+			/* Stored as Python's isoformat() writes it. */
+			if (ec_time_parse_iso(copy, &t) != 0) {
+				err = -EINVAL;
+				goto out;
+			}
+			ec_time_format_iso(t, iso);
+			text = iso;
+		}
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = node_get(fs, ino);
+	if (!n) {
+		err = -ENOENT;
+	} else if (n->is_dir) {
+		err = value ? -ENOTSUP : -ENODATA;	/* none there */
+	} else {
+		pending = n->pending;
+		err = node_path(n, id, sizeof(id));
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto out;
+	if (pending)
+		err = set_pending_xattr(fs, n, k, text, t, flags);
+	if (!pending || err == -EAGAIN)
+		err = set_entry_xattr(fs, n, id, k, text, t, flags);
+out:
+	free(copy);
+	fuse_reply_err(req, -ec_errno(err));
 }
 
 static void ecfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			  const char *value, size_t size, int flags)
 {
-	(void)ino;
-	(void)name;
-	(void)value;
-	(void)size;
-	(void)flags;
-	fuse_reply_err(req, EROFS);
+	do_set_xattr(req, ino, name, value ? value : "", value ? size : 0,
+		     flags);
 }
 
 static void ecfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	(void)ino;
-	(void)name;
-	fuse_reply_err(req, EROFS);
+	do_set_xattr(req, ino, name, NULL, 0, 0);
 }
 
+/*
+ * create: open(O_CREAT) of a name the kernel found absent.  The new entry
+ * is pending (see struct node) until its first save at close, so that
+ * nobody (the Python module least of all) ever sees it empty or half
+ * written; an envelope that is not shown (stale, invalid) is replaced
+ * then.  If a valid entry has appeared meanwhile, it is opened (EEXIST
+ * with O_EXCL).
+ */
 static void ecfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode, struct fuse_file_info *fi)
 {
-	(void)parent;
-	(void)name;
-	(void)mode;
-	(void)fi;
-	fuse_reply_err(req, EROFS);
+	struct ecfs *fs = fs_of(req);
+	char id[PATH_MAX];
+	struct fuse_entry_param e;
+	struct ec_fsmeta_key key, want;
+	struct ec_fsmeta_info mi;
+	struct handle *h = NULL;
+	struct node *p, *n = NULL;
+	struct stat st;
+	bool exists, fresh = false;
+	int64_t now;
+	int err;
+
+	(void)mode;	/* files are 0600 */
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = child_id(fs, parent, name, id);
+	if (!err && strlen(name) + fs->store->suffix_len > NAME_MAX)
+		err = -ENAMETOOLONG;
+	if (err)
+		goto fail;
+	now = ec_clock_now_us();
+	if (ec_store_stat_dir(fs->store, id, &st) == 0) {
+		err = (fi->flags & O_EXCL) ? -EEXIST : -EISDIR;
+		goto fail;
+	}
+	err = entry_meta(fs, id, NULL, now, &key, &mi);
+	if (err == -EISDIR)
+		goto fail;	/* a directory named like the envelope */
+	exists = !err && info_valid(&mi, now);
+	if (exists && (fi->flags & O_EXCL)) {
+		err = -EEXIST;
+		goto fail;
+	}
+	err = 0;
+	pthread_mutex_lock(&fs->lock);
+	p = node_get(fs, parent);
+	if (exists && p) {
+		n = node_file(fs, p, name, &key, &mi);
+		if (n && n->ncached) {
+			/* A writer gets a node of its own (see ecfs_open). */
+			node_unhash(fs, n);
+			n = node_new(fs, p, name, false);
+			if (n) {
+				n->key = key;
+				n->info = mi;
+			}
+		}
+	} else if (p) {
+		n = node_child(fs, p, name);
+		if (n && node_live_pending(n)) {
+			if (fi->flags & O_EXCL)
+				err = -EEXIST;
+		} else {
+			if (n)
+				node_unhash(fs, n);
+			n = node_new(fs, p, name, false);
+			if (n) {
+				n->pending = true;
+				n->info.state = EC_STATE_VALID;
+				n->info.created_us = now;
+				n->info.expires_us = EC_TIME_NEVER;
+				fresh = true;
+			}
+		}
+	}
+	if (!err && n)
+		h = handle_new(n, true);
+	if (!err && !h)
+		err = p ? -ENOMEM : -ENOENT;
+	if (err) {
+		if (fresh)
+			node_put(fs, n);
+		pthread_mutex_unlock(&fs->lock);
+		goto fail;
+	}
+	n->nlookup++;
+	n->nopen++;
+	n->nwriters++;
+	want = n->key;
+	pthread_mutex_unlock(&fs->lock);
+
+	if (exists) {
+		err = handle_open(fs, h, id, &want, fi->flags);
+		if (!err && (fi->flags & O_TRUNC))
+			handle_changed(fs, h);
+	} else {
+		h->ready = true;	/* empty */
+		handle_set_view(fs, h, false, false);
+		h->append = (fi->flags & O_APPEND) != 0;
+		if (fresh)
+			handle_changed(fs, h);	/* saved even if empty */
+	}
+	if (err) {
+		handle_unpin(fs, h);
+		handle_free(h);
+		pthread_mutex_lock(&fs->lock);
+		n->nlookup--;
+		node_put(fs, n);
+		pthread_mutex_unlock(&fs->lock);
+		goto fail;
+	}
+	pthread_mutex_lock(&fs->lock);
+	fill_entry(fs, n, now, false, &e);
+	pthread_mutex_unlock(&fs->lock);
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		handle_unpin(fs, h);
+		handle_free(h);
+		pthread_mutex_lock(&fs->lock);
+		n->nlookup--;
+		node_put(fs, n);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return;
+fail:
+	fuse_reply_err(req, -ec_errno(err));
 }
 
+static void ecfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			  struct fuse_file_info *fi)
+{
+	struct ecfs *fs = fs_of(req);
+	char id[PATH_MAX];
+	struct node *n;
+	int err;
+
+	(void)datasync;
+	(void)fi;
+	pthread_mutex_lock(&fs->lock);
+	n = node_get(fs, ino);
+	err = n ? node_path(n, id, sizeof(id)) : -ENOENT;
+	pthread_mutex_unlock(&fs->lock);
+	if (!err)
+		err = ec_store_sync_dir(fs->store, id);
+	fuse_reply_err(req, -ec_errno(err));
+}
+
+/* Space is not reserved for content that lives in memory until it is
+ * saved; posix_fallocate(3) falls back to writing. */
 static void ecfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			   off_t offset, off_t length,
 			   struct fuse_file_info *fi)
@@ -1634,7 +3125,7 @@ static void ecfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	(void)offset;
 	(void)length;
 	(void)fi;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, fs_of(req)->ro ? EROFS : EOPNOTSUPP);
 }
 
 static const struct fuse_lowlevel_ops ecfs_ops = {
@@ -1647,7 +3138,7 @@ static const struct fuse_lowlevel_ops ecfs_ops = {
 	.mknod = ecfs_mknod,
 	.mkdir = ecfs_mkdir,
 	.unlink = ecfs_unlink,
-	.rmdir = ecfs_unlink,
+	.rmdir = ecfs_rmdir,
 	.symlink = ecfs_symlink,
 	.rename = ecfs_rename,
 	.link = ecfs_link,
@@ -1657,6 +3148,7 @@ static const struct fuse_lowlevel_ops ecfs_ops = {
 	.flush = ecfs_flush,
 	.release = ecfs_release,
 	.fsync = ecfs_fsync,
+	.fsyncdir = ecfs_fsyncdir,
 	.opendir = ecfs_opendir,
 	.readdir = ecfs_readdir,
 	.readdirplus = ecfs_readdirplus,
@@ -1686,10 +3178,11 @@ struct conf {
 	char *cachedir;
 	char *mountpoint;
 	int ro;
+	int sync;
 	int nonopts;
 };
 
-enum { KEY_RO, KEY_CACHEDIR_CHECK };
+enum { KEY_RO, KEY_SYNC };
 
 #define EC_OPT(t, p) { t, offsetof(struct conf, p), 1 }
 
@@ -1705,6 +3198,7 @@ static const struct fuse_opt conf_opts[] = {
 	EC_OPT("cache_timeout=%s", cache_timeout),
 	EC_OPT("meta_cache=%s", meta_cache),
 	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("sync", KEY_SYNC),
 	FUSE_OPT_END
 };
 
@@ -1718,6 +3212,11 @@ static int conf_proc(void *data, const char *arg, int key,
 	case KEY_RO:
 		c->ro = 1;
 		return 1;	/* the kernel mounts read-only too */
+	case KEY_SYNC:
+		/* Ours: the kernel's would fsync after every write(2), each
+		 * a whole save here.  We make every save durable instead. */
+		c->sync = 1;
+		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		/* Both are ours, so that we word the errors about them. */
 		c->nonopts++;
@@ -1756,6 +3255,8 @@ static void usage(const char *prog)
 "    -o suffix=TEXT         envelope file suffix (default: .enc.json)\n"
 "    -o view=VIEW           auto, raw, json or xml (default: auto)\n"
 "    -o ro                  read-only mount\n"
+"    -o sync                make every change durable (fsync the envelope\n"
+"                           and its directory) before it returns\n"
 "    -o cache_timeout=SECS  how long the kernel may cache names and\n"
 "                           attributes (default: 60 on local file\n"
 "                           systems, 0 on network ones)\n"
@@ -2058,6 +3559,7 @@ static int check_conf(const struct conf *c, const char *mountpoint,
 		}
 	}
 	s->co.dir = s->cachedir;
+	s->co.durable = c->sync;
 	s->co.suffix = c->suffix;
 	s->co.salt = s->salt;
 	s->co.default_key = c->key;
@@ -2129,8 +3631,7 @@ static void fs_release(struct ecfs *fs)
 				struct node *n = fs->by_ino[i];
 
 				fs->by_ino[i] = n->ino_next;
-				free(n->name);
-				free(n);
+				node_free(n);
 			}
 		}
 	}
@@ -2162,6 +3663,9 @@ int main(int argc, char *argv[])
 
 	/* Keys and plaintext stay out of core dumps and ptrace. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Whatever we create in the cache is ours alone (the store sets
+	 * 0600 on envelopes; directories are made 0700). */
+	umask(077);
 	if (ec_secure_init() != 0) {
 		complain("cannot initialise libsodium");
 		goto out;
@@ -2195,6 +3699,8 @@ int main(int argc, char *argv[])
 	}
 
 	fs.view = s.view;
+	fs.ro = c.ro;
+	fs.sync = c.sync;
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.next_ino = FUSE_ROOT_ID + 1;
@@ -2211,6 +3717,11 @@ int main(int argc, char *argv[])
 	if (!se)
 		goto out;
 	fs.se = se;
+	fs.notifier = notifier_new(se);
+	if (!fs.notifier) {
+		complain("out of memory");
+		goto out;
+	}
 
 	err = ec_secrets_read_file(c.secrets, &secrets);
 	if (err) {
@@ -2270,6 +3781,17 @@ int main(int argc, char *argv[])
 	if (!cmd.foreground) {
 		openlog(PROG, LOG_PID, LOG_DAEMON);
 		fuse_set_log_func(log_syslog);
+		/* Memory locks are not inherited across fork(2). */
+		err = ec_cache_lock_keys(fs.cache);
+		if (err)
+			fuse_log(FUSE_LOG_WARNING, PROG ": cannot lock the "
+				 "keys in memory: %s\n", ec_strerror(err));
+	}
+	err = notifier_start(fs.notifier);
+	if (err) {
+		fuse_log(FUSE_LOG_ERR, PROG ": cannot start the notifier "
+			 "thread: %s\n", ec_strerror(err));
+		goto out;
 	}
 	err = ec_watch_start(fs.watch);
 	if (err) {
@@ -2277,6 +3799,8 @@ int main(int argc, char *argv[])
 			 "%s\n", ec_strerror(err));
 		goto out;
 	}
+	fs.notify_wait_ms = cmd.singlethread ? NOTIFY_WAIT_MS_SINGLE :
+		NOTIFY_WAIT_MS;
 	if (cmd.singlethread)
 		err = fuse_session_loop(se);
 	else
@@ -2290,6 +3814,8 @@ out:
 		fuse_session_unmount(se);
 	ec_watch_free(fs.watch);
 	fs.watch = NULL;
+	notifier_free(fs.notifier);
+	fs.notifier = NULL;
 	if (handlers)
 		fuse_remove_signal_handlers(se);
 	if (se)

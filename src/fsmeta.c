@@ -243,6 +243,57 @@ int ec_fsmeta_put(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 	return 0;
 }
 
+int ec_fsmeta_copy(struct ec_fsmeta *m, const struct ec_fsmeta_key *from,
+		   const struct ec_fsmeta_key *to)
+{
+	struct meta *e, *src, **pp;
+
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	src = *find_slot(m, from);
+	if (!src) {
+		pthread_mutex_unlock(&m->lock);
+		free(e);
+		return -ENOENT;
+	}
+	if (ec_fsmeta_key_equal(from, to)) {
+		pthread_mutex_unlock(&m->lock);
+		free(e);
+		return 0;
+	}
+	if (src->xlen) {
+		/* Under the lock, so that src cannot be evicted meanwhile; a
+		 * small copy. */
+		e->xattrs = malloc(src->xlen);
+		if (!e->xattrs) {
+			pthread_mutex_unlock(&m->lock);
+			free(e);
+			return -ENOMEM;
+		}
+		memcpy(e->xattrs, src->xattrs, src->xlen);
+	}
+	e->key = *to;
+	e->info = src->info;
+	e->xlen = src->xlen;
+	e->nx = src->nx;
+	pp = find_slot(m, to);
+	if (*pp)
+		meta_remove(m, *pp);
+	pp = find_slot(m, to);
+	e->hnext = NULL;
+	*pp = e;
+	lru_push(m, e);
+	m->n++;
+	m->xbytes += e->xlen;
+	/* Evict after inserting: src may go too, it has been copied. */
+	while (m->n > m->max && m->tail && m->tail != e)
+		meta_remove(m, m->tail);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
 int ec_fsmeta_getxattr(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 		       const char *name, char *buf, size_t size)
 {

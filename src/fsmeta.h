@@ -70,6 +70,16 @@ int ec_fsmeta_put(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 	__attribute__((warn_unused_result));
 
 /*
+ * Remember from's entry (info and attributes) under to as well: for a
+ * version whose content is known to be the same (an envelope renamed,
+ * which changes only its ctime).  -ENOENT when from is not cached (the
+ * cache is unchanged), -ENOMEM.
+ */
+int ec_fsmeta_copy(struct ec_fsmeta *m, const struct ec_fsmeta_key *from,
+		   const struct ec_fsmeta_key *to)
+	__attribute__((warn_unused_result));
+
+/*
  * Extended attribute name of k into buf, getxattr(2)-style: with size 0
  * returns the value's length; else copies it and returns its length, or
  * -ERANGE when buf is too small.  -ENODATA when k has no such attribute,

@@ -510,6 +510,21 @@ int ec_store_sync(const struct ec_store *s, const char *id)
 	return err;
 }
 
+int ec_store_sync_dir(const struct ec_store *s, const char *reldir)
+{
+	int fd, err;
+
+	err = ec_store_check_dir(reldir);
+	if (err)
+		return err;
+	fd = open_dir(s, reldir, false);
+	if (fd < 0)
+		return fd;
+	err = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 int ec_store_mkdir(const struct ec_store *s, const char *reldir)
 {
 	char name[NAME_MAX + 1], ename[NAME_MAX + 1];

@@ -82,6 +82,12 @@ int ec_store_remove(const struct ec_store *s, const char *id)
 int ec_store_sync(const struct ec_store *s, const char *id)
 	__attribute__((warn_unused_result));
 
+/* fsync the directory reldir ("" = the cache dir itself): makes the
+ * creation, removal and renaming of names in it durable.  -ENOTDIR,
+ * -EC_EID, -errno. */
+int ec_store_sync_dir(const struct ec_store *s, const char *reldir)
+	__attribute__((warn_unused_result));
+
 /* mkdir -p of reldir with mode 0700 for each created component. */
 int ec_store_mkdir(const struct ec_store *s, const char *reldir)
 	__attribute__((warn_unused_result));

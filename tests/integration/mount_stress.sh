@@ -1,9 +1,11 @@
 # mount_stress.sh: races.  For a few seconds a Python writer rewrites (in
-# place, as the module does), removes and re-creates envelopes while
+# place, as the module does), removes and re-creates envelopes, and
+# another writes, renames and removes entries through the mount, while
 # readers list, stat, read and getfattr through the mount and hold files
 # open.  The daemon must not crash or report anything but the expected
-# lines, reads must return whole contents (never torn), and the unmount
-# must be clean.  Most useful in a --enable-sanitizers build.
+# lines, reads must return whole contents (never torn), every envelope
+# must load in Python afterwards, and the unmount must be clean.  Most
+# useful in a --enable-sanitizers build.
 . "$(dirname "$0")/../lib.sh"
 require_python
 [ -x "$ENCCACHEFS" ] || hard_error "$ENCCACHEFS is not built"
@@ -68,16 +70,52 @@ while time.time() < end:
         write(p)
 EOF
 
+# The writer through the mount: whole files written in two halves, some
+# renamed over others, some removed.
+cat >"$T/mwriter.py" <<'EOF'
+import hashlib, os, random, sys, time
+mnt, seconds = sys.argv[1], float(sys.argv[2])
+r = random.Random(11)
+d = os.path.join(mnt, "d9")
+os.makedirs(d, exist_ok=True)
+def blob():
+    body = os.urandom(r.randrange(0, 6000))
+    return b"%08d" % len(body) + hashlib.sha256(body).hexdigest().encode() + body
+end = time.time() + seconds
+while time.time() < end:
+    p = os.path.join(d, "e%d" % r.randrange(10))
+    x = r.random()
+    try:
+        if x < 0.1:
+            os.unlink(p)
+        elif x < 0.2:
+            os.rename(p, os.path.join(d, "e%d" % r.randrange(10)))
+        else:
+            with open(p, "wb") as f:
+                b = blob()
+                f.write(b[:len(b) // 2])
+                f.flush()
+                f.write(b[len(b) // 2:])
+    except FileNotFoundError:
+        pass
+EOF
+
 # check.py FILE...: each readable file is whole (length and hash agree);
-# "-" reads standard input (an already open file).
+# "-FILE" reads standard input (FILE, already open).  A file created
+# through the mount (d9/) reads empty until its first save.
 cat >"$T/check.py" <<'EOF'
 import hashlib, sys
 bad = 0
 for p in sys.argv[1:]:
     try:
-        data = sys.stdin.buffer.read() if p == "-" else open(p, "rb").read()
+        if p.startswith("-"):
+            p, data = p[1:], sys.stdin.buffer.read()
+        else:
+            data = open(p, "rb").read()
     except OSError:
         continue        # gone meanwhile: fine
+    if not data and "/d9/" in p:
+        continue
     n, h, body = int(data[:8]), data[8:72], data[72:]
     if len(body) != n or hashlib.sha256(body).hexdigest().encode() != h:
         print("torn:", p, len(data), file=sys.stderr)
@@ -105,6 +143,8 @@ mountpoint -q "$MNT" || fail "not mounted"
 
 "$PYTHON" "$T/writer.py" "$C" "$DUR" &
 WPID=$!
+"$PYTHON" "$T/mwriter.py" "$MNT" "$DUR" &
+MPID=$!
 PIDS=()
 for k in 1 2; do
 	(
@@ -125,7 +165,7 @@ done
 			getfattr -d "$f" >/dev/null 2>&1 || :
 			if { exec 3<"$f"; } 2>/dev/null; then
 				sleep 0.005
-				"$PYTHON" "$T/check.py" - <&3 || exit 1
+				"$PYTHON" "$T/check.py" "-$f" <&3 || exit 1
 				exec 3<&-
 			fi
 		done
@@ -136,7 +176,9 @@ for p in "${PIDS[@]}"; do
 	wait "$p" || fail "a reader saw a torn file"
 done
 wait "$WPID" || fail "the writer failed"
+wait "$MPID" || fail "the writer through the mount failed"
 kill -0 "$FS_PID" 2>/dev/null || fail "the daemon died"
+"$PYTHON" "$T/check.py" "$MNT"/d9/e* || fail "a file written through the mount is torn"
 
 fusermount3 -u "$MNT" || fail "fusermount3 -u failed"
 rc=0
@@ -144,4 +186,7 @@ wait "$FS_PID" || rc=$?
 [ "$rc" -eq 0 ] || { cat "$T/daemon.log" >&2; fail "enccachefs exited $rc"; }
 bad=$(grep -Ev "^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$" "$T/daemon.log" || :)
 [ -z "$bad" ] || fail "unexpected daemon output: $bad"
+[ -z "$(find "$C" -name '.ec-tmp-*')" ] || fail "temp files left"
+ecref verify-all --dir "$C" --secrets "$T/secrets.json" \
+	--salt-file "$T/salt" >/dev/null || fail "an envelope does not load"
 exit 0

@@ -303,6 +303,58 @@ START_TEST(test_xattrs_die_with_entry)
 }
 END_TEST
 
+START_TEST(test_copy)
+{
+	struct ec_fsmeta_key k = key(1), to = key(1), other = key(7);
+	struct ec_fsmeta_info got;
+	char buf[16];
+
+	to.ctime_ns = 9999;	/* a rename changes only the ctime */
+	put_x();
+	ck_assert_int_eq(ec_fsmeta_copy(m, &k, &to), 0);
+	ck_assert(ec_fsmeta_get(m, &to, &got));
+	ck_assert_uint_eq(got.size, 1);
+	ck_assert(ec_fsmeta_get(m, &k, &got));	/* the source stays */
+	ck_assert_int_eq(ec_fsmeta_getxattr(m, &to, "user.enccache.key", buf,
+					    sizeof(buf)), 7);
+	ck_assert_mem_eq(buf, "default", 7);
+	ck_assert_int_eq(ec_fsmeta_listxattr(m, &to, NULL, 0),
+			 ec_fsmeta_listxattr(m, &k, NULL, 0));
+	ck_assert_uint_eq(ec_fsmeta_count(m), 2);
+	/* Copying onto itself, or again, changes nothing. */
+	ck_assert_int_eq(ec_fsmeta_copy(m, &k, &k), 0);
+	ck_assert_int_eq(ec_fsmeta_copy(m, &k, &to), 0);
+	ck_assert_uint_eq(ec_fsmeta_count(m), 2);
+	/* An uncached source: -ENOENT, nothing added. */
+	ck_assert_int_eq(ec_fsmeta_copy(m, &other, &to), -ENOENT);
+	ck_assert_int_eq(ec_fsmeta_copy(m, &other, &other), -ENOENT);
+	ck_assert_uint_eq(ec_fsmeta_count(m), 2);
+}
+END_TEST
+
+START_TEST(test_copy_stays_bounded)
+{
+	struct ec_fsmeta_key from = key(3), to = key(4);
+	struct ec_fsmeta_info got;
+
+	put(1, 1);
+	put(2, 2);
+	put(3, 3);		/* full (max 3) */
+	ck_assert_int_eq(ec_fsmeta_copy(m, &from, &to), 0);
+	ck_assert_uint_eq(ec_fsmeta_count(m), 3);
+	ck_assert(!has(1));	/* least recently used */
+	ck_assert(ec_fsmeta_get(m, &to, &got));
+	ck_assert_uint_eq(got.size, 3);
+	/* The source may be the one evicted: the copy survives it. */
+	from = key(2);
+	to = key(5);
+	ck_assert_int_eq(ec_fsmeta_copy(m, &from, &to), 0);
+	ck_assert_uint_eq(ec_fsmeta_count(m), 3);
+	ck_assert(ec_fsmeta_get(m, &to, &got));
+	ck_assert_uint_eq(got.size, 2);
+}
+END_TEST
+
 /* --- log once ----------------------------------------------------------- */
 
 START_TEST(test_once)
@@ -395,6 +447,8 @@ static Suite *fsmeta_suite(void)
 	tcase_add_test(tc, test_listxattr);
 	tcase_add_test(tc, test_listxattr_empty_and_missing);
 	tcase_add_test(tc, test_xattrs_die_with_entry);
+	tcase_add_test(tc, test_copy);
+	tcase_add_test(tc, test_copy_stays_bounded);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("once");

@@ -368,6 +368,21 @@ START_TEST(test_dirs_and_renames)
 }
 END_TEST
 
+START_TEST(test_sync_dir)
+{
+	ck_assert_int_eq(ec_store_sync_dir(&st, ""), 0);
+	ck_assert_int_eq(ec_store_mkdir(&st, "p/q"), 0);
+	ck_assert_int_eq(ec_store_sync_dir(&st, "p/q"), 0);
+	ck_assert_int_eq(ec_store_sync_dir(&st, "p/none"), -ENOENT);
+	ck_assert_int_eq(ec_store_write(&st, "p/e", "1", 1, 0), 0);
+	ck_assert_int_eq(ec_store_sync_dir(&st, "p/e.enc.json"), -ENOTDIR);
+	ck_assert_int_eq(symlink("q", at("p/link")), 0);
+	ck_assert_int_eq(ec_store_sync_dir(&st, "p/link"), -ENOTDIR);
+	ck_assert_int_eq(ec_store_sync_dir(&st, "../out"), -EC_EID);
+	ck_assert_int_eq(ec_store_sync_dir(&st, "p/"), -EC_EID);
+}
+END_TEST
+
 START_TEST(test_statvfs)
 {
 	struct statvfs sv;
@@ -406,6 +421,7 @@ static Suite *store_suite(void)
 	tc = tcase_create("dirs");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_dirs_and_renames);
+	tcase_add_test(tc, test_sync_dir);
 	suite_add_tcase(s, tc);
 	return s;
 }

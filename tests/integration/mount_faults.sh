@@ -1,0 +1,133 @@
+# mount_faults.sh: enccachefs writes under failure (needs root).
+#   A. ENOSPC: the cache on a tiny tmpfs.  cp of a large file over an
+#      entry fails at close with ENOSPC, the old entry still loads in
+#      Python, no temp file is left; a new entry is not created; a handle
+#      whose save failed stays dirty, and a later fsync retries it.
+#   B. kill -9 of the daemon during a loop of overwrites through the
+#      mount: every envelope is then either the old or a new version,
+#      whole (Python loads each one and checks the data); fusermount3 -u
+#      cleans up and a new mount works.
+. "$(dirname "$0")/../lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (mounts a tiny tmpfs for ENOSPC)"
+SMALL=$T/small
+mkdir -p "$SMALL"
+mount -t tmpfs -o size=256k,mode=0700 tmpfs "$SMALL" 2>/dev/null ||
+	skip "cannot mount a tmpfs here"
+C=$SMALL/cache
+. "$(dirname "$0")/mountlib.sh"
+trap '_rc=$?; cleanup_fs; umount "$SMALL" 2>/dev/null || :; _lib_cleanup $_rc' EXIT
+
+D=$T/data
+mkdir -p "$D"
+make_secrets "$T/secrets.json" default pw-default
+make_salt "$T/salt" 'fault-test-salt'
+gen_bytes "$D/old" 3000 1
+gen_bytes "$D/big" 1048576 2
+
+# --- A: ENOSPC ------------------------------------------------------------------
+ec put old --data-file "$D/old"
+fs_start ""
+cat "$MNT/old" >/dev/null
+run cp "$D/big" "$MNT/old"
+[ "$rc" -ne 0 ] || fail "cp of 1 MB into a 256 KB file system succeeded"
+grep -q 'No space left on device' "$T/err" || fail "cp: $(cat "$T/err")"
+cmp -s "$MNT/old" "$D/old" || fail "the mount does not show the old entry"
+[ -z "$(find "$C" -name '.ec-tmp-*')" ] || fail "a temp file was left"
+run cp "$D/big" "$MNT/new"
+[ "$rc" -ne 0 ] || fail "cp of a new 1 MB entry succeeded"
+[ ! -e "$MNT/new" ] && [ ! -e "$C/new.enc.json" ] ||
+	fail "a failed first save left an entry"
+# fsync fails, the handle stays dirty; after a truncation it saves.
+py 'import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, open(sys.argv[2], "rb").read())
+try:
+    os.fsync(fd)
+    sys.exit("fsync succeeded")
+except OSError as e:
+    assert e.errno == errno.ENOSPC, e
+os.ftruncate(fd, 1000)
+os.fsync(fd)
+os.close(fd)' "$MNT/old" "$D/big" || fail "fsync after a failed save"
+head -c 1000 "$D/big" >"$T/k1000"
+cmp -s "$MNT/old" "$T/k1000" || fail "the retried save"
+ec get old >"$T/got" || fail "ecref get old"
+cmp -s "$T/got" "$T/k1000" || fail "Python does not load the retried save"
+[ -z "$(find "$C" -name '.ec-tmp-*')" ] || fail "a temp file was left"
+fs_stop
+umount "$SMALL" || fail "umount tmpfs"
+
+# --- B: kill -9 during overwrites ----------------------------------------------
+C=$T/cache2
+mkdir -m 700 "$C"
+# Every version of every entry is whole when its data starts with its own
+# length and SHA-256.
+cat >"$T/writer.py" <<'EOF'
+import hashlib, os, random, sys, time
+mnt, progress, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+r = random.Random(5)
+def blob(k, i):
+    body = ("entry %d version %d\n" % (k, i)).encode() * r.randrange(1, 3000)
+    return b"%08d" % len(body) + hashlib.sha256(body).hexdigest().encode() + body
+end, i = time.time() + seconds, 0
+while time.time() < end:
+    k = i % 5
+    try:
+        with open(os.path.join(mnt, "e%d" % k), "wb") as f:
+            f.write(blob(k, i))
+    except OSError:
+        break               # the daemon is gone
+    i += 1
+    with open(progress, "w") as p:
+        p.write(str(i))
+EOF
+cat >"$T/check.py" <<'EOF'
+import hashlib, os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import ecref
+args = ecref.build_parser().parse_args(["verify-all", "--dir", sys.argv[2],
+    "--secrets", sys.argv[3], "--salt-file", sys.argv[4]])
+ring = ecref.load_keyring(args)
+n = 0
+for name in sorted(os.listdir(sys.argv[2])):
+    if not name.endswith(".enc.json"):
+        continue
+    _, inner = ecref.load_entry(args, ring, name[:-len(".enc.json")])
+    d = inner["data"]
+    body = d[72:]
+    assert len(body) == int(d[:8]), name
+    assert hashlib.sha256(body).hexdigest().encode() == d[8:72], name
+    n += 1
+assert n == 5, n
+EOF
+fs_start ""
+"$PYTHON" "$T/writer.py" "$MNT" "$T/progress" 0.5 ||
+	fail "the first versions"
+echo 0 >"$T/progress"
+"$PYTHON" "$T/writer.py" "$MNT" "$T/progress" 20 &
+WPID=$!
+within 15 sh -c "[ \$(cat '$T/progress' 2>/dev/null || echo 0) -ge 30 ]"
+kill -9 "$FS_PID"
+wait "$FS_PID" 2>/dev/null || :
+FS_PID=
+wait "$WPID" || fail "the writer failed"
+fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" ||
+	fail "fusermount3 -u after kill -9"
+mounted "$MNT" && fail "still mounted after fusermount3 -u"
+"$PYTHON" "$T/check.py" "$ECREF_PY" "$C" "$T/secrets.json" "$T/salt" ||
+	fail "an envelope is torn after kill -9"
+ec verify-all >/dev/null || fail "ecref verify-all after kill -9"
+# A new mount works, reads and writes.
+fs_start ""
+for k in 0 1 2 3 4; do
+	"$PYTHON" -c 'import hashlib, sys
+d = open(sys.argv[1], "rb").read()
+assert hashlib.sha256(d[72:]).hexdigest().encode() == d[8:72]' "$MNT/e$k" ||
+		fail "e$k through the new mount"
+done
+"$PYTHON" "$T/writer.py" "$MNT" "$T/progress" 0.2 ||
+	fail "writing through the new mount"
+fs_stop
+"$PYTHON" "$T/check.py" "$ECREF_PY" "$C" "$T/secrets.json" "$T/salt" ||
+	fail "the envelopes after a new mount"
+exit 0

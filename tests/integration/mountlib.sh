@@ -1,0 +1,134 @@
+# tests/integration/mountlib.sh: sourced by mount tests after tests/lib.sh.
+# Mounting and unmounting enccachefs in the foreground (in the background
+# of the test), the daemon's log, polling.
+#
+# Set before sourcing (defaults in brackets):
+#   C      the cache directory [$T/cache]
+#   MNT    the mount point [$T/mnt]
+# VALGRIND=1 runs the first mount under valgrind (slow: PBKDF2 takes over
+# a minute a key there; run it by hand).
+
+require_python
+[ -x "$ENCCACHEFS" ] || hard_error "$ENCCACHEFS is not built"
+[ -c /dev/fuse ] || skip "no /dev/fuse (FUSE is not available here)"
+command -v fusermount3 >/dev/null 2>&1 ||
+	skip "no fusermount3 (install the Debian package fuse3)"
+# The pyenv shim costs half a second per call: use the interpreter itself.
+PYTHON=$(py 'import sys; print(sys.executable)')
+
+: "${C:=$T/cache}"
+: "${MNT:=$T/mnt}"
+mkdir -p "$C" "$MNT"
+chmod 700 "$C"
+
+VG=()
+WAIT_STEPS=100		# 0.1 s each, for a mount to appear
+if [ "${VALGRIND:-0}" = 1 ]; then
+	command -v valgrind >/dev/null 2>&1 || hard_error "VALGRIND=1: no valgrind"
+	VG=(valgrind --quiet --error-exitcode=99 --leak-check=full
+	    --show-leak-kinds=definite --errors-for-leak-kinds=definite
+	    "--log-file=$T/valgrind.%p")
+	WAIT_STEPS=3000
+fi
+
+mounted() {
+	awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo
+}
+
+FS_PID=
+FS_MNT=
+NLOG=0
+LOG=
+# fs_start OPTIONS [MOUNTPOINT]: mount C in the foreground, in the
+# background, with $T/secrets.json and $T/salt.
+fs_start() {
+	local opts=$1 mnt=${2:-$MNT} i
+	NLOG=$((NLOG + 1))
+	LOG=$T/daemon.$NLOG.log
+	"${VG[@]}" "$ENCCACHEFS" -f \
+		-o "secrets=$T/secrets.json,salt_file=$T/salt${opts:+,$opts}" \
+		"$C" "$mnt" >"$LOG" 2>&1 &
+	FS_PID=$!
+	FS_MNT=$mnt
+	VG=()			# only the first mount runs under valgrind
+	for ((i = 0; i < WAIT_STEPS; i++)); do
+		mounted "$mnt" && return 0
+		if ! kill -0 "$FS_PID" 2>/dev/null; then
+			cat "$LOG" >&2
+			FS_PID=
+			fail "enccachefs exited before mounting (-o $opts)"
+		fi
+		sleep 0.1
+	done
+	fail "enccachefs did not mount within $((WAIT_STEPS / 10)) s (-o $opts)"
+}
+
+# Every line the daemon may log; anything else fails the test.
+LOG_OK="^enccachefs: hiding '[^']*': (tampered|salt-mismatch|unknown-key|corrupt) \(.*\)\$|^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$"
+check_log() {
+	local bad f
+	bad=$(grep -Ev "$LOG_OK" "$LOG" || :)
+	[ -z "$bad" ] || fail "unexpected daemon output in $LOG: $bad"
+	for f in "$T"/valgrind.*; do
+		[ -e "$f" ] || continue
+		[ ! -s "$f" ] || { cat "$f" >&2; fail "valgrind: $f"; }
+	done
+}
+
+fs_stop() {
+	local rc=0
+	fusermount3 -u "$FS_MNT" || fail "fusermount3 -u $FS_MNT failed"
+	wait "$FS_PID" || rc=$?
+	FS_PID=
+	[ "$rc" -eq 0 ] || { cat "$LOG" >&2; fail "enccachefs exited $rc"; }
+	mounted "$FS_MNT" && fail "$FS_MNT still mounted"
+	check_log
+}
+
+cleanup_fs() {
+	if [ -n "$FS_MNT" ] && mounted "$FS_MNT"; then
+		fusermount3 -u "$FS_MNT" 2>/dev/null ||
+			fusermount3 -uz "$FS_MNT" 2>/dev/null || :
+	fi
+	if [ -n "$FS_PID" ]; then
+		kill "$FS_PID" 2>/dev/null || :
+		wait "$FS_PID" 2>/dev/null || :
+	fi
+	return 0
+}
+trap '_rc=$?; cleanup_fs; _lib_cleanup $_rc' EXIT
+
+now_s() { date +%s.%N; }
+
+# within SECONDS CMD...: CMD succeeds within SECONDS (polled).
+within() {
+	local limit=$1 start
+	shift
+	start=$(now_s)
+	until "$@"; do
+		awk -v n="$(now_s)" -v s="$start" -v l="$limit" \
+			'BEGIN { exit !(n - s > l) }' &&
+			fail "not within ${limit}s: $*"
+		sleep 0.05
+	done
+}
+
+# iso OFFSET_SECONDS: now + offset as ISO-8601 with +00:00.
+iso() {
+	py 'import datetime as d, sys
+t = d.datetime.now(d.timezone.utc) + d.timedelta(seconds=float(sys.argv[1]))
+print(t.isoformat())' "$1"
+}
+
+# ec ARGS...: ecref on the cache, with the test's secrets and salt.
+ec() {
+	local cmd=$1
+	shift
+	ecref "$cmd" --dir "$C" --secrets "$T/secrets.json" \
+		--salt-file "$T/salt" "$@"
+}
+
+# sha FILE: the SHA-256 of FILE's bytes.
+sha() {
+	sha256sum "$1" | cut -d' ' -f1
+}
