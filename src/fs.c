@@ -194,6 +194,7 @@ struct handle {
 	bool writable;
 	bool append;		/* O_APPEND: every write goes to the end */
 	bool dirty;		/* buf differs from what was last saved */
+	bool written;		/* written or resized since open (see flush) */
 	enum ec_view wview;	/* how buf becomes data at a save */
 	bool wbplist;		/* ec_view_parse_content()'s was_bplist */
 	struct ec_sbuf buf;
@@ -1728,6 +1729,7 @@ static void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			err = ec_sbuf_resize(&h->buf, pos + size);
 		if (!err) {
 			memcpy(h->buf.p + pos, buf, size);
+			h->written = true;
 			handle_changed(fs, h);
 		}
 	}
@@ -1857,10 +1859,31 @@ out:
 	return err;
 }
 
-/* Every close(2) of a file descriptor: a dirty handle saves here, so that
- * the new version is on disk (and shown) when close() returns, and a
- * failure is its return value.  (release comes later, and nobody waits
- * for it.) */
+/* Whether n carries metadata for its next save (utimens, setxattr on a
+ * file being created): an explicit change, saved at the next flush. */
+static bool node_has_next(struct ecfs *fs, struct node *n)
+{
+	bool has;
+
+	pthread_mutex_lock(&fs->lock);
+	has = n->next_created_us != EC_TIME_NONE || n->next_comment ||
+	      n->next_validasof;
+	pthread_mutex_unlock(&fs->lock);
+	return has;
+}
+
+/*
+ * Every close(2) of a file descriptor: a handle with unsaved writes saves
+ * here, so that the new version is on disk (and shown) when close()
+ * returns, and a failure is its return value.
+ *
+ * A handle that was only created or truncated (O_TRUNC), and neither
+ * written nor resized since, saves at release instead (after the last
+ * close; asynchronous, nobody waits for it).  For `echo x > file` a shell
+ * opens the file, duplicates the descriptor and closes the original
+ * before anything is written: saving the empty content at that close
+ * would show readers (the Python module) an empty entry in between.
+ */
 static void ecfs_flush(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -1871,7 +1894,7 @@ static void ecfs_flush(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	if (h->writable) {
 		pthread_mutex_lock(&h->lock);
-		if (h->dirty)
+		if (h->dirty && (h->written || node_has_next(fs, h->node)))
 			err = handle_save(fs, h, fs->sync);
 		pthread_mutex_unlock(&h->lock);
 	}
@@ -1883,9 +1906,26 @@ static void ecfs_release(fuse_req_t req, fuse_ino_t ino,
 {
 	struct ecfs *fs = fs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	char id[PATH_MAX], shown[PATH_MAX];
+	int err;
 
 	(void)ino;
-	/* Still dirty: its last save failed, and close() said so. */
+	/* Dirty and written: its last save failed, and close() said so.
+	 * Dirty only: created or truncated, to be saved now (see flush). */
+	if (h->writable && h->dirty && !h->written) {
+		pthread_mutex_lock(&h->lock);
+		err = handle_save(fs, h, fs->sync);
+		pthread_mutex_unlock(&h->lock);
+		if (err) {
+			pthread_mutex_lock(&fs->lock);
+			if (node_path(h->node, id, sizeof(id)) != 0)
+				strcpy(id, "?");
+			pthread_mutex_unlock(&fs->lock);
+			printable(id, shown, sizeof(shown));
+			fuse_log(FUSE_LOG_WARNING, PROG ": cannot save '%s': "
+				 "%s\n", shown, ec_strerror(err));
+		}
+	}
 	handle_unpin(fs, h);
 	handle_free(h);
 	fuse_reply_err(req, 0);
@@ -2440,8 +2480,10 @@ static void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			if (!err)
 				err = ec_sbuf_resize(&h->buf,
 						     (size_t)attr->st_size);
-			if (!err)
+			if (!err) {
+				h->written = true;
 				handle_changed(fs, h);
+			}
 			pthread_mutex_unlock(&h->lock);
 		} else {
 			err = truncate_path(fs, n, id, (size_t)attr->st_size);
@@ -3046,8 +3088,8 @@ static void ecfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!err && !h)
 		err = p ? -ENOMEM : -ENOENT;
 	if (err) {
-		if (fresh)
-			node_put(fs, n);
+		if (n)
+			node_put(fs, n);	/* frees it if unused */
 		pthread_mutex_unlock(&fs->lock);
 		goto fail;
 	}

@@ -195,6 +195,39 @@ o = json.loads(lines[0], parse_float=lambda s: ("real", s))
 assert o == {"price": ("real", "42.0"), "currency": "EUR"}, o
 assert json.loads(lines[1]) == {"n": 1}' "$T/obj" ||
 	fail "Python's load of prices/latest: $(cat "$T/obj")"
+# While a shell overwrites an entry again and again (it opens the file,
+# duplicates the descriptor and closes the first one before writing),
+# Python only ever loads whole versions: never an empty one.
+cat >"$T/poll.py" <<'EOF'
+import os, re, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import ecref
+args = ecref.build_parser().parse_args(["get", sys.argv[5], "--dir",
+    sys.argv[2], "--secrets", sys.argv[3], "--salt-file", sys.argv[4]])
+ring = ecref.load_keyring(args)
+n = 0
+while True:
+    _, inner = ecref.load_entry(args, ring, sys.argv[5])
+    assert re.fullmatch(rb"value \d+\n", inner["data"]), inner["data"]
+    n += 1
+    if n == 1:
+        open(sys.argv[6] + ".ready", "w").close()
+    if os.path.exists(sys.argv[6]):
+        break
+print(n)
+EOF
+echo "value 0" >"$MNT/prices/poll"
+"$PYTHON" "$T/poll.py" "$ECREF_PY" "$C" "$T/secrets.json" "$T/salt" \
+	prices/poll "$T/poll.stop" >"$T/poll.out" &
+POLL=$!
+within 10 test -e "$T/poll.stop.ready"
+for i in $(seq 40); do
+	echo "value $i" >"$MNT/prices/poll"
+done
+touch "$T/poll.stop"
+wait "$POLL" || fail "Python saw an incomplete version during overwrites"
+[ "$(cat "$MNT/prices/poll")" = "value 40" ] || fail "the last overwrite"
+
 # A name and size the kernel has cached, overwritten: the next cat and
 # stat show the new version.
 stat "$MNT/keep/raw" >/dev/null
@@ -245,6 +278,13 @@ same_content "$MNT/img/own" "$T/first"
 io ok reread "$MNT/img/own"
 expect_data img/1 "$D/r3000" keep/raw "$D/r5000" img/2 "$T/appended" \
 	img/holes "$T/holes" img/big "$D/big" img/own <(printf 'replacement\n')
+# Only truncated or created, nothing written: saved when the last
+# descriptor is closed (release, which nobody waits for).
+: >"$MNT/img/own"
+: >"$MNT/img/colon"
+within 5 cmp -s "$MNT/img/own" /dev/null
+within 5 test -e "$C/img/colon.enc.json"
+same_content "$MNT/img/colon" /dev/null
 
 # --- C: views on write (auto here) -------------------------------------------
 # A raw entry stays raw, even when JSON is written to it.
