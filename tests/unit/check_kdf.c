@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -265,10 +266,18 @@ START_TEST(test_keyring_lock_after_fork)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		long before = vm_locked_kb();
+		static char probe[4096] __attribute__((aligned(4096)));
 
 		if (ec_keyring_lock(&kr) != 0)
 			_exit(2);
-		_exit(before == 0 && vm_locked_kb() > 0 ? 0 : 3);
+		if (before == 0 && vm_locked_kb() > 0)
+			_exit(0);
+		/* AddressSanitizer turns mlock into a no-op: when even a
+		 * plain mlock shows no VmLck, locking cannot be observed
+		 * here, and the call's success is all we can check. */
+		if (mlock(probe, sizeof(probe)) == 0 && vm_locked_kb() == 0)
+			_exit(0);
+		_exit(3);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
