@@ -14,54 +14,38 @@
 # VALGRIND=1 runs the first mount (A-F with default options) under
 # valgrind: slow (PBKDF2 takes over a minute a key there), run it by hand.
 . "$(dirname "$0")/../lib.sh"
-require_python
-[ -x "$ENCCACHEFS" ] || hard_error "$ENCCACHEFS is not built"
-[ -c /dev/fuse ] || skip "no /dev/fuse (FUSE is not available here)"
-command -v fusermount3 >/dev/null 2>&1 ||
-	skip "no fusermount3 (install the Debian package fuse3)"
-for tool in jq getfattr; do
-	command -v $tool >/dev/null 2>&1 ||
-		hard_error "$tool is needed (Debian packages jq, attr)"
-done
-# The pyenv shim costs half a second per call: use the interpreter itself.
-PYTHON=$(py 'import sys; print(sys.executable)')
-
-VG=()
-WAIT_STEPS=100		# 0.1 s each, for a mount to appear
-SLACK=1.0		# seconds allowed for a change to show
-# A sanitizer build runs the daemon 2-3x slower: the deadline stays a
-# deadline, but with room for the instrumentation.
-[ "${EC_SANITIZED:-no}" = yes ] && SLACK=2.0
-SOON=2			# soon/x expires this long after the mount
-if [ "${VALGRIND:-0}" = 1 ]; then
-	command -v valgrind >/dev/null 2>&1 || hard_error "VALGRIND=1: no valgrind"
-	VG=(valgrind --quiet --error-exitcode=99 --leak-check=full
-	    --show-leak-kinds=definite --errors-for-leak-kinds=definite
-	    "--log-file=$T/valgrind.%p")
-	WAIT_STEPS=3000
-	SLACK=3.0
-fi
-
 C=$T/cache
 D=$T/data
 MNT=$T/mnt
 MNT2=$T/mnt2
-mkdir -p "$C" "$D" "$MNT" "$MNT2"
-chmod 700 "$C"
+. "$(dirname "$0")/mountlib.sh"
+for tool in jq getfattr; do
+	command -v $tool >/dev/null 2>&1 ||
+		hard_error "$tool is needed (Debian packages jq, attr)"
+done
+mkdir -p "$D" "$MNT2"
 make_secrets "$T/secrets.json" default pw-default other pw-other
 make_secrets "$T/ghost.json" ghost pw-ghost
 make_salt "$T/salt" 'mount-test-salt\001\377'
 make_salt "$T/salt2" 'another-salt'
+# The bad-option tests mount (or fail to mount) on MNT2 too.
+cleanup_both() {
+	local m
+	cleanup_fs
+	for m in "$MNT" "$MNT2"; do
+		! mounted "$m" || fusermount3 -u "$m" 2>/dev/null || :
+	done
+}
+trap '_rc=$?; cleanup_both; _lib_cleanup $_rc' EXIT
+
+SLACK=1.0		# seconds allowed for a change to show
+# A sanitizer build runs the daemon 2-3x slower: the deadline stays a
+# deadline, but with room for the instrumentation.
+[ "${EC_SANITIZED:-no}" = yes ] && SLACK=2.0
+[ "${VALGRIND:-0}" = 1 ] && SLACK=3.0
+SOON=2			# soon/x expires this long after the mount
 
 # --- helpers ---------------------------------------------------------------
-
-now_s() { date +%s.%N; }
-# iso OFFSET_SECONDS: now + offset as ISO-8601 with +00:00.
-iso() {
-	py 'import datetime as d, sys
-t = d.datetime.now(d.timezone.utc) + d.timedelta(seconds=float(sys.argv[1]))
-print(t.isoformat())' "$1"
-}
 
 PIDS=()
 # put ID ARGS...: ecref put in the background (collect with put_wait).
@@ -79,71 +63,6 @@ put_wait() {
 	done
 	PIDS=()
 }
-
-mounted() {
-	awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo
-}
-
-FS_PID=
-FS_MNT=
-NLOG=0
-LOG=
-# fs_start OPTIONS [MOUNTPOINT]: mount in the foreground, in the background.
-fs_start() {
-	local opts=$1 mnt=${2:-$MNT} i
-	NLOG=$((NLOG + 1))
-	LOG=$T/daemon.$NLOG.log
-	"${VG[@]}" "$ENCCACHEFS" -f \
-		-o "secrets=$T/secrets.json,salt_file=$T/salt${opts:+,$opts}" \
-		"$C" "$mnt" >"$LOG" 2>&1 &
-	FS_PID=$!
-	FS_MNT=$mnt
-	VG=()			# only the first mount runs under valgrind
-	for ((i = 0; i < WAIT_STEPS; i++)); do
-		mounted "$mnt" && return 0
-		if ! kill -0 "$FS_PID" 2>/dev/null; then
-			cat "$LOG" >&2
-			FS_PID=
-			fail "enccachefs exited before mounting (-o $opts)"
-		fi
-		sleep 0.1
-	done
-	fail "enccachefs did not mount within $((WAIT_STEPS / 10)) s (-o $opts)"
-}
-
-# Every line the daemon may log; anything else fails the test.
-check_log() {
-	local bad
-	bad=$(grep -Ev "^enccachefs: hiding '[^']*': (tampered|salt-mismatch|unknown-key|corrupt) \(.*\)\$|^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$" "$LOG" || :)
-	[ -z "$bad" ] || fail "unexpected daemon output in $LOG: $bad"
-	for f in "$T"/valgrind.*; do
-		[ -e "$f" ] || continue
-		[ ! -s "$f" ] || { cat "$f" >&2; fail "valgrind: $f"; }
-	done
-}
-
-fs_stop() {
-	local rc=0
-	fusermount3 -u "$FS_MNT" || fail "fusermount3 -u $FS_MNT failed"
-	wait "$FS_PID" || rc=$?
-	FS_PID=
-	[ "$rc" -eq 0 ] || { cat "$LOG" >&2; fail "enccachefs exited $rc"; }
-	mounted "$FS_MNT" && fail "$FS_MNT still mounted"
-	check_log
-}
-
-cleanup_fs() {
-	local m
-	for m in "$MNT" "$MNT2"; do
-		! mounted "$m" || fusermount3 -u "$m" 2>/dev/null || :
-	done
-	if [ -n "$FS_PID" ]; then
-		kill "$FS_PID" 2>/dev/null || :
-		wait "$FS_PID" 2>/dev/null || :
-	fi
-	return 0
-}
-trap '_rc=$?; cleanup_fs; _lib_cleanup $_rc' EXIT
 
 # expect_tree DIR...: `ls -R` of the mount equals that of a plain tree with
 # exactly these paths (a trailing / makes a directory).
@@ -163,18 +82,6 @@ expect_tree() {
 		fail "ls -R of the mount differs (-o $CUR_OPTS)"
 }
 
-# within SECONDS CMD...: CMD succeeds within SECONDS (polled).
-within() {
-	local limit=$1 start
-	shift
-	start=$(now_s)
-	until "$@"; do
-		awk -v n="$(now_s)" -v s="$start" -v l="$limit" \
-			'BEGIN { exit !(n - s > l) }' &&
-			fail "not within ${limit}s: $*"
-		sleep 0.05
-	done
-}
 absent() { ! stat "$1" >/dev/null 2>&1 && ! ls "$(dirname "$1")" | grep -qx "$(basename "$1")"; }
 same() { cmp -s "$1" "$2"; }
 
