@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,52 +18,32 @@
 #include "error.h"
 #include "fernet.h"
 #include "secure.h"
+#include "unit.h"
 
 #define FAST 1000	/* PBKDF2 iterations for caches made by the tests */
 
-static char tmp[64];
+static char *tmp;
 
 static void mk_tmp(void)
 {
-	strcpy(tmp, "/tmp/ec-cache-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	tmp = ec_test_tmpdir("ec-cache");
 }
 
 static void rm_tmp(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-	ck_assert_int_eq(system(cmd), 0);
+	ec_test_rm_rf(tmp);
+	free(tmp);
+	tmp = NULL;
 }
 
 static const char *tpath(const char *rel)
 {
-	static char buf[4][256];
+	static char buf[4][PATH_MAX];
 	static int k;
 
 	k = (k + 1) % 4;
 	snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmp, rel);
 	return buf[k];
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (len)
-		*len = (size_t)n;
-	return buf;
 }
 
 static void spit(const char *path, const char *buf, size_t len)
@@ -111,14 +92,14 @@ static void golden_setup(void)
 	};
 	struct ec_secrets s;
 	size_t saltlen;
-	char *salt = slurp(EC_GOLDEN "/salt.bin", &saltlen);
+	char *salt = ec_test_slurp(EC_GOLDEN "/salt.bin", &saltlen);
 	char *sj;
 
 	o.salt = (const uint8_t *)salt;
 	o.salt_len = saltlen;
 	/* git keeps secrets.json 0644, which ec_secrets_read_file rightly
 	 * refuses: parse its text instead. */
-	sj = slurp(EC_GOLDEN "/secrets.json", NULL);
+	sj = ec_test_slurp(EC_GOLDEN "/secrets.json", NULL);
 	ck_assert_int_eq(ec_secrets_parse(sj, strlen(sj), &s), 0);
 	free(sj);
 	ck_assert_int_eq(ec_cache_open(&o, &s, &golden), 0);
@@ -132,7 +113,7 @@ static void golden_teardown(void)
 
 START_TEST(test_golden_entries)
 {
-	char *text = slurp(EC_GOLDEN "/expected.json", NULL);
+	char *text = ec_test_slurp(EC_GOLDEN "/expected.json", NULL);
 	struct json_object *root = json_tokener_parse(text);
 	struct json_object *entries;
 	size_t i, n;
@@ -272,7 +253,7 @@ START_TEST(test_save_load_roundtrip)
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
 	ck_assert_int_eq(stat(tpath("a"), &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0700);
-	file = slurp(tpath("a/b.enc.json"), NULL);
+	file = ec_test_slurp(tpath("a/b.enc.json"), NULL);
 	ck_assert_msg(strncmp(file, "{\"key\": \"other\", \"salt_sha256\": \"",
 			      33) == 0, "%s", file);
 	ck_assert_ptr_nonnull(strstr(file, "\"created_at\": \"2026-02-07T12:00:"
@@ -382,7 +363,7 @@ START_TEST(test_tampered_and_corrupt)
 	int64_t now = ec_clock_now_us();
 
 	save_at(tc_cache, "v", "some data", EC_TIME_NONE);
-	env = slurp(tpath("v.enc.json"), &len);
+	env = ec_test_slurp(tpath("v.enc.json"), &len);
 	/* flip one token character in the middle */
 	tok = strstr(env, "\"encrypted\": \"") + 14;
 	tok[40] = tok[40] == 'A' ? 'B' : 'A';
@@ -396,7 +377,7 @@ START_TEST(test_tampered_and_corrupt)
 			 EC_STATE_CORRUPT);
 	ck_assert_int_eq(reason, -EC_EBASE64);
 	free(env);
-	env = slurp(tpath("v.enc.json"), &len);
+	env = ec_test_slurp(tpath("v.enc.json"), &len);
 	/* every prefix of an envelope (a half-written file) is corrupt */
 	for (i = 0; i < len; i++) {
 		spit(tpath("h.enc.json"), env, i);
@@ -448,7 +429,7 @@ START_TEST(test_bad_payload_and_created_at)
 	save_at(tc_cache, "nc", "x", EC_TIME_NONE);
 	{
 		size_t len;
-		char *env = slurp(tpath("nc.enc.json"), &len);
+		char *env = ec_test_slurp(tpath("nc.enc.json"), &len);
 		char *tokp = strstr(env, "\"encrypted\": ");
 		struct ec_cache *c;
 
@@ -487,7 +468,7 @@ END_TEST
 
 static int count_entries(void)
 {
-	char cmd[160];
+	char cmd[PATH_MAX + 32];
 	FILE *p;
 	int n = -1;
 
@@ -560,10 +541,10 @@ START_TEST(test_set_meta)
 	int64_t t = 946684800000000;	/* 2000-01-01 */
 
 	save_at(tc_cache, "m", "payload", EC_TIME_NONE);
-	before = slurp(tpath("m.enc.json"), NULL);
+	before = ec_test_slurp(tpath("m.enc.json"), NULL);
 	ck_assert_int_eq(ec_cache_set_meta(tc_cache, "m", EC_META_COMMENT,
 					   "new note", 0), 0);
-	after = slurp(tpath("m.enc.json"), NULL);
+	after = ec_test_slurp(tpath("m.enc.json"), NULL);
 	tb = strstr(before, "\"encrypted\"");
 	ta = strstr(after, "\"encrypted\"");
 	/* token unchanged, comment appended in json.dump's order */
@@ -580,7 +561,7 @@ START_TEST(test_set_meta)
 	ec_entry_release(&e);
 	ck_assert_int_eq(ec_cache_set_meta(tc_cache, "m", EC_META_COMMENT,
 					   NULL, 0), 0);
-	after = slurp(tpath("m.enc.json"), NULL);
+	after = ec_test_slurp(tpath("m.enc.json"), NULL);
 	ck_assert_ptr_null(strstr(after, "comment"));
 	free(after);
 	/* a tampered envelope is not rewritten */
@@ -588,7 +569,7 @@ START_TEST(test_set_meta)
 	     "\"gAAAAAA\"}", 42);
 	ck_assert_int_ne(ec_cache_set_meta(tc_cache, "bad", EC_META_COMMENT,
 					   "x", 0), 0);
-	after = slurp(tpath("bad.enc.json"), NULL);
+	after = ec_test_slurp(tpath("bad.enc.json"), NULL);
 	ck_assert_ptr_null(strstr(after, "comment"));
 	free(after);
 	ck_assert_int_eq(ec_cache_set_meta(tc_cache, "gone", EC_META_COMMENT,
@@ -729,14 +710,7 @@ static Suite *cache_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (ec_secure_init() != 0)
 		return 99;
-	sr = srunner_create(cache_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ec_test_run(cache_suite());
 }

@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "error.h"
 #include "secure.h"
+#include "unit.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -44,46 +45,6 @@ static int parse_bytes(const void *p, size_t n, struct ec_envelope *env)
 static int parse_str(const char *s, struct ec_envelope *env)
 {
 	return parse_bytes(s, strlen(s), env);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, r;
-
-	ck_assert_msg(f != NULL, "cannot open '%s'", path);
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4096;
-			buf = realloc(buf, cap);
-			ck_assert_ptr_nonnull(buf);
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
-	ck_assert(!ferror(f));
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
-static uint8_t *unhex(const char *hex, size_t *len)
-{
-	size_t n = strlen(hex) / 2, i;
-	uint8_t *p = malloc(n ? n : 1);
-	unsigned int x;
-
-	ck_assert_ptr_nonnull(p);
-	ck_assert_uint_eq(strlen(hex) % 2, 0);
-	for (i = 0; i < n; i++) {
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &x), 1);
-		p[i] = (uint8_t)x;
-	}
-	*len = n;
-	return p;
 }
 
 static void assert_empty(const struct ec_envelope *e)
@@ -150,7 +111,7 @@ static char *golden_file(size_t i, size_t *len)
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s%s", GOLDEN_CACHE, golden_envs[i].file);
-	return slurp(path, len);
+	return ec_test_slurp(path, len);
 }
 
 START_TEST(test_parse_golden)
@@ -617,7 +578,7 @@ static int reserialize_one(const char *path, const struct stat *st,
 	if (type != FTW_F || plen < sizeof(suffix) ||
 	    strcmp(path + plen - (sizeof(suffix) - 1), suffix) != 0)
 		return 0;
-	buf = slurp(path, &len);
+	buf = ec_test_slurp(path, &len);
 	ck_assert_msg(ec_envelope_parse(buf, len, &e) == 0, "parse %s", path);
 	ck_assert_int_eq(ec_envelope_serialize(&e, &out, &outlen), 0);
 	ck_assert_msg(outlen == len && memcmp(out, buf, len) == 0,
@@ -881,7 +842,7 @@ START_TEST(test_pack_known_answer_validasof)
 	uint8_t *out = NULL, *want;
 	size_t len = 0, wantlen;
 
-	want = unhex(pack_va_hex, &wantlen);
+	want = ec_test_hex_dup(pack_va_hex, &wantlen);
 	ck_assert_int_eq(ec_payload_pack((const uint8_t *)"\0\1", 2,
 					 "2026-01-01T00:00:00+01:00 \303\251",
 					 &out, &len), 0);
@@ -972,7 +933,7 @@ START_TEST(test_unpack_date)
 	char *va = NULL;
 	int ret;
 
-	pt = unhex(date_cases[_i].hex, &ptlen);
+	pt = ec_test_hex_dup(date_cases[_i].hex, &ptlen);
 	ck_assert_uint_eq(ptlen, 86);
 	ret = ec_payload_unpack(pt, ptlen, &data, &len, &va);
 	if (date_cases[_i].iso) {
@@ -1035,7 +996,7 @@ START_TEST(test_unpack_validasof_nul)
 	size_t ptlen, len = 0;
 	char *va = NULL;
 
-	pt = unhex(va_nul_hex, &ptlen);
+	pt = ec_test_hex_dup(va_nul_hex, &ptlen);
 	ck_assert_int_eq(ec_payload_unpack(pt, ptlen, &data, &len, &va), 0);
 	ck_assert_uint_eq(len, 0);
 	ck_assert_str_eq(va, "a");
@@ -1051,7 +1012,7 @@ START_TEST(test_unpack_eplist)
 	size_t ptlen, len = 99;
 	char *va = (char *)"x";
 
-	pt = unhex(eplist_cases[_i].hex, &ptlen);
+	pt = ec_test_hex_dup(eplist_cases[_i].hex, &ptlen);
 	ck_assert_msg(ec_payload_unpack(pt, ptlen, &data, &len, &va) ==
 		      -EC_EPLIST, "case %s", eplist_cases[_i].what);
 	ck_assert_ptr_null(data);
@@ -1073,7 +1034,7 @@ START_TEST(test_unpack_not_payload)
 	size_t ptlen, len = 0;
 	char *va = NULL;
 
-	pt = unhex(scalar_big_hex, &ptlen);
+	pt = ec_test_hex_dup(scalar_big_hex, &ptlen);
 	ck_assert_int_eq(ec_payload_unpack(pt, ptlen, &data, &len, &va),
 			 -EC_EPLIST);
 	ck_assert_ptr_null(data);
@@ -1180,7 +1141,7 @@ START_TEST(test_unpack_mutations)
 	uint8_t *va_pt, buf[512];
 	uint64_t s = 0x2545f4914f6cdd1dULL, r;
 
-	va_pt = unhex(pack_va_hex, &seedlen[0]);
+	va_pt = ec_test_hex_dup(pack_va_hex, &seedlen[0]);
 	seeds[0] = va_pt;
 	seeds[1] = pt_raw_hello;
 	seedlen[1] = sizeof(pt_raw_hello);
@@ -1301,14 +1262,7 @@ static Suite *envelope_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (ec_secure_init() != 0)
 		return 99;
-	sr = srunner_create(envelope_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ec_test_run(envelope_suite());
 }

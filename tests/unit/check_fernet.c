@@ -13,6 +13,7 @@
 #include "error.h"
 #include "fernet.h"
 #include "secure.h"
+#include "unit.h"
 
 /* The Fernet spec's known-answer vector (generate.json / verify.json). */
 #define SPEC_KEY_B64 "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
@@ -60,18 +61,6 @@ static const char *const bad_padding[] = {
 
 static uint8_t spec_key[EC_KEYBYTES];
 static uint8_t spec_iv[EC_FERNET_IVBYTES];
-
-static void unhex(const char *hex, uint8_t *out, size_t n)
-{
-	size_t i;
-	unsigned v;
-
-	ck_assert_uint_eq(strlen(hex), 2 * n);
-	for (i = 0; i < n; i++) {
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
 
 static void setup_keys(void)
 {
@@ -178,8 +167,8 @@ START_TEST(test_spec_key)
 {
 	uint8_t want[EC_KEYBYTES];
 
-	unhex("730ff4c7af3d46923e8ed451ee813c87"
-	      "f790b0a226bc96a92de49b5e9c05e1ee", want, sizeof(want));
+	ec_test_hex("730ff4c7af3d46923e8ed451ee813c87"
+		    "f790b0a226bc96a92de49b5e9c05e1ee", want, sizeof(want));
 	ck_assert_mem_eq(spec_key, want, EC_KEYBYTES);
 }
 END_TEST
@@ -411,7 +400,7 @@ START_TEST(test_err_wrong_key)
 		key[i] ^= 0x10;
 		open_fails(key, SPEC_TOKEN, -EC_EHMAC);
 	}
-	unhex(GOLDEN_DEFAULT, key, sizeof(key));
+	ec_test_hex(GOLDEN_DEFAULT, key, sizeof(key));
 	open_fails(key, SPEC_TOKEN, -EC_EHMAC);
 	open_fails(key, bad_padding[0], -EC_EHMAC);
 }
@@ -433,7 +422,7 @@ START_TEST(test_golden_hello)
 	size_t ptlen = 0;
 	uint64_t ts = 0;
 
-	unhex(GOLDEN_DEFAULT, key, sizeof(key));
+	ec_test_hex(GOLDEN_DEFAULT, key, sizeof(key));
 	ck_assert_int_eq(ec_fernet_open(key, HELLO_TOKEN, strlen(HELLO_TOKEN),
 					&pt, &ptlen, &ts), 0);
 	ck_assert_uint_eq(ts, HELLO_TS);
@@ -443,7 +432,7 @@ START_TEST(test_golden_hello)
 				     sizeof(bplist_data) - 1));
 	ec_secure_free(pt);
 
-	unhex(GOLDEN_REPORTS, key, sizeof(key));	/* the other key */
+	ec_test_hex(GOLDEN_REPORTS, key, sizeof(key));	/* the other key */
 	open_fails(key, HELLO_TOKEN, -EC_EHMAC);
 }
 END_TEST
@@ -491,14 +480,7 @@ static Suite *fernet_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (ec_secure_init() < 0)
 		return EXIT_FAILURE;
-	sr = srunner_create(fernet_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ec_test_run(fernet_suite());
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fsmeta.h"
+#include "unit.h"
 
 static struct ec_fsmeta *m;
 
@@ -466,11 +467,5 @@ static Suite *fsmeta_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fsmeta_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ec_test_run(fsmeta_suite());
 }

@@ -19,49 +19,17 @@
 #include "kdf.h"
 #include "secrets.h"
 #include "secure.h"
+#include "unit.h"
 
 #define GOLDEN_SALT EC_GOLDEN "/salt.bin"
 #define GOLDEN_SECRETS EC_GOLDEN "/secrets.json"
-
-/* Hex text -> bytes; the test's own helper. */
-static void unhex(const char *hex, uint8_t *out, size_t n)
-{
-	size_t i;
-	unsigned v;
-
-	ck_assert_uint_eq(strlen(hex), 2 * n);
-	for (i = 0; i < n; i++) {
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
 
 static void check_key(const uint8_t *key, const char *hex)
 {
 	uint8_t want[EC_KEYBYTES];
 
-	unhex(hex, want, sizeof(want));
+	ec_test_hex(hex, want, sizeof(want));
 	ck_assert_mem_eq(key, want, EC_KEYBYTES);
-}
-
-/* Whole file into a malloc'd buffer (test data, not secret). */
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	ck_assert_int_ge(n, 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
 }
 
 static void parse_ok(const char *json, struct ec_secrets *s)
@@ -166,7 +134,7 @@ START_TEST(test_fingerprint_golden)
 	uint8_t *salt;
 	size_t len;
 
-	salt = slurp(GOLDEN_SALT, &len);
+	salt = ec_test_slurp(GOLDEN_SALT, &len);
 	ck_assert_uint_eq(len, 16);
 	ec_kdf_fingerprint(salt, len, fp);
 	ck_assert_str_eq(fp, "ca8ba314b473754d");
@@ -435,8 +403,8 @@ START_TEST(test_golden_keys)
 	uint8_t *salt, *json;
 	size_t saltlen, jsonlen;
 
-	salt = slurp(GOLDEN_SALT, &saltlen);
-	json = slurp(GOLDEN_SECRETS, &jsonlen);
+	salt = ec_test_slurp(GOLDEN_SALT, &saltlen);
+	json = ec_test_slurp(GOLDEN_SECRETS, &jsonlen);
 	ck_assert_int_eq(ec_secrets_parse((const char *)json, jsonlen, &s), 0);
 	ec_secure_wipe(json, jsonlen);
 	free(json);
@@ -502,14 +470,7 @@ static Suite *kdf_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (ec_secure_init() < 0)
 		return EXIT_FAILURE;
-	sr = srunner_create(kdf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ec_test_run(kdf_suite());
 }

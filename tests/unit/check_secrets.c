@@ -3,7 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,29 +15,23 @@
 #include "error.h"
 #include "secrets.h"
 #include "secure.h"
+#include "unit.h"
 
 /* --- helpers ------------------------------------------------------------- */
 
-static char tmpdir[64];
-static char pathbuf[256];
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
+static char *tmpdir;
+static char pathbuf[PATH_MAX];
 
 static void setup_dir(void)
 {
-	strcpy(tmpdir, "/tmp/check_secrets-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = ec_test_tmpdir("check_secrets");
 }
 
 static void teardown_dir(void)
 {
-	ck_assert_int_eq(nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	ec_test_rm_rf(tmpdir);
+	free(tmpdir);
+	tmpdir = NULL;
 }
 
 static const char *path_of(const char *name)
@@ -59,25 +53,6 @@ static const char *write_file(const char *name, const char *data, size_t len,
 	ck_assert_int_eq(fchmod(fd, mode), 0);
 	ck_assert_int_eq(close(fd), 0);
 	return path;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	ck_assert_int_ge(n, 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
 }
 
 static void check_entry(const struct ec_secrets *s, size_t i,
@@ -115,7 +90,7 @@ START_TEST(test_parse_golden)
 	size_t len;
 	char *buf;
 
-	buf = slurp(EC_GOLDEN "/secrets.json", &len);
+	buf = ec_test_slurp(EC_GOLDEN "/secrets.json", &len);
 	memset(&s, 0x5a, sizeof(s));	/* need not be initialised */
 	ck_assert_int_eq(ec_secrets_parse(buf, len, &s), 0);
 	check_golden(&s);
@@ -362,7 +337,7 @@ END_TEST
 START_TEST(test_read_symlink)
 {
 	struct ec_secrets s;
-	char target[256];
+	char target[PATH_MAX];
 
 	snprintf(target, sizeof(target), "%s",
 		 write_file("real", GOLDEN_JSON, strlen(GOLDEN_JSON), 0600));
@@ -470,14 +445,7 @@ static Suite *secrets_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (ec_secure_init() < 0)
 		return EXIT_FAILURE;
-	sr = srunner_create(secrets_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ec_test_run(secrets_suite());
 }

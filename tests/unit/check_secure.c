@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "secure.h"
+#include "unit.h"
 
 static int all_zero(const uint8_t *p, size_t n)
 {
@@ -435,14 +436,7 @@ static Suite *secure_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (ec_secure_init() < 0)
 		return EXIT_FAILURE;
-	sr = srunner_create(secure_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ec_test_run(secure_suite());
 }

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,25 +16,17 @@
 
 #include "error.h"
 #include "store.h"
+#include "unit.h"
 
-static char root[64];	/* a temp dir: root/cache is the store, root/out outside */
-static char cdir[128];
+static char *root;	/* a temp dir: root/cache is the store, root/out outside */
+static char cdir[PATH_MAX];
 static struct ec_store st;
-
-static void rm_rf(const char *path)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 static void setup(void)
 {
-	char out[128];
+	char out[PATH_MAX];
 
-	strcpy(root, "/tmp/ec-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	root = ec_test_tmpdir("ec-store");
 	snprintf(cdir, sizeof(cdir), "%s/cache", root);
 	snprintf(out, sizeof(out), "%s/out", root);
 	ck_assert_int_eq(mkdir(cdir, 0700), 0);
@@ -44,17 +37,20 @@ static void setup(void)
 static void teardown(void)
 {
 	ec_store_release(&st);
-	rm_rf(root);
+	ec_test_rm_rf(root);
+	free(root);
+	root = NULL;
 }
 
 /* path below the cache dir */
 static const char *at(const char *rel)
 {
-	static char buf[4][256];
+	static char buf[4][PATH_MAX];
 	static int k;
 
 	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof(buf[k]), "%s/%s", cdir, rel);
+	ck_assert_int_lt(snprintf(buf[k], sizeof(buf[k]), "%s/%s", cdir, rel),
+			 (int)sizeof(buf[k]));
 	return buf[k];
 }
 
@@ -197,7 +193,7 @@ START_TEST(test_read_errors)
 {
 	char *buf = (char *)1;
 	size_t len = 1;
-	char target[256];
+	char target[PATH_MAX];
 
 	ck_assert_int_eq(ec_store_read(&st, "none", 100, &buf, &len, NULL),
 			 -ENOENT);
@@ -428,11 +424,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ec_test_run(store_suite());
 }

@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "ttl.h"
+#include "unit.h"
 
 #define SEC INT64_C(1000000)
 #define DAY (86400 * SEC)
@@ -797,14 +798,5 @@ static Suite *ttl_suite(bool can_fork)
 
 int main(void)
 {
-	const char *fork_env = getenv("CK_FORK");
-	bool can_fork = !(fork_env && strcmp(fork_env, "no") == 0);
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(ttl_suite(can_fork));
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ec_test_run(ttl_suite(ec_test_forking()));
 }

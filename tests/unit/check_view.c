@@ -23,6 +23,7 @@
 
 #include "error.h"
 #include "secure.h"
+#include "unit.h"
 #include "view.h"
 
 /* --- helpers ------------------------------------------------------------- */
@@ -1777,14 +1778,7 @@ static Suite *view_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (ec_secure_init() < 0)
 		return EXIT_FAILURE;
-	sr = srunner_create(view_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ec_test_run(view_suite());
 }

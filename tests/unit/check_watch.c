@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "watch.h"
+#include "unit.h"
 
 #define MAXEV 256
 
@@ -23,7 +25,7 @@ struct seen {
 	char name[64];
 };
 
-static char root[64];
+static char *root;
 static int dirfd_;
 static struct ec_watch *w;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -97,7 +99,7 @@ static size_t count_wd(int wd)
 
 static const char *at(const char *rel)
 {
-	static char buf[4][256];
+	static char buf[4][PATH_MAX];
 	static int k;
 
 	k = (k + 1) % 4;
@@ -116,8 +118,7 @@ static void touch(const char *rel)
 
 static void setup(void)
 {
-	strcpy(root, "/tmp/ec-watch-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	root = ec_test_tmpdir("ec-watch");
 	ck_assert_int_eq(mkdir(at("a"), 0700), 0);
 	ck_assert_int_eq(mkdir(at("a/b"), 0700), 0);
 	touch("file");
@@ -131,13 +132,12 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	ec_watch_free(w);
 	w = NULL;
 	close(dirfd_);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	ck_assert_int_eq(system(cmd), 0);
+	ec_test_rm_rf(root);
+	free(root);
+	root = NULL;
 }
 
 /* --- adding -------------------------------------------------------------- */
@@ -275,7 +275,7 @@ END_TEST
 
 START_TEST(test_reliable)
 {
-	ck_assert(ec_watch_reliable(dirfd_));	/* /tmp: local */
+	ck_assert(ec_watch_reliable(dirfd_));	/* the build dir: local */
 	ck_assert(!ec_watch_reliable(-1));
 }
 END_TEST
@@ -315,11 +315,5 @@ static Suite *watch_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(watch_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ec_test_run(watch_suite());
 }
