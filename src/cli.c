@@ -20,13 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "cache.h"
 #include "error.h"
-#include "secrets.h"
 #include "secure.h"
+#include "startup.h"
 #include "store.h"
 #include "ttl.h"
 #include "view.h"
@@ -38,7 +37,6 @@ enum {
 	EXIT_IO = 4,
 };
 
-#define SALT_FILE_MAX (1u << 20)
 #define READ_CHUNK (64u << 10)
 
 /* ---- plain heap text buffer (never holds secrets) --------------------- */
@@ -250,17 +248,12 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* Our error texts are lower-case; strerror()'s start with a capital. */
+/* ec_startup_errtext() for one message at a time. */
 static const char *errtext(int err)
 {
-	static char text[256];
-	const char *m = ec_strerror(err);
+	static char text[EC_STARTUP_ERRTEXT_MAX];
 
-	snprintf(text, sizeof(text), "%s", m);
-	if (text[0] >= 'A' && text[0] <= 'Z' &&
-	    !(text[1] >= 'A' && text[1] <= 'Z'))
-		text[0] = (char)(text[0] - 'A' + 'a');
-	return text;
+	return ec_startup_errtext(err, text, sizeof(text));
 }
 
 /* One line on stderr: "enccache: <message>".  Control characters in the
@@ -644,150 +637,83 @@ static int validate(struct opts *o, const struct command *cmd, char **args)
 
 /* ---- opening the cache ----------------------------------------------- */
 
-/* Read the whole salt file (plain memory: the salt is not a secret). */
-static int read_salt_file(const char *path, uint8_t **out, size_t *outlen)
+/* Report the failed start-up step, worded as enccachefs words it. */
+static void complain_startup(const struct ec_startup *st)
 {
-	struct buf b = { 0 };
-	int fd, rc = 0;
+	size_t n = ec_startup_message(st, NULL, 0);
+	char *msg = malloc(n + 1);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		char chunk[4096];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (b.len + (size_t)n > SALT_FILE_MAX) {
-			rc = -EC_ETOOBIG;
-			goto out;
-		}
-		buf_add(&b, chunk, (size_t)n);
-	}
-	if (!b.p)
-		buf_add(&b, "", 0);
-	*out = (uint8_t *)b.p;
-	*outlen = b.len;
-	b.p = NULL;
-out:
-	buf_release(&b);
-	close(fd);
-	return rc;
-}
-
-static bool secrets_have(const struct ec_secrets *s, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->v[i].name, name) == 0)
-			return true;
-	return false;
+	if (!msg)
+		oom();
+	ec_startup_message(st, msg, n + 1);
+	complain("%s", msg);
+	free(msg);
 }
 
 /* Everything the commands with keys need; 0 or an exit code (reported). */
 static int open_cache(const struct opts *o, bool for_put,
 		      struct ec_cache **out)
 {
-	struct ec_secrets secrets = { NULL, 0 };
+	struct ec_startup st;
 	struct ec_cache_options co;
-	const char *secrets_path, *salt_file, *dir;
-	uint8_t *salt = NULL;
-	size_t salt_len = 0;
-	struct stat st;
+	const char *dir;
+	struct stat st_dir;
 	int rc, ret = EXIT_CONFIG;
 
-	secrets_path = env_or(o->secrets, "ENCCACHE_SECRETS");
+	ec_startup_init(&st);
+	st.secrets_file = env_or(o->secrets, "ENCCACHE_SECRETS");
+	st.salt_text = o->salt;
+	st.salt_file = o->salt ? NULL : env_or(o->salt_file,
+					       "ENCCACHE_SALT_FILE");
+	st.key = o->key;
 	dir = env_or(o->dir, "ENCCACHE_DIR");
-	salt_file = o->salt ? NULL : env_or(o->salt_file,
-					    "ENCCACHE_SALT_FILE");
 	if (!dir) {
 		complain("no cache directory: use --dir or set ENCCACHE_DIR");
 		goto out;
 	}
-	if (!secrets_path) {
+	if (!st.secrets_file) {
 		complain("no secrets file: use --secrets or set "
 			 "ENCCACHE_SECRETS");
 		goto out;
 	}
-	if (!o->salt && !salt_file) {
+	if (!st.salt_text && !st.salt_file) {
 		complain("no salt: use --salt, --salt-file or set "
 			 "ENCCACHE_SALT_FILE");
 		goto out;
 	}
-	if (stat(dir, &st) < 0) {
-		complain("cannot open cache directory '%s': %s", dir,
-			 errtext(-errno));
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		complain("cannot open cache directory '%s': %s", dir,
-			 errtext(-ENOTDIR));
-		goto out;
-	}
-	if (o->salt) {
-		salt_len = strlen(o->salt);
-		salt = malloc(salt_len + 1);
-		if (!salt)
-			oom();
-		memcpy(salt, o->salt, salt_len + 1);
-	} else {
-		rc = read_salt_file(salt_file, &salt, &salt_len);
-		if (rc < 0) {
-			complain("cannot read salt file '%s': %s", salt_file,
-				 errtext(rc));
-			goto out;
-		}
-	}
-	rc = ec_secrets_read_file(secrets_path, &secrets);
+	rc = stat(dir, &st_dir) < 0 ? -errno :
+		!S_ISDIR(st_dir.st_mode) ? -ENOTDIR : 0;
 	if (rc < 0) {
-		complain("cannot use secrets file '%s': %s", secrets_path,
-			 errtext(rc));
+		ec_startup_open_failed(&st, dir, rc);
+		complain_startup(&st);
 		goto out;
 	}
-	if (o->key && !secrets_have(&secrets, o->key)) {
-		complain("unknown key name '%s': not in secrets file '%s'",
-			 o->key, secrets_path);
-		goto out;
-	}
-	if (for_put && !o->key && secrets.n != 1 &&
-	    !secrets_have(&secrets, "default")) {
-		complain("no --key given and secrets file '%s' has no "
-			 "'default' key", secrets_path);
+	if (ec_startup_read_salt(&st) == -ENOMEM)
+		oom();
+	if (st.failed || ec_startup_read_secrets(&st, for_put) < 0) {
+		complain_startup(&st);
 		goto out;
 	}
 
 	memset(&co, 0, sizeof(co));
 	co.dir = dir;
 	co.suffix = o->suffix;
-	co.salt = salt;
-	co.salt_len = salt_len;
+	co.salt = st.salt;
+	co.salt_len = st.salt_len;
 	co.ttl = o->ttl;
 	co.oldest_valid_us = o->oldest_us;
 	co.default_key = o->key;
 	co.iterations = 0;
 	co.durable = o->sync;
-	rc = ec_cache_open(&co, &secrets, out);	/* releases secrets */
+	rc = ec_cache_open(&co, &st.secrets, out);	/* releases secrets */
 	if (rc < 0) {
-		if (rc == -EC_EKEY || rc == -EINVAL)
-			complain("unknown key name '%s'",
-				 o->key ? o->key : "default");
-		else
-			complain("cannot open cache directory '%s': %s", dir,
-				 errtext(rc));
+		ec_startup_open_failed(&st, dir, rc);
+		complain_startup(&st);
 		goto out;
 	}
 	ret = 0;
 out:
-	ec_secrets_release(&secrets);
-	free(salt);
+	ec_startup_release(&st);
 	return ret;
 }
 

@@ -1,0 +1,229 @@
+/*
+ * startup: salt, secrets and key-name checks shared by enccache and
+ * enccachefs, and the words for their failures.  Prints nothing.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "startup.h"
+
+char *ec_startup_errtext(int err, char *buf, size_t size)
+{
+	if (size == 0)
+		return buf;
+	snprintf(buf, size, "%s", ec_strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' &&
+	    !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+/* Read all of the file at path, at most EC_STARTUP_SALT_MAX bytes. */
+static int read_salt_file(const char *path, uint8_t **out, size_t *outlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* One byte more than the limit tells "too big" from "exactly". */
+	buf = malloc(EC_STARTUP_SALT_MAX + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, EC_STARTUP_SALT_MAX + 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > EC_STARTUP_SALT_MAX) {
+			err = -EC_ETOOBIG;
+			goto out;
+		}
+	}
+	/* Give back only what the salt needs (plus its NUL). */
+	{
+		uint8_t *small = realloc(buf, len + 1);
+
+		if (small)
+			buf = small;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+int ec_startup_salt(const char *text, const char *file, uint8_t **salt,
+		    size_t *len)
+{
+	*salt = NULL;
+	*len = 0;
+	if ((text == NULL) == (file == NULL))
+		return -EINVAL;
+	if (file)
+		return read_salt_file(file, salt, len);
+	*len = strlen(text);
+	*salt = malloc(*len + 1);
+	if (!*salt) {
+		*len = 0;
+		return -ENOMEM;
+	}
+	memcpy(*salt, text, *len + 1);
+	return 0;
+}
+
+bool ec_startup_has_key(const struct ec_secrets *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+int ec_startup_check_key(const struct ec_secrets *s, const char *key,
+			 bool for_write)
+{
+	if (key)
+		return ec_startup_has_key(s, key) ? 0 : -EC_EKEY;
+	if (for_write && s->n != 1 && !ec_startup_has_key(s, "default"))
+		return -ENOKEY;
+	return 0;
+}
+
+void ec_startup_init(struct ec_startup *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+void ec_startup_release(struct ec_startup *st)
+{
+	ec_secrets_release(&st->secrets);
+	free(st->salt);
+	st->salt = NULL;
+	st->salt_len = 0;
+	st->failed = EC_STARTUP_OK;
+	st->err = 0;
+	st->dir = NULL;
+}
+
+static int fail(struct ec_startup *st, enum ec_startup_step step, int err)
+{
+	st->failed = step;
+	st->err = err;
+	return err;
+}
+
+int ec_startup_read_salt(struct ec_startup *st)
+{
+	int err;
+
+	free(st->salt);
+	err = ec_startup_salt(st->salt_text, st->salt_file, &st->salt,
+			      &st->salt_len);
+	return err ? fail(st, EC_STARTUP_SALT, err) : 0;
+}
+
+int ec_startup_read_secrets(struct ec_startup *st, bool for_write)
+{
+	int err;
+
+	ec_secrets_release(&st->secrets);
+	err = ec_secrets_read_file(st->secrets_file, &st->secrets);
+	if (err)
+		return fail(st, EC_STARTUP_SECRETS, err);
+	err = ec_startup_check_key(&st->secrets, st->key, for_write);
+	if (err) {
+		ec_secrets_release(&st->secrets);
+		return fail(st, err == -EC_EKEY ? EC_STARTUP_KEY :
+			    EC_STARTUP_NO_DEFAULT, err);
+	}
+	return 0;
+}
+
+int ec_startup_open_failed(struct ec_startup *st, const char *dir, int err)
+{
+	st->dir = dir;
+	return fail(st, err == -EC_EKEY ? EC_STARTUP_KEY :
+		    EC_STARTUP_CACHE_DIR, err);
+}
+
+/* "(null)" never reaches a message: an input the step needed but the
+ * caller did not set shows as empty quotes. */
+static const char *str(const char *s)
+{
+	return s ? s : "";
+}
+
+__attribute__((format(printf, 3, 4)))
+static size_t format(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		if (size)
+			buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}
+
+size_t ec_startup_message(const struct ec_startup *st, char *buf,
+			  size_t size)
+{
+	char why[EC_STARTUP_ERRTEXT_MAX];
+
+	ec_startup_errtext(st->err, why, sizeof(why));
+	switch (st->failed) {
+	case EC_STARTUP_OK:
+		break;
+	case EC_STARTUP_SALT:
+		return format(buf, size, "cannot read salt file '%s': %s",
+			      str(st->salt_file), why);
+	case EC_STARTUP_SECRETS:
+		return format(buf, size, "cannot use secrets file '%s': %s",
+			      str(st->secrets_file), why);
+	case EC_STARTUP_KEY:
+		return format(buf, size, "unknown key name '%s': not in "
+			      "secrets file '%s'",
+			      st->key ? st->key : "default",
+			      str(st->secrets_file));
+	case EC_STARTUP_NO_DEFAULT:
+		return format(buf, size, "no %s given and secrets file '%s' "
+			      "has no 'default' key",
+			      st->key_option ? st->key_option : "--key",
+			      str(st->secrets_file));
+	case EC_STARTUP_CACHE_DIR:
+		return format(buf, size, "cannot open cache directory '%s': "
+			      "%s", str(st->dir), why);
+	}
+	return format(buf, size, "%s", "");
+}
