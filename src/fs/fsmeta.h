@@ -42,7 +42,15 @@ struct ec_fsmeta_info {
 	int64_t expires_us;	/* last valid instant (EC_STATE_VALID only) */
 	uint64_t size;		/* rendered length (EC_STATE_VALID only) */
 	bool is_bplist;		/* data is a binary plist */
+	uint64_t digest;	/* ec_fsmeta_digest() of the envelope bytes */
 };
+
+/*
+ * A 64-bit digest of an envelope's bytes (BLAKE2b), to tell two versions
+ * apart that share a key: an envelope rewritten in place within one
+ * mtime tick keeps its size and times.  No I/O.
+ */
+uint64_t ec_fsmeta_digest(const void *buf, size_t len);
 
 /* One extended attribute to store with an entry (copied by put). */
 struct ec_fsmeta_xattr {

@@ -1,0 +1,434 @@
+/*
+ * conf: the daemon's options (-o ...), and every check that needs no key,
+ * done before anything is mounted: each failure is one line on stderr.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "error.h"
+#include "fsmeta.h"
+#include "store.h"
+#include "ttl.h"
+
+#define PROG "enccachefs"
+
+#define SALT_FILE_MAX (1u << 20)
+
+
+#define EC_OPT(t, p) { t, offsetof(struct ec_conf, p), 1 }
+
+const struct fuse_opt ec_conf_opts[] = {
+	EC_OPT("secrets=%s", secrets),
+	EC_OPT("salt=%s", salt),
+	EC_OPT("salt_file=%s", salt_file),
+	EC_OPT("ttl=%s", ttl),
+	EC_OPT("oldest_valid=%s", oldest_valid),
+	EC_OPT("key=%s", key),
+	EC_OPT("suffix=%s", suffix),
+	EC_OPT("view=%s", view),
+	EC_OPT("cache_timeout=%s", cache_timeout),
+	EC_OPT("meta_cache=%s", meta_cache),
+	FUSE_OPT_KEY("ro", EC_CONF_KEY_RO),
+	FUSE_OPT_KEY("sync", EC_CONF_KEY_SYNC),
+	FUSE_OPT_END
+};
+
+int ec_conf_proc(void *data, const char *arg, int key,
+		     struct fuse_args *outargs)
+{
+	struct ec_conf *c = data;
+
+	(void)outargs;
+	switch (key) {
+	case EC_CONF_KEY_RO:
+		c->ro = 1;
+		return 1;	/* the kernel mounts read-only too */
+	case EC_CONF_KEY_SYNC:
+		/* Ours: the kernel's would fsync after every write(2), each
+		 * a whole save here.  We make every save durable instead. */
+		c->sync = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		/* Both are ours, so that we word the errors about them. */
+		c->nonopts++;
+		if (!c->cachedir) {
+			c->cachedir = strdup(arg);
+			return c->cachedir ? 0 : -1;
+		}
+		if (!c->mountpoint) {
+			c->mountpoint = strdup(arg);
+			return c->mountpoint ? 0 : -1;
+		}
+		return 0;	/* too many: check_conf says so */
+	default:
+		return 1;
+	}
+}
+
+void ec_conf_usage(const char *prog)
+{
+	printf(
+"usage: %s [-f] [-d] [-o OPTION[,OPTION...]] CACHEDIR MOUNTPOINT\n"
+"\n"
+"Mount a cache directory of encrypted envelopes as plain files.\n"
+"\n"
+"enccachefs options:\n"
+"    -o secrets=FILE        secrets file: JSON object of key names to\n"
+"                           passwords, mode 0600 (required)\n"
+"    -o salt=TEXT           the salt, as the UTF-8 bytes of TEXT\n"
+"    -o salt_file=FILE      the salt, as the exact bytes of FILE\n"
+"                           (one of salt= and salt_file= is required)\n"
+"    -o ttl=DURATION        time to live: '5 days', '3d 2h', '0', 'inf',\n"
+"                           or an ISO-8601 expiry time (default: 5 days)\n"
+"    -o oldest_valid=ISO    entries created before this time are stale\n"
+"    -o key=NAME            key name for new entries (default: 'default',\n"
+"                           or the only key)\n"
+"    -o suffix=TEXT         envelope file suffix (default: .enc.json)\n"
+"    -o view=VIEW           auto, raw, json or xml (default: auto)\n"
+"    -o ro                  read-only mount\n"
+"    -o sync                make every change durable (fsync the envelope\n"
+"                           and its directory) before it returns\n"
+"    -o cache_timeout=SECS  how long the kernel may cache names and\n"
+"                           attributes (default: 60 on local file\n"
+"                           systems, 0 on network ones)\n"
+"    -o meta_cache=N        metadata cache size in entries (default: %u)\n"
+"\n", prog, EC_FSMETA_DEFAULT_MAX);
+}
+
+/* One line on stderr: "enccachefs: <message>". */
+void ec_conf_complain(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Our messages are lower-case; strerror()'s start with a capital. */
+const char *ec_conf_errtext(int err)
+{
+	static char text[256];
+
+	snprintf(text, sizeof(text), "%s", ec_strerror(err));
+	if (text[0] >= 'A' && text[0] <= 'Z' &&
+	    !(text[1] >= 'A' && text[1] <= 'Z'))
+		text[0] = (char)(text[0] - 'A' + 'a');
+	return text;
+}
+
+/* Read a whole small file (the salt: not a secret). */
+static int read_small_file(const char *path, uint8_t **out, size_t *outlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int fd, err = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(SALT_FILE_MAX + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, SALT_FILE_MAX + 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > SALT_FILE_MAX) {
+			err = -EC_ETOOBIG;
+			goto out;
+		}
+	}
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+/* Undo mountinfo's octal escapes (\040 for a space...) in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* Whether something is mounted on the directory real (a realpath). */
+static bool is_mounted(const char *real)
+{
+	char line[8192];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f) {
+		/* No /proc: compare devices with the parent instead. */
+		char parent[PATH_MAX];
+		struct stat a, b;
+
+		if (snprintf(parent, sizeof(parent), "%s/..", real) >=
+		    (int)sizeof(parent) || stat(real, &a) < 0 ||
+		    stat(parent, &b) < 0)
+			return false;
+		return a.st_dev != b.st_dev && strcmp(real, "/") != 0;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *save = NULL, *field = strtok_r(line, " ", &save);
+		int i;
+
+		for (i = 1; field && i < 5; i++)
+			field = strtok_r(NULL, " ", &save);
+		if (field) {
+			unescape(field);
+			found = strcmp(field, real) == 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return *s && !*end && !errno && isfinite(*out) && *out >= 0;
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end || errno || v == 0 || v > SIZE_MAX / 2)
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+
+void ec_conf_setup_release(struct ec_conf_setup *s)
+{
+	free(s->mountpoint);
+	free(s->cachedir);
+	free(s->salt);
+}
+
+/* The options' values; 0, or -1 after complaining. */
+static int check_options(const struct ec_conf *c, struct ec_conf_setup *s)
+{
+	int err;
+
+	if (!c->cachedir || !c->mountpoint) {
+		ec_conf_complain("missing %s: usage: " PROG " [options] CACHEDIR "
+			 "MOUNTPOINT (see --help)",
+			 c->cachedir ? "MOUNTPOINT" : "CACHEDIR");
+		return -1;
+	}
+	if (c->nonopts > 2) {
+		ec_conf_complain("too many arguments: usage: " PROG " [options] "
+			 "CACHEDIR MOUNTPOINT");
+		return -1;
+	}
+	if (!c->secrets) {
+		ec_conf_complain("missing option -o secrets=FILE");
+		return -1;
+	}
+	if (c->salt && c->salt_file) {
+		ec_conf_complain("options salt= and salt_file= cannot be used "
+			 "together");
+		return -1;
+	}
+	if (!c->salt && !c->salt_file) {
+		ec_conf_complain("missing option -o salt=TEXT or -o salt_file=FILE");
+		return -1;
+	}
+	if (c->ttl) {
+		err = ec_ttl_parse(c->ttl, &s->co.ttl);
+		if (err) {
+			ec_conf_complain("invalid ttl '%s': %s", c->ttl, ec_conf_errtext(err));
+			return -1;
+		}
+	}
+	if (c->oldest_valid) {
+		err = ec_time_parse_iso(c->oldest_valid,
+					&s->co.oldest_valid_us);
+		if (err) {
+			ec_conf_complain("invalid oldest_valid '%s': %s",
+				 c->oldest_valid, ec_conf_errtext(err));
+			return -1;
+		}
+	}
+	s->view = EC_VIEW_AUTO;
+	if (c->view && ec_view_parse(c->view, &s->view) != 0) {
+		ec_conf_complain("invalid view '%s': use auto, raw, json or xml",
+			 c->view);
+		return -1;
+	}
+	if (c->suffix && (!*c->suffix || strchr(c->suffix, '/'))) {
+		ec_conf_complain("invalid suffix '%s': must be non-empty, without '/'",
+			 c->suffix);
+		return -1;
+	}
+	if (c->key && !*c->key) {
+		ec_conf_complain("invalid key name: empty");
+		return -1;
+	}
+	if (c->cache_timeout && !parse_double(c->cache_timeout, &s->timeout)) {
+		ec_conf_complain("invalid cache_timeout '%s': not a number of seconds",
+			 c->cache_timeout);
+		return -1;
+	}
+	if (c->meta_cache && !parse_size(c->meta_cache, &s->meta_max)) {
+		ec_conf_complain("invalid meta_cache '%s': not a positive count",
+			 c->meta_cache);
+		return -1;
+	}
+	return 0;
+}
+
+/* The cache directory and the mount point; 0, or -1 after complaining. */
+static int check_paths(const struct ec_conf *c, struct ec_conf_setup *s)
+{
+	struct ec_store probe;
+	struct stat st;
+	size_t cl;
+	int err;
+
+	err = ec_store_open(&probe, c->cachedir, c->suffix);
+	if (err) {
+		ec_conf_complain("cannot open cache directory '%s': %s", c->cachedir,
+			 ec_conf_errtext(err));
+		return -1;
+	}
+	ec_store_release(&probe);
+	s->cachedir = realpath(c->cachedir, NULL);
+	s->mountpoint = realpath(c->mountpoint, NULL);
+	if (!s->mountpoint || stat(s->mountpoint, &st) < 0) {
+		ec_conf_complain("bad mount point '%s': %s", c->mountpoint,
+			 ec_conf_errtext(-errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ec_conf_complain("bad mount point '%s': %s", c->mountpoint,
+			 ec_conf_errtext(-ENOTDIR));
+		return -1;
+	}
+	if (!s->cachedir) {
+		ec_conf_complain("cannot open cache directory '%s': %s", c->cachedir,
+			 ec_conf_errtext(-errno));
+		return -1;
+	}
+	if (is_mounted(s->mountpoint)) {
+		ec_conf_complain("mount point '%s' is busy: something is already "
+			 "mounted there", c->mountpoint);
+		return -1;
+	}
+	cl = strlen(s->cachedir);
+	if (strncmp(s->mountpoint, s->cachedir, cl) == 0 &&
+	    (s->mountpoint[cl] == '/' || !s->mountpoint[cl] || cl == 1)) {
+		ec_conf_complain("mount point '%s' is inside the cache "
+				 "directory '%s'", c->mountpoint, c->cachedir);
+		return -1;
+	}
+	return 0;
+}
+
+/* The salt, from text or a file; 0, or -1 after complaining. */
+static int read_salt(const struct ec_conf *c, struct ec_conf_setup *s)
+{
+	int err;
+
+	if (c->salt) {
+		s->co.salt_len = strlen(c->salt);
+		s->salt = (uint8_t *)strdup(c->salt);
+		if (!s->salt) {
+			ec_conf_complain("out of memory");
+			return -1;
+		}
+	} else {
+		err = read_small_file(c->salt_file, &s->salt, &s->co.salt_len);
+		if (err) {
+			ec_conf_complain("cannot read salt file '%s': %s",
+				 c->salt_file, ec_conf_errtext(err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int ec_conf_check(const struct ec_conf *c, struct ec_conf_setup *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->co.ttl = ec_ttl_default();
+	s->co.oldest_valid_us = EC_TIME_NONE;
+	s->timeout = -1;
+	if (check_options(c, s) != 0 || check_paths(c, s) != 0 ||
+	    read_salt(c, s) != 0)
+		return -1;
+	s->co.dir = s->cachedir;
+	s->co.durable = c->sync;
+	s->co.suffix = c->suffix;
+	s->co.salt = s->salt;
+	s->co.default_key = c->key;
+	return 0;
+}
+
+void ec_conf_release(struct ec_conf *c)
+{
+	free(c->secrets);
+	free(c->salt);
+	free(c->salt_file);
+	free(c->ttl);
+	free(c->oldest_valid);
+	free(c->key);
+	free(c->suffix);
+	free(c->view);
+	free(c->cache_timeout);
+	free(c->meta_cache);
+	free(c->cachedir);
+	free(c->mountpoint);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,65 @@
+/*
+ * conf: the daemon's options and their checks (conf.c).
+ */
+#ifndef EC_FS_CONF_H
+#define EC_FS_CONF_H
+
+#include <fuse_lowlevel.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "view.h"
+
+/* What -o and the two arguments said (strings strdup'd by fuse_opt). */
+struct ec_conf {
+	char *secrets;
+	char *salt;
+	char *salt_file;
+	char *ttl;
+	char *oldest_valid;
+	char *key;
+	char *suffix;
+	char *view;
+	char *cache_timeout;
+	char *meta_cache;
+	char *cachedir;
+	char *mountpoint;
+	int ro;
+	int sync;
+	int nonopts;
+};
+
+enum { EC_CONF_KEY_RO, EC_CONF_KEY_SYNC };
+
+/* The option table and its processing function for fuse_opt_parse(). */
+extern const struct fuse_opt ec_conf_opts[];
+int ec_conf_proc(void *data, const char *arg, int key,
+		 struct fuse_args *outargs);
+void ec_conf_release(struct ec_conf *c);
+
+/* Checked settings, ready for ec_cache_open. */
+struct ec_conf_setup {
+	struct ec_cache_options co;
+	enum ec_view view;
+	double timeout;		/* < 0: not given */
+	size_t meta_max;
+	char *mountpoint;	/* realpath, malloc'd */
+	char *cachedir;		/* realpath, malloc'd */
+	uint8_t *salt;		/* malloc'd */
+};
+
+/* Validate everything that needs no key into *s (release it with
+ * ec_conf_setup_release(), also after a failure); 0, or -1 after
+ * complaining. */
+int ec_conf_check(const struct ec_conf *c, struct ec_conf_setup *s);
+void ec_conf_setup_release(struct ec_conf_setup *s);
+
+void ec_conf_usage(const char *prog);
+/* One line on stderr: "enccachefs: <message>". */
+void ec_conf_complain(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* ec_strerror(err) lower-cased, as our messages are. */
+const char *ec_conf_errtext(int err);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * handle: open files.  Opening (a complete version, or ENOENT), loading
+ * the content once, live readers, writers' buffers and their saves; the
+ * rules are the file lifecycle written in fs.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "handle.h"
+#include "ttl.h"
+
+/* An envelope rewritten in place is half-written for a moment: how often,
+ * and how long apart, open reads it again before it answers ENOENT. */
+#define REREAD_TRIES 25
+#define REREAD_PAUSE_NS 2000000L	/* 2 ms: 50 ms in all */
+#define YOUNG_US 2000000		/* a file this new may be being written */
+
+struct handle *ec_handle_new(struct node *n, bool writable)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	if (pthread_mutex_init(&h->lock, NULL) != 0) {
+		free(h);
+		return NULL;
+	}
+	h->node = n;
+	h->writable = writable;
+	h->opened_us = ec_clock_now_us();
+	return h;
+}
+
+void ec_handle_free(struct handle *h)
+{
+	free(h->env);
+	ec_secure_free(h->data);
+	ec_sbuf_release(&h->buf);	/* wipes */
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+void ec_handle_pin(struct handle *h)
+{
+	struct node *n = h->node;
+
+	if (h->writable) {
+		n->nopen++;
+		n->nwriters++;
+		return;
+	}
+	h->cached = ec_node_open_reader(n);
+	h->live = !h->cached;
+	h->seen_saves = n->saves;
+}
+
+void ec_handle_unpin(struct ecfs *fs, struct handle *h)
+{
+	struct node *n = h->node;
+
+	pthread_mutex_lock(&fs->lock);
+	if (h->writable) {
+		n->nopen--;
+		n->nwriters--;
+	} else {
+		ec_node_close_reader(n, h->cached, h->live);
+	}
+	if (h->dirty)
+		n->ndirty--;
+	h->dirty = false;
+	ec_node_put(&fs->nodes, n);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/*
+ * existing tells whether the writer writes over a (valid) entry, and
+ * is_bplist whether that entry's data is a binary plist.  Under view=auto
+ * an entry shown as JSON must be written as JSON, a raw entry stays raw,
+ * and a new entry is a binary plist when its content parses as JSON, else
+ * raw.  The other views apply to every write as they are.
+ */
+void ec_handle_set_view(struct ecfs *fs, struct handle *h, bool existing,
+			bool is_bplist)
+{
+	h->wview = fs->view;
+	h->wbplist = false;
+	if (fs->view == EC_VIEW_AUTO && existing) {
+		if (is_bplist)
+			h->wbplist = true;
+		else
+			h->wview = EC_VIEW_RAW;
+	}
+}
+
+/* Give the rendered content to h (ec_secure_alloc'd: h owns it now). */
+static void adopt(struct handle *h, uint8_t *content, size_t len)
+{
+	if (h->writable) {
+		ec_sbuf_release(&h->buf);
+		h->buf.p = content;
+		h->buf.len = h->buf.cap = len;
+	} else {
+		ec_secure_free(h->data);
+		h->data = content;
+		h->len = len;
+	}
+	free(h->env);
+	h->env = NULL;
+	h->ready = true;
+}
+
+static bool is_young(const struct stat *st)
+{
+	int64_t mtime_us = (int64_t)st->st_mtim.tv_sec * 1000000 +
+			   st->st_mtim.tv_nsec / 1000;
+
+	return st->st_size == 0 || ec_clock_now_us() - mtime_us < YOUNG_US;
+}
+
+static void pause_briefly(void)
+{
+	struct timespec ts = { 0, REREAD_PAUSE_NS };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Read id's envelope into h (a writer opened with O_TRUNC only stats it)
+ * and tell what it is (*mi).  When the bytes are want's version (same
+ * key, same digest) the metadata cache answers and the content is
+ * rendered on first use; otherwise they are classified now, and the
+ * content, if shown, adopted.  1 when the envelope looks half-written.
+ */
+static int read_version(struct ecfs *fs, struct handle *h, const char *id,
+			const struct ec_fsmeta_key *want, bool trunc,
+			struct ec_fsmeta_info *mi)
+{
+	struct ec_fsmeta_key got, k;
+	uint8_t *content = NULL;
+	size_t clen = 0;
+	struct stat st;
+	bool same, known;
+	int err;
+
+	free(h->env);
+	h->env = NULL;
+	if (trunc)
+		err = ec_store_stat_entry(fs->store, id, &st);
+	else
+		err = ec_store_read(fs->store, id, EC_ENVELOPE_MAX, &h->env,
+				    &h->envlen, &st);
+	if (err == -EC_ETOOBIG || err == -ELOOP || err == -EINVAL ||
+	    err == -EISDIR || err == -EC_EID)
+		err = -ENOENT;
+	if (err)
+		return err;
+	ec_fsmeta_key_of(&got, &st);
+	same = ec_fsmeta_key_equal(want, &got);
+	if (trunc) {
+		/* The content is not needed: any valid version will do. */
+		err = ec_present_meta(fs, id, &st, h->opened_us, &k, mi);
+		h->other = !same;
+		return err == -EISDIR ? -ENOENT : err;
+	}
+	known = same && ec_fsmeta_get(fs->meta, &got, mi);
+	if (known && mi->digest == ec_fsmeta_digest(h->env, h->envlen))
+		return 0;
+	ec_present_bytes(fs, id, h->env, h->envlen, &st, h->opened_us,
+			 EC_LOAD_DATA, mi, &content, &clen);
+	if (!ec_present_shown(fs, mi, h->opened_us)) {
+		ec_secure_free(content);
+		return mi->state == EC_STATE_CORRUPT && is_young(&st);
+	}
+	/* Known under the same key with another digest: rewritten within
+	 * one mtime tick. */
+	h->other = !same || known;
+	if (content)
+		adopt(h, content, clen);
+	return 0;
+}
+
+int ec_handle_open(struct ecfs *fs, struct handle *h, const char *id,
+		   const struct ec_fsmeta_key *want, int flags)
+{
+	bool trunc = h->writable && (flags & O_TRUNC);
+	struct ec_fsmeta_info mi;
+	int tries, err = 1;
+
+	for (tries = 0; tries < REREAD_TRIES && err == 1; tries++) {
+		if (tries)
+			pause_briefly();
+		err = read_version(fs, h, id, want, trunc, &mi);
+	}
+	if (err == 1 || (!err && !ec_present_shown(fs, &mi, h->opened_us)))
+		return -ENOENT;
+	if (err)
+		return err;
+	if (h->writable) {
+		ec_handle_set_view(fs, h, true, mi.is_bplist);
+		h->append = (flags & O_APPEND) != 0;
+		if (trunc)
+			adopt(h, NULL, 0);	/* empty */
+	}
+	return 0;
+}
+
+/* A live reader's content: the node's last saved version, reloaded when
+ * a save has been made through the node since (h->lock held). */
+static int render_live(struct ecfs *fs, struct handle *h)
+{
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info mi;
+	uint8_t *content = NULL;
+	size_t clen = 0;
+	char id[PATH_MAX];
+	uint64_t saves;
+	bool pending;
+	int err;
+
+	pthread_rwlock_rdlock(&fs->ns);	/* the name stays */
+	pthread_mutex_lock(&fs->lock);
+	saves = h->node->saves;
+	pending = h->node->pending;
+	err = ec_node_path(h->node, id, sizeof(id));
+	pthread_mutex_unlock(&fs->lock);
+	if (h->ready && saves == h->seen_saves) {
+		pthread_rwlock_unlock(&fs->ns);
+		return 0;
+	}
+	if (pending) {
+		/* Never saved: empty, as it was at open. */
+		pthread_rwlock_unlock(&fs->ns);
+		if (!h->ready)
+			adopt(h, NULL, 0);
+		h->seen_saves = saves;
+		return 0;
+	}
+	if (!err)
+		err = ec_present_load(fs, id, ec_clock_now_us(), NULL, &key,
+				      &mi, &content, &clen);
+	pthread_rwlock_unlock(&fs->ns);
+	if (!err && mi.state == EC_STATE_VALID) {
+		adopt(h, content, clen);
+		h->seen_saves = saves;
+		return 0;
+	}
+	ec_secure_free(content);
+	/* Gone or hidden meanwhile: keep what was read before. */
+	return h->ready ? 0 : -EIO;
+}
+
+int ec_handle_render(struct ecfs *fs, struct handle *h)
+{
+	struct ec_fsmeta_info mi;
+	uint8_t *content = NULL;
+	size_t clen = 0;
+	bool moved = false;
+
+	if (h->live) {
+		pthread_mutex_lock(&fs->lock);
+		moved = h->node->saves != h->seen_saves;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	if (moved || (h->live && !h->ready && !h->env))
+		return render_live(fs, h);
+	if (h->ready)
+		return 0;
+	/* As of the open: valid then (its digest was checked), so readable
+	 * until release. */
+	ec_present_classify(fs, h->env, h->envlen, h->opened_us, &mi,
+			    &content, &clen);
+	if (mi.state != EC_STATE_VALID && mi.state != EC_STATE_STALE) {
+		ec_secure_free(content);
+		return -EIO;	/* authenticated at open: cannot happen */
+	}
+	adopt(h, content, clen);
+	return 0;
+}
+
+void ec_handle_changed(struct ecfs *fs, struct handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (!h->dirty)
+		h->node->ndirty++;
+	h->dirty = true;
+	h->node->wlen = h->buf.len;
+	h->node->wtime_us = ec_clock_now_us();
+	pthread_mutex_unlock(&fs->lock);
+}
+
+bool ec_handle_length(struct handle *h, size_t *len)
+{
+	bool known = false;
+
+	if (!h || !h->writable)
+		return false;
+	pthread_mutex_lock(&h->lock);
+	if (h->ready) {
+		*len = h->buf.len;
+		known = true;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return known;
+}
+
+/* What a save needs from the node, copied under fs->lock. */
+struct save_target {
+	char id[PATH_MAX];
+	bool pending;
+	int64_t created_us;
+	char *comment, *validasof;	/* pending: set by setxattr */
+};
+
+/* 1 when n is unlinked (nothing to save), else 0 or -errno. */
+static int save_target(struct node *n, struct save_target *t)
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	if (n->unlinked)
+		return 1;
+	err = ec_node_path(n, t->id, sizeof(t->id));
+	t->pending = n->pending;
+	t->created_us = n->next_created_us;
+	if (t->pending && n->next_comment &&
+	    !(t->comment = strdup(n->next_comment)))
+		err = -ENOMEM;
+	if (t->pending && n->next_validasof &&
+	    !(t->validasof = strdup(n->next_validasof)))
+		err = -ENOMEM;
+	return err;
+}
+
+/*
+ * Encrypt data for t: an overwrite keeps the entry's key name and
+ * comment, a new entry (or one replacing a hidden envelope) uses the
+ * key= option; created_at is now, or what utimens asked for meanwhile.
+ */
+static int save_data(struct ecfs *fs, const struct save_target *t,
+		     const uint8_t *data, size_t dlen, bool durable)
+{
+	struct ec_save_options o = { .created_us = t->created_us };
+	struct ec_entry cur;
+	bool have_cur = false;
+	int err;
+
+	if (!t->pending &&
+	    ec_cache_load(fs->cache, t->id, 0, ec_clock_now_us(), &cur) == 0) {
+		have_cur = true;
+		if (cur.state == EC_STATE_VALID) {
+			o.key = cur.env.key;
+			o.comment = cur.env.comment;
+		}
+	}
+	if (t->pending) {
+		o.comment = t->comment;
+		o.validasof = t->validasof;
+	}
+	o.durable = durable;
+	err = ec_cache_save(fs->cache, t->id, data, dlen, &o);
+	if (have_cur)
+		ec_entry_release(&cur);
+	return err;
+}
+
+int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
+{
+	struct node *n = h->node;
+	struct save_target t;
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info mi;
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	fuse_ino_t ino = n->ino;
+	bool inplace;
+	uint64_t seq = 0;
+	int err, lerr;
+
+	err = ec_handle_render(fs, h);
+	if (err)
+		return err;
+	pthread_rwlock_rdlock(&fs->ns);
+	pthread_mutex_lock(&fs->lock);
+	err = save_target(n, &t);
+	if (err == 1) {
+		/* Removed or replaced: the changes go nowhere, as writes to
+		 * an unlinked file do. */
+		if (h->dirty)
+			n->ndirty--;
+		h->dirty = false;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!err)
+		err = ec_view_parse_content(h->wview, h->wbplist, h->buf.p,
+					    h->buf.len, &data, &dlen);
+	if (err)
+		goto out;
+	err = save_data(fs, &t, data, dlen, durable);
+	if (err)
+		goto out;
+
+	/* What is on disk now, for the next lookup and for the node. */
+	lerr = ec_present_load(fs, t.id, ec_clock_now_us(), NULL, &key, &mi,
+			       NULL, NULL);
+	pthread_mutex_lock(&fs->lock);
+	if (h->dirty)
+		n->ndirty--;
+	h->dirty = false;
+	if (n->next_created_us == t.created_us)
+		n->next_created_us = EC_TIME_NONE;
+	inplace = ec_node_saved(&fs->nodes, n, !lerr, &key, &mi);
+	pthread_mutex_unlock(&fs->lock);
+	/* The kernel drops the node's old attributes and pages, or (a new
+	 * node for the name) the name; a pending node was never cached. */
+	if (inplace && !t.pending)
+		seq = ec_inval_queue(fs, 0, NULL, ino, true);
+	else if (!inplace)
+		seq = ec_inval_queue(fs, n->parent->ino, n->name, 0, false);
+out:
+	pthread_rwlock_unlock(&fs->ns);
+	ec_inval_wait(fs, seq);
+	ec_secure_free(data);
+	free(t.comment);
+	free(t.validasof);
+	return err == 1 ? 0 : err;
+}
+
+bool ec_handle_flush_due(struct ecfs *fs, struct handle *h)
+{
+	struct node *n = h->node;
+	bool has;
+
+	if (!h->dirty)
+		return false;
+	if (h->written)
+		return true;
+	/* Only created or truncated: saved at release (see ecfs_flush),
+	 * unless metadata was set for the next save (utimens, setxattr on
+	 * a file being created), an explicit change. */
+	pthread_mutex_lock(&fs->lock);
+	has = n->next_created_us != EC_TIME_NONE || n->next_comment ||
+	      n->next_validasof;
+	pthread_mutex_unlock(&fs->lock);
+	return has;
+}
+
+int ec_handle_truncate_path(struct ecfs *fs, struct node *n, const char *id,
+			    size_t size)
+{
+	struct ec_fsmeta_key want;
+	struct handle *h;
+	bool pending;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	want = n->key;
+	pending = n->pending;
+	h = ec_handle_new(n, true);
+	if (h)
+		ec_handle_pin(h);
+	pthread_mutex_unlock(&fs->lock);
+	if (!h)
+		return -ENOMEM;
+	if (pending) {
+		adopt(h, NULL, 0);
+		ec_handle_set_view(fs, h, false, false);
+		err = 0;
+	} else {
+		err = ec_handle_open(fs, h, id, &want,
+				     size ? O_WRONLY : O_WRONLY | O_TRUNC);
+	}
+	pthread_mutex_lock(&h->lock);
+	if (!err)
+		err = ec_handle_render(fs, h);
+	if (!err)
+		err = ec_sbuf_resize(&h->buf, size);
+	if (!err) {
+		ec_handle_changed(fs, h);
+		err = ec_handle_save(fs, h, fs->sync);
+	}
+	pthread_mutex_unlock(&h->lock);
+	ec_handle_unpin(fs, h);
+	ec_handle_free(h);
+	return err;
+}

@@ -1,0 +1,343 @@
+/*
+ * main: the enccachefs daemon's wiring.  Options are checked (conf.c) and
+ * the keys derived before anything is mounted or the process detaches,
+ * so every start-up error is one line on stderr; then the session, the
+ * watch and notifier threads, and the FUSE loop.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "fs.h"
+#include "ops.h"
+#include "secrets.h"
+#include "secure.h"
+
+#define TIMEOUT_DEFAULT 60.0	/* seconds the kernel may cache a name */
+
+static const struct fuse_lowlevel_ops ecfs_ops = {
+	.init = ecfs_init,
+	.lookup = ecfs_lookup,
+	.forget = ecfs_forget,
+	.forget_multi = ecfs_forget_multi,
+	.getattr = ecfs_getattr,
+	.setattr = ecfs_setattr,
+	.mknod = ecfs_mknod,
+	.mkdir = ecfs_mkdir,
+	.unlink = ecfs_unlink,
+	.rmdir = ecfs_rmdir,
+	.symlink = ecfs_symlink,
+	.rename = ecfs_rename,
+	.link = ecfs_link,
+	.open = ecfs_open,
+	.read = ecfs_read,
+	.write = ecfs_write,
+	.flush = ecfs_flush,
+	.release = ecfs_release,
+	.fsync = ecfs_fsync,
+	.fsyncdir = ecfs_fsyncdir,
+	.opendir = ecfs_opendir,
+	.readdir = ecfs_readdir,
+	.readdirplus = ecfs_readdirplus,
+	.releasedir = ecfs_releasedir,
+	.statfs = ecfs_statfs,
+	.setxattr = ecfs_setxattr,
+	.getxattr = ecfs_getxattr,
+	.listxattr = ecfs_listxattr,
+	.removexattr = ecfs_removexattr,
+	.create = ecfs_create,
+	.fallocate = ecfs_fallocate,
+};
+
+/*
+ * fuse_session_loop_mt() of FUSE_USE_VERSION 31 leaks its loop config in
+ * libfuse 3.12 to 3.14 (valgrind: "definitely lost").  The 3.2 entry
+ * point takes the version-1 config, which is our struct fuse_loop_config,
+ * and frees what it makes; libfuse exports it from 3.2 on.
+ */
+#if FUSE_USE_VERSION < 32
+int fuse_session_loop_mt_32(struct fuse_session *se,
+			    struct fuse_loop_config *config);
+#endif
+
+static int loop_mt(struct fuse_session *se,
+		   const struct fuse_cmdline_opts *cmd)
+{
+#if FUSE_USE_VERSION < 32
+	/* UINT_MAX (not given) would be logged as invalid: use libfuse's
+	 * documented default of 10. */
+	struct fuse_loop_config lc = {
+		.clone_fd = cmd->clone_fd,
+		.max_idle_threads = cmd->max_idle_threads == UINT_MAX ? 10 :
+			cmd->max_idle_threads,
+	};
+
+	return fuse_session_loop_mt_32(se, &lc);
+#elif FUSE_USE_VERSION < FUSE_MAKE_VERSION(3, 12)
+	struct fuse_loop_config lc = {
+		.clone_fd = cmd->clone_fd,
+		.max_idle_threads = cmd->max_idle_threads,
+	};
+
+	return fuse_session_loop_mt(se, &lc);
+#else
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	int err;
+
+	if (!lc)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(lc, (unsigned)cmd->clone_fd);
+	fuse_loop_cfg_set_idle_threads(lc, cmd->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(lc, cmd->max_threads);
+	err = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	return err;
+#endif
+}
+
+__attribute__((format(printf, 2, 0)))
+static void log_syslog(enum fuse_log_level level, const char *fmt,
+		       va_list ap)
+{
+	vsyslog((int)level, fmt, ap);
+}
+
+static int fs_init(struct ecfs *fs, const struct ec_conf *c,
+		   const struct ec_conf_setup *s)
+{
+	pthread_rwlockattr_t ra;
+	int err;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->view = s->view;
+	fs->ro = c->ro;
+	fs->sync = c->sync;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	pthread_mutex_init(&fs->lock, NULL);
+	/* Renames must not wait behind a stream of saves. */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->ns, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	err = ec_nodes_init(&fs->nodes);
+	if (!err)
+		err = ec_fsmeta_new(s->meta_max, &fs->meta);
+	return err;
+}
+
+static void fs_release(struct ecfs *fs)
+{
+	ec_watch_free(fs->watch);
+	fs->watch = NULL;
+	ec_nodes_release(&fs->nodes);
+	ec_fsmeta_free(fs->meta);
+	ec_cache_free(fs->cache);
+	pthread_rwlock_destroy(&fs->ns);
+	pthread_mutex_destroy(&fs->lock);
+}
+
+/* Derive the keys and open the cache; 0, or -1 after complaining. */
+static int open_cache(struct ecfs *fs, const struct ec_conf *c,
+		      struct ec_conf_setup *s)
+{
+	struct ec_secrets secrets = { NULL, 0 };
+	int err;
+
+	err = ec_secrets_read_file(c->secrets, &secrets);
+	if (err) {
+		ec_conf_complain("cannot use secrets file '%s': %s",
+				 c->secrets, ec_conf_errtext(err));
+		return -1;
+	}
+	err = ec_cache_open(&s->co, &secrets, &fs->cache); /* wipes secrets */
+	ec_secrets_release(&secrets);
+	if (err) {
+		if (err == -EC_EKEY || err == -EINVAL)
+			ec_conf_complain("unknown key name '%s': not in secrets "
+					 "file '%s'", c->key ? c->key :
+					 "default", c->secrets);
+		else
+			ec_conf_complain("cannot open cache directory '%s': %s",
+					 c->cachedir, ec_conf_errtext(err));
+		return -1;
+	}
+	fs->store = ec_cache_store(fs->cache);
+	fs->timeout = s->timeout >= 0 ? s->timeout :
+		ec_watch_reliable(fs->store->dirfd) ? TIMEOUT_DEFAULT : 0;
+	return 0;
+}
+
+/* The root's attributes and the inotify watches (not started yet). */
+static int open_watch(struct ecfs *fs, const struct ec_conf *c)
+{
+	struct node *root = &fs->nodes.root;
+	struct stat rst;
+	int err;
+
+	if (ec_store_stat_dir(fs->store, "", &rst) == 0)
+		ec_fsmeta_key_of(&root->key, &rst);
+	err = ec_watch_open(fs->store->dirfd, ec_inval_on_watch, fs,
+			    &fs->watch);
+	fs->nodes.watch = fs->watch;
+	if (!err && fs->timeout > 0) {
+		err = ec_watch_add(fs->watch, "", &root->wd);
+		if (!err)
+			ec_node_wd_link(&fs->nodes, root);
+	}
+	if (err) {
+		ec_conf_complain("cannot watch cache directory '%s': %s",
+				 c->cachedir, ec_conf_errtext(err));
+		return -1;
+	}
+	return 0;
+}
+
+/* After the fork: the threads, then the loop until unmounted. */
+static int run(struct ecfs *fs, struct fuse_session *se,
+	       const struct fuse_cmdline_opts *cmd)
+{
+	int err;
+
+	if (!cmd->foreground) {
+		openlog(PROG, LOG_PID, LOG_DAEMON);
+		fuse_set_log_func(log_syslog);
+		/* Memory locks are not inherited across fork(2). */
+		err = ec_cache_lock_keys(fs->cache);
+		if (err)
+			fuse_log(FUSE_LOG_WARNING, PROG ": cannot lock the "
+				 "keys in memory: %s\n", ec_strerror(err));
+	}
+	err = ec_notifier_start(fs->notifier);
+	if (err) {
+		fuse_log(FUSE_LOG_ERR, PROG ": cannot start the notifier "
+			 "thread: %s\n", ec_strerror(err));
+		return 1;
+	}
+	err = ec_watch_start(fs->watch);
+	if (err) {
+		fuse_log(FUSE_LOG_ERR, PROG ": cannot start the watch thread: "
+			 "%s\n", ec_strerror(err));
+		return 1;
+	}
+	fs->notify_wait_ms = cmd->singlethread ? EC_NOTIFY_WAIT_MS_SINGLE :
+		EC_NOTIFY_WAIT_MS;
+	if (cmd->singlethread)
+		err = fuse_session_loop(se);
+	else
+		err = loop_mt(se, cmd);
+	return err < 0 ? 1 : 0;	/* > 0: stopped by a signal */
+}
+
+/* --help and --version; true when one was given (and answered). */
+static bool info_only(const char *prog, const struct fuse_cmdline_opts *cmd)
+{
+	if (cmd->show_help) {
+		ec_conf_usage(prog);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		return true;
+	}
+	if (cmd->show_version) {
+		printf(PROG " version %s\n", PACKAGE_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fflush(stdout);	/* fusermount3 --version writes next */
+		fuse_lowlevel_version();
+		return true;
+	}
+	return false;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd;
+	struct ec_conf c;
+	struct ec_conf_setup s;
+	struct ecfs fs;
+	struct fuse_session *se = NULL;
+	bool mounted = false, handlers = false;
+	int ret = 1;
+
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&fs, 0, sizeof(fs));
+	/* Keys and plaintext stay out of core dumps and ptrace. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Whatever we create in the cache is ours alone (the store sets
+	 * 0600 on envelopes; directories are made 0700). */
+	umask(077);
+	if (ec_secure_init() != 0) {
+		ec_conf_complain("cannot initialise libsodium");
+		goto out;
+	}
+	if (fuse_opt_parse(&args, &c, ec_conf_opts, ec_conf_proc) != 0 ||
+	    fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out;
+	if (info_only(argv[0], &cmd)) {
+		ret = 0;
+		goto out;
+	}
+	if (ec_conf_check(&c, &s) != 0)
+		goto out;
+	if (fuse_opt_add_arg(&args, "-odefault_permissions,fsname=" PROG
+			     ",subtype=" PROG) != 0 ||
+	    fs_init(&fs, &c, &s) != 0) {
+		ec_conf_complain("out of memory");
+		goto out;
+	}
+	/* Unknown FUSE options are reported here, before keys are made. */
+	se = fuse_session_new(&args, &ecfs_ops, sizeof(ecfs_ops), &fs);
+	if (!se)
+		goto out;
+	fs.se = se;
+	fs.notifier = ec_notifier_new(se);
+	if (!fs.notifier) {
+		ec_conf_complain("out of memory");
+		goto out;
+	}
+	if (open_cache(&fs, &c, &s) != 0 || open_watch(&fs, &c) != 0)
+		goto out;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	handlers = true;
+	if (fuse_session_mount(se, s.mountpoint) != 0)
+		goto out;
+	mounted = true;
+	if (fuse_daemonize(cmd.foreground) != 0)
+		goto out;
+	ret = run(&fs, se, &cmd);
+out:
+	/* Unmount first: that fails any request still pending, so a
+	 * notification the watch thread is sending cannot wait for one;
+	 * then stop the thread before the session goes away. */
+	if (mounted)
+		fuse_session_unmount(se);
+	ec_watch_free(fs.watch);
+	fs.watch = fs.nodes.watch = NULL;
+	ec_notifier_free(fs.notifier);
+	fs.notifier = NULL;
+	if (handlers)
+		fuse_remove_signal_handlers(se);
+	if (se)
+		fuse_session_destroy(se);
+	fs_release(&fs);
+	ec_conf_setup_release(&s);
+	free(cmd.mountpoint);
+	ec_conf_release(&c);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,159 @@
+/*
+ * nodes: the daemon's node and name tables.  A node is what the kernel
+ * knows as an inode: a directory, or an entry (one file of the cache).
+ * Nodes are found by inode number, by (parent, name) while they are
+ * "hashed" (the name refers to them), and directories by inotify watch.
+ * Pure data structure: no I/O, no locking (the caller holds fs->lock),
+ * no FUSE calls; the file lifecycle rules that only move nodes around
+ * live here too, so that unit tests reach them (tests/unit/check_nodes.c).
+ * The rules as a whole are written down in fs.h.
+ */
+#ifndef EC_FS_NODES_H
+#define EC_FS_NODES_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsmeta.h"
+#include "watch.h"
+
+/*
+ * A node lives while the kernel holds lookups on it, a child node points
+ * to it, or a handle is open on it.  An entry node stands for the version
+ * of its envelope last seen (key, info); see fs.h for when that
+ * version changes in place and when the name gets a new node instead.
+ */
+struct node {
+	fuse_ino_t ino;
+	struct node *parent;	/* counts in parent->nchildren */
+	char *name;
+	bool is_dir;
+	bool hashed;		/* found by (parent, name) */
+	uint64_t nlookup;	/* the kernel's references */
+	unsigned nchildren;
+	unsigned nopen;		/* open handles */
+	struct ec_fsmeta_key key;	/* backing version (dirs: dev, ino
+					   and the times for attributes) */
+	struct ec_fsmeta_info info;	/* entries: what was loaded */
+	int wd;			/* dirs: inotify watch, or -1 */
+	struct node *ino_next, *name_next, *wd_next;
+
+	/* Writing (entries).  A node created through the mount is pending
+	 * until its first save: it has no envelope yet, and is found by
+	 * lookup only while a handle is open on it. */
+	bool pending;
+	bool unlinked;		/* removed or replaced: nothing saves it */
+	unsigned nwriters;	/* open handles that may write */
+	unsigned ndirty;	/* of those, handles with unsaved changes */
+	unsigned ncached;	/* open handles that read through the page
+				   cache (snapshots of this version) */
+	unsigned nlive;		/* open read-only handles that follow the
+				   node's saves (fs.h) */
+	uint64_t saves;		/* bumped by every save through the node */
+	bool pages_old;		/* taken a new version in place: pages the
+				   kernel cached before are to be dropped */
+	uint64_t wlen;		/* length of the last changed buffer */
+	int64_t wtime_us;	/* and when it changed */
+	/* For the next save: created_at (utimens on a node being written;
+	 * EC_TIME_NONE: now), and, for a pending node, the comment and
+	 * validasof set by setxattr (malloc'd, or NULL when unset). */
+	int64_t next_created_us;
+	char *next_comment;
+	char *next_validasof;
+};
+
+#define EC_NODES_WD_BUCKETS 1024
+
+struct ec_nodes {
+	fuse_ino_t next_ino;
+	size_t nnodes;
+	struct node **by_ino;
+	size_t ino_buckets;
+	struct node **by_name;
+	size_t name_buckets;
+	size_t nhashed;
+	struct node *by_wd[EC_NODES_WD_BUCKETS];
+	struct node root;
+	struct ec_watch *watch;	/* borrowed, may be NULL: a freed
+				   directory's watch is removed there */
+};
+
+/* Empty tables with the root directory (ino FUSE_ROOT_ID, one lookup).
+ * -ENOMEM.  Release with ec_nodes_release(), which frees every node. */
+int ec_nodes_init(struct ec_nodes *t) __attribute__((warn_unused_result));
+void ec_nodes_release(struct ec_nodes *t);
+
+/* Lookups: NULL when absent.  The root is found by ino only. */
+struct node *ec_node_get(struct ec_nodes *t, fuse_ino_t ino);
+struct node *ec_node_child(struct ec_nodes *t, struct node *p,
+			   const char *name);
+
+/* A new node named name under p, hashed.  NULL on ENOMEM. */
+struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,
+			 bool is_dir);
+/* Free n, and then its parents, when nothing refers to them any more
+ * (lookups, children, open handles).  NULL is a no-op. */
+void ec_node_put(struct ec_nodes *t, struct node *n);
+/* The name no longer refers to n (n itself lives on while referred to). */
+void ec_node_unhash(struct ec_nodes *t, struct node *n);
+/* Move n to name under np, hashed there.  -ENOMEM leaves n unhashed. */
+int ec_node_move(struct ec_nodes *t, struct node *n, struct node *np,
+		 const char *name) __attribute__((warn_unused_result));
+
+/* A directory's inotify watch n->wd (>= 0) is linked for ec_node_by_wd. */
+void ec_node_wd_link(struct ec_nodes *t, struct node *n);
+void ec_node_wd_unlink(struct ec_nodes *t, struct node *n);
+/* The first directory node watched by wd (then follow wd_next, checking
+ * ->wd), or NULL. */
+struct node *ec_node_by_wd(struct ec_nodes *t, int wd);
+
+/* The id (path below the cache dir) of n, "" for the root. */
+int ec_node_path(const struct node *n, char *buf, size_t size)
+	__attribute__((warn_unused_result));
+/* The id of name under p. */
+int ec_node_child_path(const struct node *p, const char *name, char *buf,
+		       size_t size) __attribute__((warn_unused_result));
+/* The id of name in directory dir ("" = the root); buf may be dir. */
+int ec_path_join(const char *dir, const char *name, char *buf, size_t size)
+	__attribute__((warn_unused_result));
+
+/* ---- lifecycle transitions (fs.h) --------------------------- */
+
+/* A node created through the mount, not saved yet, still open. */
+bool ec_node_live_pending(const struct node *n);
+
+/* Whether directory p has a child being created (live pending): such a
+ * directory is not empty (rmdir, rename over it: ENOTEMPTY). */
+bool ec_node_has_pending_child(const struct ec_nodes *t,
+			       const struct node *p);
+
+/* The entry n was removed, or another file was renamed over it: nothing
+ * saves it any more, and its name is free. */
+void ec_node_unlinked(struct ec_nodes *t, struct node *n);
+
+/*
+ * A save through n has just written the version key/info (ok) or failed
+ * to learn what it wrote (!ok).  Returns true when n now stands for the
+ * new version in place (the kernel must then drop n's attributes and
+ * pages), false when the name was given up for a new node instead: n
+ * still had readers of its old version through the page cache, or the
+ * saved version is unknown.
+ */
+bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
+		   const struct ec_fsmeta_key *key,
+		   const struct ec_fsmeta_info *info);
+
+/*
+ * How a new read-only handle on n reads (n->nopen etc. updated): true for
+ * a snapshot through the page cache (nothing is writing n), false for a
+ * live handle that follows n's saves (n has writers, is pending, or has
+ * live readers already).  ec_node_close_reader() undoes it, with what
+ * the handle is by then: cached, live, or (both false) a snapshot read
+ * directly (one that found a version other than n's at open).
+ */
+bool ec_node_open_reader(struct node *n);
+void ec_node_close_reader(struct node *n, bool cached, bool live);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * ops: the FUSE low-level handlers, gathered into one struct
+ * fuse_lowlevel_ops in main.c.  ops_read.c holds the read side,
+ * ops_write.c the write side, xattr.c the extended attributes.
+ */
+#ifndef EC_FS_OPS_H
+#define EC_FS_OPS_H
+
+#include "fs.h"
+
+void ecfs_init(void *userdata, struct fuse_conn_info *conn);
+void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ecfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void ecfs_forget_multi(fuse_req_t req, size_t count,
+		       struct fuse_forget_data *forgets);
+void ecfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	       struct fuse_file_info *fi);
+void ecfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ecfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void ecfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi);
+void ecfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi);
+void ecfs_statfs(fuse_req_t req, fuse_ino_t ino);
+
+void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		off_t off, struct fuse_file_info *fi);
+void ecfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ecfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ecfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		struct fuse_file_info *fi);
+void ecfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		   struct fuse_file_info *fi);
+void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		  int to_set, struct fuse_file_info *fi);
+void ecfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, struct fuse_file_info *fi);
+void ecfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, dev_t rdev);
+void ecfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode);
+void ecfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ecfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ecfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		  const char *name);
+void ecfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 fuse_ino_t newparent, const char *newname,
+		 unsigned int flags);
+void ecfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	       const char *newname);
+void ecfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		    off_t length, struct fuse_file_info *fi);
+
+void ecfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   size_t size);
+void ecfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void ecfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   const char *value, size_t size, int flags);
+void ecfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* Reply with n's entry, which counted one more kernel lookup; undone if
+ * the reply failed (interrupted request). */
+void ecfs_reply_entry_node(fuse_req_t req, struct ecfs *fs, struct node *n,
+			   const struct fuse_entry_param *e);
+
+/*
+ * created_at := t for n (utimens, setxattr user.enccache.created_at): the
+ * envelope's cleartext is rewritten now, or, while n is being written
+ * (pending, or unsaved changes), t is kept for the next save, which
+ * would overwrite it (`cp -p`, `touch` of a new file).
+ */
+int ec_meta_set_created(struct ecfs *fs, struct node *n, int64_t t)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,630 @@
+/*
+ * ops_read: the read side of the mount: lookup, forget, getattr, open,
+ * read, directory listings, statfs.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "handle.h"
+#include "ops.h"
+#include "ttl.h"
+
+#define UNKNOWN_INO 0xffffffffu	/* d_ino of a plain readdir entry */
+
+/* A directory stream: a snapshot of the backing listing. */
+struct snap_item {
+	char *name;
+	bool is_dir;
+	struct stat st;
+};
+
+struct dirh {
+	struct snap_item *v;
+	size_t n, cap;
+	bool loaded;
+	uint64_t gen;		/* fs->gen when the snapshot was taken */
+};
+
+void ecfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* open(O_TRUNC) reaches us as such: the handle starts empty
+	 * instead of decrypting what it is about to discard. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Content of an inode never changes (see above): the kernel need
+	 * not compare mtimes to drop pages. */
+	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+}
+
+/* Register one more kernel reference on n, or undo it if the reply
+ * failed (interrupted request). */
+void ecfs_reply_entry_node(fuse_req_t req, struct ecfs *fs, struct node *n,
+			     const struct fuse_entry_param *e)
+{
+	if (fuse_reply_entry(req, e) != 0) {
+		pthread_mutex_lock(&fs->lock);
+		n->nlookup--;
+		ec_node_put(&fs->nodes, n);
+		pthread_mutex_unlock(&fs->lock);
+	}
+}
+
+void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ecfs *fs = ecfs_of(req);
+	char id[PATH_MAX];
+	struct fuse_entry_param e;
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info mi;
+	struct stat st;
+	struct node *p, *n;
+	uint64_t gen;
+	int64_t now;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	if (!p || !p->is_dir)
+		err = -ENOENT;
+	else
+		err = ec_node_child_path(p, name, id, sizeof(id));
+	gen = fs->gen;
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto fail;
+	now = ec_clock_now_us();
+
+	/* Where a directory and an entry share a name, the directory wins. */
+	err = ec_store_stat_dir(fs->store, id, &st);
+	if (err == 0) {
+		pthread_mutex_lock(&fs->lock);
+		p = ec_node_get(&fs->nodes, parent);	/* pinned by the kernel */
+		n = p ? ec_present_dir_node(fs, p, name, id, &st) : NULL;
+		if (!n) {
+			pthread_mutex_unlock(&fs->lock);
+			err = -ENOMEM;
+			goto fail;
+		}
+		n->nlookup++;
+		ec_present_entry(fs, n, now, p->wd >= 0 && n->wd >= 0 &&
+			   gen == fs->gen, &e);
+		pthread_mutex_unlock(&fs->lock);
+		ecfs_reply_entry_node(req, fs, n, &e);
+		return;
+	}
+	if (err != -ENOENT && err != -ENOTDIR && err != -ELOOP &&
+	    err != -EINVAL && err != -EC_EID)
+		goto fail;
+
+	/* A file being created through the mount exists before its first
+	 * save (at close), as on any file system. */
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	n = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+	if (n && ec_node_live_pending(n)) {
+		n->nlookup++;
+		ec_present_entry(fs, n, now, false, &e);
+		pthread_mutex_unlock(&fs->lock);
+		ecfs_reply_entry_node(req, fs, n, &e);
+		return;
+	}
+	pthread_mutex_unlock(&fs->lock);
+
+	err = ec_present_meta(fs, id, NULL, now, &key, &mi);
+	if (err || !ec_present_shown(fs, &mi, now)) {
+		if (!err || err == -ELOOP || err == -EINVAL || err == -EC_EID)
+			err = -ENOENT;
+		goto fail;
+	}
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	n = p ? ec_present_file_node(fs, p, name, &key, &mi) : NULL;
+	if (!n) {
+		pthread_mutex_unlock(&fs->lock);
+		err = -ENOMEM;
+		goto fail;
+	}
+	n->nlookup++;
+	ec_present_entry(fs, n, now, p->wd >= 0 && gen == fs->gen, &e);
+	pthread_mutex_unlock(&fs->lock);
+	ecfs_reply_entry_node(req, fs, n, &e);
+	return;
+fail:
+	ecfs_reply_err(req, err);
+}
+
+static void forget_one(struct ecfs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n = ec_node_get(&fs->nodes, ino);
+
+	if (!n || n == &fs->nodes.root)
+		return;
+	if (nlookup > n->nlookup)
+		abort();	/* the kernel forgets more than it looked up */
+	n->nlookup -= nlookup;
+	ec_node_put(&fs->nodes, n);
+}
+
+void ecfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct ecfs *fs = ecfs_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	forget_one(fs, ino, nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+void ecfs_forget_multi(fuse_req_t req, size_t count,
+			      struct fuse_forget_data *forgets)
+{
+	struct ecfs *fs = ecfs_of(req);
+	size_t i;
+
+	pthread_mutex_lock(&fs->lock);
+	for (i = 0; i < count; i++)
+		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+void ecfs_getattr(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	char id[PATH_MAX];
+	struct stat a, st;
+	struct node *n;
+	uint64_t gen;
+	size_t own = 0;
+	bool is_dir, has_own;
+	double t;
+	int err = 0;
+
+	/* The kernel names the handle for its own needs (the end of file
+	 * for lseek, appends): a handle that writes answers with its own
+	 * content.  (fstat(2) names none.) */
+	has_own = fi && ec_handle_length((struct handle *)(uintptr_t)fi->fh,
+				      &own);
+	pthread_mutex_lock(&fs->lock);
+	n = ec_node_get(&fs->nodes, ino);
+	if (!n) {
+		err = -ENOENT;
+	} else {
+		is_dir = n->is_dir;
+		if (is_dir)
+			err = ec_node_path(n, id, sizeof(id));
+	}
+	gen = fs->gen;
+	pthread_mutex_unlock(&fs->lock);
+	if (err) {
+		ecfs_reply_err(req, err);
+		return;
+	}
+	/* A directory's times follow its backing directory; an entry's
+	 * attributes never change for its node (but while it is written). */
+	if (is_dir && ec_store_stat_dir(fs->store, id, &st) != 0)
+		is_dir = false;	/* gone: answer what we knew */
+	pthread_mutex_lock(&fs->lock);
+	if (is_dir && n->key.dev == (uint64_t)st.st_dev &&
+	    n->key.ino == (uint64_t)st.st_ino)
+		ec_fsmeta_key_of(&n->key, &st);
+	ec_present_attr(fs, n, &a);
+	t = ec_present_timeout(fs, n, ec_clock_now_us(), gen == fs->gen &&
+			 (n->is_dir ? n->wd >= 0 : true) &&
+			 (!n->parent || n->parent->wd >= 0));
+	if (has_own && !n->is_dir) {
+		ec_attr_set_size(&a, own);
+		t = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_attr(req, &a, t);
+}
+
+/* h found a version other than its node's at open: a reader then reads
+ * it directly (the kernel's size and pages are the node's), and the name
+ * gets a new node for the version on disk. */
+static void open_other(struct ecfs *fs, struct handle *h)
+{
+	struct node *n = h->node;
+	fuse_ino_t pino = 0;
+	char *name = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	if (h->cached) {
+		n->ncached--;
+		h->cached = false;
+	}
+	if (n->hashed && n->parent) {
+		ec_node_unhash(&fs->nodes, n);
+		pino = n->parent->ino;
+		name = strdup(n->name);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (name)
+		(void)ec_inval_queue(fs, pino, name, 0, false);
+	free(name);
+}
+
+void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	char id[PATH_MAX];
+	struct ec_fsmeta_key want;
+	struct handle *h = NULL;
+	struct node *n;
+	bool pending = false, fresh_pages = false;
+	int err;
+
+	if (wr && fs->ro) {
+		ecfs_reply_err(req, -EROFS);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ec_node_get(&fs->nodes, ino);
+	if (!n)
+		err = -ENOENT;
+	else if (n->is_dir)
+		err = -EISDIR;
+	else if (n->pending && (n->unlinked || n->nopen == 0))
+		err = -ENOENT;	/* its creator closed it unsaved */
+	else if (wr && n->ncached) {
+		/* The kernel's inode is shared by all handles: its size, which
+		 * bounds page-cache reads, and its cached pages.  A writer
+		 * changes both (O_TRUNC, saves), so it never shares an inode
+		 * with a snapshot through the page cache: the name gets a new
+		 * node (same version), and ESTALE makes the kernel look it up
+		 * again and retry the open on that one. */
+		ec_node_unhash(&fs->nodes, n);
+		err = -ESTALE;
+	} else
+		err = ec_node_path(n, id, sizeof(id));
+	if (!err) {
+		want = n->key;
+		pending = n->pending;
+		h = ec_handle_new(n, wr);
+		if (!h)
+			err = -ENOMEM;
+		else
+			ec_handle_pin(h);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err) {
+		ecfs_reply_err(req, err);
+		return;
+	}
+
+	if (pending) {
+		/* Not saved yet: empty for everyone but its writers. */
+		h->ready = true;
+		if (wr) {
+			ec_handle_set_view(fs, h, false, false);
+			h->append = (fi->flags & O_APPEND) != 0;
+		}
+	} else {
+		err = ec_handle_open(fs, h, id, &want, fi->flags);
+		if (err)
+			goto fail;
+		if (wr && (fi->flags & O_TRUNC))
+			ec_handle_changed(fs, h);
+		if (h->other && !wr)
+			open_other(fs, h);
+	}
+	if (h->cached) {
+		/* A save through the node since its pages were cached: let
+		 * the kernel drop them now (it does without keep_cache). */
+		pthread_mutex_lock(&fs->lock);
+		fresh_pages = n->pages_old;
+		n->pages_old = false;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	fi->fh = (uintptr_t)h;
+	if (h->cached)
+		fi->keep_cache = !fresh_pages;
+	else
+		fi->direct_io = 1;	/* see struct handle */
+	if (fuse_reply_open(req, fi) != 0) {
+		ec_handle_unpin(fs, h);
+		ec_handle_free(h);
+	}
+	return;
+fail:
+	ec_handle_unpin(fs, h);
+	ec_handle_free(h);
+	ecfs_reply_err(req, err);
+}
+
+void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	const uint8_t *src;
+	uint8_t *copy = NULL;
+	size_t len;
+	int err;
+
+	(void)ino;
+	pthread_mutex_lock(&h->lock);
+	err = ec_handle_render(fs, h);
+	if (err) {
+		pthread_mutex_unlock(&h->lock);
+		ecfs_reply_err(req, err);
+		return;
+	}
+	src = h->writable ? h->buf.p : h->data;
+	len = h->writable ? h->buf.len : h->len;
+	if (off < 0 || (uint64_t)off >= len)
+		size = 0;
+	else if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	if ((h->writable || h->live) && size) {
+		/* buf may be reallocated by a write meanwhile (a live
+		 * reader's data by a reload), and h must not be touched once
+		 * the reply is out (release may free it): reply from a copy. */
+		copy = ec_secure_alloc(size);
+		if (copy)
+			memcpy(copy, src + off, size);
+		src = copy;
+		off = 0;
+	}
+	/* A snapshot's data and len do not change once ready. */
+	pthread_mutex_unlock(&h->lock);
+	if (size && !src)
+		ecfs_reply_err(req, -ENOMEM);
+	else
+		fuse_reply_buf(req, size ? (const char *)src + off : NULL,
+			       size);
+	ec_secure_free(copy);
+}
+
+void ecfs_opendir(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct dirh *dh;
+	struct node *n;
+	int err = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	n = ec_node_get(&fs->nodes, ino);
+	if (!n)
+		err = -ENOENT;
+	else if (!n->is_dir)
+		err = -ENOTDIR;
+	pthread_mutex_unlock(&fs->lock);
+	if (err) {
+		ecfs_reply_err(req, err);
+		return;
+	}
+	dh = calloc(1, sizeof(*dh));
+	if (!dh) {
+		ecfs_reply_err(req, -ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)dh;
+	if (fuse_reply_open(req, fi) != 0)
+		free(dh);
+}
+
+static void snap_clear(struct dirh *dh)
+{
+	size_t i;
+
+	for (i = 0; i < dh->n; i++)
+		free(dh->v[i].name);
+	dh->n = 0;
+	dh->loaded = false;
+}
+
+static int snap_add(void *ctx, const struct ec_store_item *it)
+{
+	struct dirh *dh = ctx;
+
+	if (dh->n == dh->cap) {
+		size_t cap = dh->cap ? dh->cap * 2 : 64;
+		struct snap_item *v = realloc(dh->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		dh->v = v;
+		dh->cap = cap;
+	}
+	dh->v[dh->n].name = strdup(it->name);
+	if (!dh->v[dh->n].name)
+		return -ENOMEM;
+	dh->v[dh->n].is_dir = it->is_dir;
+	dh->v[dh->n].st = it->st;
+	dh->n++;
+	return 0;
+}
+
+/*
+ * One buffer of directory entries from offset off: ".", "..", then the
+ * snapshot (taken at offset 0), skipping entries that are not valid now.
+ * The offset of an item is its index + 1.  With plus, every entry added
+ * (but "." and "..") counts one lookup of its node.
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
+	char dir[PATH_MAX], id[PATH_MAX];
+	struct node *d, **added = NULL;
+	size_t used = 0, nadded = 0, i;
+	char *buf = NULL;
+	fuse_ino_t dotdot;
+	uint64_t gen;
+	int64_t now;
+	bool watched;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	d = ec_node_get(&fs->nodes, ino);
+	err = d ? ec_node_path(d, dir, sizeof(dir)) : -ENOENT;
+	if (!err) {
+		dotdot = d->parent ? d->parent->ino : d->ino;
+		watched = d->wd >= 0;
+	}
+	gen = fs->gen;
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto out;
+	if (off == 0 || !dh->loaded) {
+		snap_clear(dh);
+		err = ec_store_list_dir(fs->store, dir, snap_add, dh);
+		if (err)
+			goto out;
+		dh->loaded = true;
+		dh->gen = gen;
+	}
+	buf = malloc(size);
+	added = calloc(dh->n + 1, sizeof(*added));
+	if (!buf || !added) {
+		err = -ENOMEM;
+		goto out;
+	}
+	now = ec_clock_now_us();
+	for (i = (size_t)off; i < dh->n + 2; i++) {
+		struct fuse_entry_param e;
+		struct ec_fsmeta_key key;
+		struct ec_fsmeta_info mi;
+		const struct snap_item *it;
+		const char *name;
+		struct stat st;
+		struct node *n;
+		bool is_dir;
+		size_t need;
+
+		if (i < 2) {
+			name = i ? ".." : ".";
+			memset(&e, 0, sizeof(e));
+			e.attr.st_mode = S_IFDIR;
+			e.attr.st_ino = i ? dotdot : ino;
+			need = plus ? fuse_add_direntry_plus(req, buf + used,
+					size - used, name, &e, (off_t)i + 1) :
+				fuse_add_direntry(req, buf + used, size - used,
+					name, &e.attr, (off_t)i + 1);
+			if (need > size - used)
+				break;
+			used += need;
+			continue;
+		}
+		it = &dh->v[i - 2];
+		name = it->name;
+		if (ec_path_join(dir, name, id, sizeof(id)) != 0)
+			continue;
+		is_dir = it->is_dir;
+		st = it->st;
+		if (gen != dh->gen) {
+			/* Something changed since the snapshot: look again
+			 * (below, replies are not cached either). */
+			is_dir = ec_store_stat_dir(fs->store, id, &st) == 0;
+			if (!is_dir && ec_store_stat_entry(fs->store, id,
+							   &st) != 0)
+				continue;
+		}
+		if (!is_dir &&
+		    (ec_present_meta(fs, id, &st, now, &key, &mi) != 0 ||
+		     !ec_present_shown(fs, &mi, now)))
+			continue;
+		need = plus ? fuse_add_direntry_plus(req, NULL, 0, name, NULL,
+						     0) :
+			fuse_add_direntry(req, NULL, 0, name, NULL, 0);
+		if (need > size - used)
+			break;
+		if (!plus) {
+			memset(&e, 0, sizeof(e));
+			e.attr.st_mode = is_dir ? S_IFDIR : S_IFREG;
+			e.attr.st_ino = UNKNOWN_INO;
+			used += fuse_add_direntry(req, buf + used, size - used,
+						  name, &e.attr, (off_t)i + 1);
+			continue;
+		}
+		pthread_mutex_lock(&fs->lock);
+		d = ec_node_get(&fs->nodes, ino);
+		n = !d ? NULL : is_dir ? ec_present_dir_node(fs, d, name, id, &st) :
+			ec_present_file_node(fs, d, name, &key, &mi);
+		if (!n) {
+			pthread_mutex_unlock(&fs->lock);
+			break;
+		}
+		n->nlookup++;
+		added[nadded++] = n;
+		ec_present_entry(fs, n, now, watched && gen == fs->gen &&
+			   gen == dh->gen && (!n->is_dir || n->wd >= 0), &e);
+		pthread_mutex_unlock(&fs->lock);
+		used += fuse_add_direntry_plus(req, buf + used, size - used,
+					       name, &e, (off_t)i + 1);
+	}
+	if (fuse_reply_buf(req, buf, used) != 0 && nadded) {
+		pthread_mutex_lock(&fs->lock);
+		for (i = 0; i < nadded; i++) {
+			added[i]->nlookup--;
+			ec_node_put(&fs->nodes, added[i]);
+		}
+		pthread_mutex_unlock(&fs->lock);
+	}
+	free(buf);
+	free(added);
+	return;
+out:
+	free(buf);
+	free(added);
+	ecfs_reply_err(req, err);
+}
+
+void ecfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			 off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+void ecfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			     off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+void ecfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	snap_clear(dh);
+	free(dh->v);
+	free(dh);
+	ecfs_reply_err(req, 0);
+}
+
+void ecfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct statvfs sv;
+	int err;
+
+	(void)ino;
+	err = ec_store_statvfs(fs->store, &sv);
+	if (err) {
+		ecfs_reply_err(req, err);
+		return;
+	}
+	/* Names shown are shorter than the backing ones by the suffix. */
+	if (sv.f_namemax > fs->store->suffix_len)
+		sv.f_namemax -= fs->store->suffix_len;
+	fuse_reply_statfs(req, &sv);
+}

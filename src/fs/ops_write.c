@@ -1,0 +1,793 @@
+/*
+ * ops_write: the write side of the mount: write, flush, release, fsync,
+ * setattr, create, mkdir, unlink, rmdir, rename, and the operations that
+ * are refused (mknod, symlink, link, fallocate).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "handle.h"
+#include "ops.h"
+#include "ttl.h"
+
+void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		       size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	size_t pos;
+	int err;
+
+	(void)ino;
+	if (!h->writable) {
+		ecfs_reply_err(req, -EBADF);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	err = ec_handle_render(fs, h);
+	if (err)
+		goto out;
+	/* O_APPEND: at the end of the content, whatever the kernel's idea
+	 * of the file size is. */
+	pos = h->append ? h->buf.len : (size_t)off;
+	if (off < 0) {
+		err = -EINVAL;
+	} else if (size == 0) {
+		err = 0;
+	} else if (pos > EC_WRITE_MAX || size > EC_WRITE_MAX - pos) {
+		err = -EFBIG;
+	} else {
+		if (pos + size > h->buf.len)
+			err = ec_sbuf_resize(&h->buf, pos + size);
+		if (!err) {
+			memcpy(h->buf.p + pos, buf, size);
+			h->written = true;
+			ec_handle_changed(fs, h);
+		}
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	if (err)
+		ecfs_reply_err(req, err);
+	else
+		fuse_reply_write(req, size);
+}
+
+/*
+ * Every close(2) of a file descriptor: a handle with unsaved writes saves
+ * here, so that the new version is on disk (and shown) when close()
+ * returns, and a failure is its return value.
+ *
+ * A handle that was only created or truncated (O_TRUNC), and neither
+ * written nor resized since, saves at release instead (after the last
+ * close; asynchronous, nobody waits for it).  For `echo x > file` a shell
+ * opens the file, duplicates the descriptor and closes the original
+ * before anything is written: saving the empty content at that close
+ * would show readers (the Python module) an empty entry in between.
+ */
+void ecfs_flush(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	int err = 0;
+
+	(void)ino;
+	if (h->writable) {
+		pthread_mutex_lock(&h->lock);
+		if (ec_handle_flush_due(fs, h))
+			err = ec_handle_save(fs, h, fs->sync);
+		pthread_mutex_unlock(&h->lock);
+	}
+	ecfs_reply_err(req, err);
+}
+
+void ecfs_release(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	char id[PATH_MAX], shown[PATH_MAX];
+	int err;
+
+	(void)ino;
+	/* Dirty and written: its last save failed, and close() said so.
+	 * Dirty only: created or truncated, to be saved now (see flush). */
+	if (h->writable && h->dirty && !h->written) {
+		pthread_mutex_lock(&h->lock);
+		err = ec_handle_save(fs, h, fs->sync);
+		pthread_mutex_unlock(&h->lock);
+		if (err) {
+			pthread_mutex_lock(&fs->lock);
+			if (ec_node_path(h->node, id, sizeof(id)) != 0)
+				strcpy(id, "?");
+			pthread_mutex_unlock(&fs->lock);
+			ec_fs_printable(id, shown, sizeof(shown));
+			fuse_log(FUSE_LOG_WARNING, PROG ": cannot save '%s': "
+				 "%s\n", shown, ec_strerror(err));
+		}
+	}
+	ec_handle_unpin(fs, h);
+	ec_handle_free(h);
+	ecfs_reply_err(req, 0);
+}
+
+/* fsync: a dirty handle saves durably; otherwise the entry on disk (and
+ * its directory) is made durable. */
+void ecfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		       struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	char id[PATH_MAX];
+	bool skip;
+	int err = 0;
+
+	(void)ino;
+	(void)datasync;
+	if (h->writable) {
+		pthread_mutex_lock(&h->lock);
+		if (h->dirty) {
+			err = ec_handle_save(fs, h, true);
+			pthread_mutex_unlock(&h->lock);
+			ecfs_reply_err(req, err);
+			return;
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_lock(&fs->lock);
+	skip = h->node->pending || h->node->unlinked ||
+	       ec_node_path(h->node, id, sizeof(id)) != 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (!skip)
+		err = ec_store_sync(fs->store, id);
+	if (err == -ENOENT)
+		err = 0;	/* removed meanwhile: nothing to sync */
+	ecfs_reply_err(req, err);
+}
+
+/* The directory part of id ("" at the root) into dir[PATH_MAX]. */
+static void parent_of(const char *id, char *dir)
+{
+	const char *slash = strrchr(id, '/');
+	size_t n = slash ? (size_t)(slash - id) : 0;
+
+	memcpy(dir, id, n);
+	dir[n] = '\0';
+}
+
+/* With -o sync, make a change of names in id's directory durable. */
+static int sync_parent(struct ecfs *fs, const char *id)
+{
+	char dir[PATH_MAX];
+
+	if (!fs->sync)
+		return 0;
+	parent_of(id, dir);
+	return ec_store_sync_dir(fs->store, dir);
+}
+
+void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			 int to_set, struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	char id[PATH_MAX];
+	struct stat a;
+	struct node *n;
+	size_t own = 0;
+	bool is_dir = false, has_own;
+	int err;
+
+	if (fs->ro) {
+		ecfs_reply_err(req, -EROFS);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ec_node_get(&fs->nodes, ino);
+	if (!n) {
+		err = -ENOENT;
+	} else {
+		is_dir = n->is_dir;
+		err = ec_node_path(n, id, sizeof(id));
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto out;
+	if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
+	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid) ||
+	    ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07077))) {
+		err = -EPERM;
+		goto out;
+	}
+	if (is_dir) {
+		/* A directory keeps its backing times. */
+		h = NULL;	/* (a directory's fh is not a handle) */
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			err = -EISDIR;
+		goto out;
+	}
+	if (h && !h->writable)
+		h = NULL;	/* futimens on a read-only descriptor */
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size < 0) {
+			err = -EINVAL;
+		} else if ((uint64_t)attr->st_size > EC_WRITE_MAX) {
+			err = -EFBIG;
+		} else if (h) {
+			pthread_mutex_lock(&h->lock);
+			err = ec_handle_render(fs, h);
+			if (!err)
+				err = ec_sbuf_resize(&h->buf,
+						     (size_t)attr->st_size);
+			if (!err) {
+				h->written = true;
+				ec_handle_changed(fs, h);
+			}
+			pthread_mutex_unlock(&h->lock);
+		} else {
+			err = ec_handle_truncate_path(fs, n, id, (size_t)attr->st_size);
+		}
+		if (err)
+			goto out;
+	}
+	/* mtime is created_at; atime is not kept. */
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
+		err = ec_meta_set_created(fs, n,
+				  (to_set & FUSE_SET_ATTR_MTIME_NOW) ?
+				  ec_clock_now_us() : ec_us_of_ts(&attr->st_mtim));
+out:
+	if (err) {
+		ecfs_reply_err(req, err);
+		return;
+	}
+	has_own = ec_handle_length(h, &own);
+	pthread_mutex_lock(&fs->lock);
+	ec_present_attr(fs, n, &a);
+	if (!is_dir && !n->ndirty && n->next_created_us != EC_TIME_NONE)
+		a.st_mtim = ec_ts_of_us(n->next_created_us);
+	pthread_mutex_unlock(&fs->lock);
+	if (has_own)
+		ec_attr_set_size(&a, own);
+	fuse_reply_attr(req, &a, 0);
+}
+
+void ecfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	/* Only entries (create) and directories exist here. */
+	ecfs_reply_err(req, ecfs_of(req)->ro ? -EROFS : -EPERM);
+}
+
+/* The parent node and the id of name under it (the lock is taken and
+ * released).  -ENOENT, -ENOTDIR, -ENAMETOOLONG. */
+static int child_id(struct ecfs *fs, fuse_ino_t parent, const char *name,
+		    char *id)
+{
+	struct node *p;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	if (!p)
+		err = -ENOENT;
+	else if (!p->is_dir)
+		err = -ENOTDIR;
+	else
+		err = ec_node_child_path(p, name, id, PATH_MAX);
+	pthread_mutex_unlock(&fs->lock);
+	return err;
+}
+
+void ecfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode)
+{
+	struct ecfs *fs = ecfs_of(req);
+	char id[PATH_MAX];
+	struct fuse_entry_param e;
+	struct stat st;
+	struct node *p, *n;
+	uint64_t gen;
+	int err;
+
+	(void)mode;	/* directories are 0700 */
+	if (fs->ro) {
+		ecfs_reply_err(req, -EROFS);
+		return;
+	}
+	err = child_id(fs, parent, name, id);
+	if (err)
+		goto fail;
+	pthread_mutex_lock(&fs->lock);
+	gen = fs->gen;
+	pthread_mutex_unlock(&fs->lock);
+	err = ec_store_mkdir(fs->store, id);
+	if (!err)
+		err = sync_parent(fs, id);
+	if (!err)
+		err = ec_store_stat_dir(fs->store, id, &st);
+	if (err)
+		goto fail;
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	n = p ? ec_present_dir_node(fs, p, name, id, &st) : NULL;
+	if (!n) {
+		pthread_mutex_unlock(&fs->lock);
+		err = -ENOMEM;
+		goto fail;
+	}
+	n->nlookup++;
+	ec_present_entry(fs, n, ec_clock_now_us(), p->wd >= 0 && n->wd >= 0 &&
+		   gen == fs->gen, &e);
+	pthread_mutex_unlock(&fs->lock);
+	ecfs_reply_entry_node(req, fs, n, &e);
+	return;
+fail:
+	ecfs_reply_err(req, err);
+}
+
+void ecfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ecfs *fs = ecfs_of(req);
+	char id[PATH_MAX];
+	struct node *p, *n;
+	bool pending = false;
+	int err;
+
+	if (fs->ro) {
+		ecfs_reply_err(req, -EROFS);
+		return;
+	}
+	pthread_rwlock_wrlock(&fs->ns);	/* no save lands meanwhile */
+	err = child_id(fs, parent, name, id);
+	if (err)
+		goto out;
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	n = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+	pending = n && ec_node_live_pending(n);
+	pthread_mutex_unlock(&fs->lock);
+	err = ec_cache_remove(fs->cache, id);
+	if (err == -ENOENT && pending)
+		err = 0;	/* never saved: nothing on disk */
+	if (err)
+		goto out;
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	n = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+	if (n && !n->is_dir)
+		ec_node_unlinked(&fs->nodes, n);	/* nothing saves it */
+	pthread_mutex_unlock(&fs->lock);
+	err = sync_parent(fs, id);
+out:
+	pthread_rwlock_unlock(&fs->ns);
+	ecfs_reply_err(req, err);
+}
+
+void ecfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ecfs *fs = ecfs_of(req);
+	char id[PATH_MAX];
+	struct node *p, *n;
+	int err;
+
+	if (fs->ro) {
+		ecfs_reply_err(req, -EROFS);
+		return;
+	}
+	pthread_rwlock_wrlock(&fs->ns);	/* no file is created meanwhile */
+	err = child_id(fs, parent, name, id);
+	if (!err) {
+		/* A file being created in it makes it not empty. */
+		pthread_mutex_lock(&fs->lock);
+		p = ec_node_get(&fs->nodes, parent);
+		n = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+		if (n && n->is_dir && ec_node_has_pending_child(&fs->nodes, n))
+			err = -ENOTEMPTY;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	/* ENOTEMPTY also when only hidden envelopes (stale, invalid) or
+	 * other files remain: they are not ours to remove. */
+	if (!err)
+		err = ec_store_rmdir(fs->store, id);
+	if (err)
+		goto out;
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	n = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+	if (n && n->is_dir)
+		ec_node_unhash(&fs->nodes, n);
+	pthread_mutex_unlock(&fs->lock);
+	err = sync_parent(fs, id);
+out:
+	pthread_rwlock_unlock(&fs->ns);
+	ecfs_reply_err(req, err);
+}
+
+void ecfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			 const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	ecfs_reply_err(req, ecfs_of(req)->ro ? -EROFS : -EPERM);
+}
+
+/*
+ * The target of an entry rename as the user sees it: 1 when it exists (a
+ * valid entry, or one being created), 0 when it does not, and then
+ * *hidden tells whether an envelope that is not shown (stale, invalid) is
+ * there: it is replaced, as a new entry replaces it.
+ */
+static int rename_target(struct ecfs *fs, fuse_ino_t newparent,
+			 const char *newname, const char *to, bool *hidden)
+{
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info mi;
+	struct node *np, *t;
+	int64_t now = ec_clock_now_us();
+	bool live;
+	int err;
+
+	*hidden = false;
+	pthread_mutex_lock(&fs->lock);
+	np = ec_node_get(&fs->nodes, newparent);
+	t = np ? ec_node_child(&fs->nodes, np, newname) : NULL;
+	live = t && ec_node_live_pending(t);
+	pthread_mutex_unlock(&fs->lock);
+	if (live)
+		return 1;
+	err = ec_present_meta(fs, to, NULL, now, &key, &mi);
+	if (err == 0 && ec_present_shown(fs, &mi, now))
+		return 1;
+	*hidden = err == 0;
+	return 0;
+}
+
+/* What a rename needs to know of its source, under fs->lock. */
+struct rename_src {
+	bool known;		/* a node has the name */
+	bool is_dir, pending;
+	struct ec_fsmeta_key old;
+};
+
+/* Rename the backing file or directory from -> to (fs->ns held
+ * exclusively).  *key gets the entry's version after the rename, when
+ * *have_key. */
+static int rename_backing(struct ecfs *fs, const struct rename_src *rs,
+			  fuse_ino_t newparent, const char *newname,
+			  const char *from, const char *to, unsigned flags,
+			  struct ec_fsmeta_key *key, bool *have_key)
+{
+	struct node *np, *tgt;
+	struct stat st;
+	bool hidden, busy;
+	int err;
+
+	*have_key = false;
+	if (rs->is_dir) {
+		/* A directory holding a file being created is not empty. */
+		pthread_mutex_lock(&fs->lock);
+		np = ec_node_get(&fs->nodes, newparent);
+		tgt = np ? ec_node_child(&fs->nodes, np, newname) : NULL;
+		busy = tgt && tgt->is_dir &&
+		       ec_node_has_pending_child(&fs->nodes, tgt);
+		pthread_mutex_unlock(&fs->lock);
+		return busy ? -ENOTEMPTY :
+		       ec_store_rename_dir(fs->store, from, to, flags);
+	}
+	if (strlen(newname) + fs->store->suffix_len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (ec_store_stat_dir(fs->store, to, &st) == 0)
+		return -EISDIR;
+	if (rename_target(fs, newparent, newname, to, &hidden) &&
+	    (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (rs->pending) {
+		/* Not saved yet: only the name moves (it is saved under the
+		 * new one); what the name held goes now, as POSIX says. */
+		err = ec_cache_remove(fs->cache, to);
+		return err == -ENOENT ? 0 : err;
+	}
+	/* A hidden target is replaced: no RENAME_NOREPLACE then. */
+	err = ec_store_rename_entry(fs->store, from, to, hidden ? 0 : flags);
+	if (!err && ec_store_stat_entry(fs->store, to, &st) == 0) {
+		ec_fsmeta_key_of(key, &st);
+		*have_key = true;
+	}
+	return err;
+}
+
+/* After the backing rename: the target's node is unlinked (replaced),
+ * the source's node moves, and keeps its version when the envelope is
+ * still the same file (a rename changes only its ctime).  fs->lock held. */
+static void rename_nodes(struct ecfs *fs, const struct rename_src *rs,
+			 fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname,
+			 const struct ec_fsmeta_key *key, bool have_key)
+{
+	const struct ec_fsmeta_key *old = &rs->old;
+	struct node *p, *np, *src, *tgt;
+
+	p = ec_node_get(&fs->nodes, parent);
+	np = ec_node_get(&fs->nodes, newparent);
+	src = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+	tgt = np ? ec_node_child(&fs->nodes, np, newname) : NULL;
+	if (tgt && tgt != src)
+		ec_node_unlinked(&fs->nodes, tgt);
+	if (!src || !np || ec_node_move(&fs->nodes, src, np, newname) != 0 ||
+	    src->is_dir || src->pending)
+		return;
+	if (have_key && key->dev == old->dev && key->ino == old->ino &&
+	    key->size == old->size && key->mtime_ns == old->mtime_ns &&
+	    ec_fsmeta_key_equal(&src->key, old)) {
+		if (ec_fsmeta_copy(fs->meta, old, key) != 0)
+			fuse_log(FUSE_LOG_DEBUG, PROG ": metadata cache: not "
+				 "copied\n");
+		src->key = *key;
+	} else {
+		ec_node_unhash(&fs->nodes, src);
+	}
+}
+
+void ecfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct ecfs *fs = ecfs_of(req);
+	char from[PATH_MAX], to[PATH_MAX];
+	struct rename_src rs;
+	struct ec_fsmeta_key key;
+	struct stat st;
+	struct node *p, *src;
+	bool have_key = false;
+	int err;
+
+	if (fs->ro) {
+		ecfs_reply_err(req, -EROFS);
+		return;
+	}
+	if (flags & ~(unsigned)RENAME_NOREPLACE) {
+		ecfs_reply_err(req, -EINVAL);	/* RENAME_EXCHANGE... */
+		return;
+	}
+	/* No save lands under either name meanwhile (fs.h). */
+	pthread_rwlock_wrlock(&fs->ns);
+	err = child_id(fs, parent, name, from);
+	if (!err)
+		err = child_id(fs, newparent, newname, to);
+	if (err)
+		goto out;
+	memset(&rs, 0, sizeof(rs));
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	src = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+	if (src) {
+		rs.known = true;
+		rs.is_dir = src->is_dir;
+		rs.pending = ec_node_live_pending(src);
+		rs.old = src->key;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!rs.known)
+		rs.is_dir = ec_store_stat_dir(fs->store, from, &st) == 0;
+	err = rename_backing(fs, &rs, newparent, newname, from, to, flags,
+			     &key, &have_key);
+	if (err)
+		goto out;
+	pthread_mutex_lock(&fs->lock);
+	rename_nodes(fs, &rs, parent, name, newparent, newname, &key,
+		     have_key);
+	pthread_mutex_unlock(&fs->lock);
+	err = sync_parent(fs, from);
+	if (!err)
+		err = sync_parent(fs, to);
+out:
+	pthread_rwlock_unlock(&fs->ns);
+	ecfs_reply_err(req, err);
+}
+
+void ecfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		      const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	ecfs_reply_err(req, ecfs_of(req)->ro ? -EROFS : -EPERM);
+}
+
+/*
+ * create: open(O_CREAT) of a name the kernel found absent.  The new entry
+ * is pending (see struct node) until its first save at close, so that
+ * nobody (the Python module least of all) ever sees it empty or half
+ * written; an envelope that is not shown (stale, invalid) is replaced
+ * then.  If a valid entry has appeared meanwhile, it is opened (EEXIST
+ * with O_EXCL).
+ */
+/* The node create opens for writing under p (fs->lock held): the
+ * entry's (a node of its own when snapshots hold it: see ecfs_open), a
+ * file being created already, or a new pending one (*fresh). */
+static struct node *create_node(struct ecfs *fs, struct node *p,
+				const char *name, bool exists,
+				const struct ec_fsmeta_key *key,
+				const struct ec_fsmeta_info *mi, int64_t now,
+				int flags, bool *fresh, int *err)
+{
+	struct node *n;
+
+	if (exists) {
+		n = ec_present_file_node(fs, p, name, key, mi);
+		if (n && n->ncached) {
+			ec_node_unhash(&fs->nodes, n);
+			n = ec_node_new(&fs->nodes, p, name, false);
+			if (n) {
+				n->key = *key;
+				n->info = *mi;
+			}
+		}
+		return n;
+	}
+	n = ec_node_child(&fs->nodes, p, name);
+	if (n && ec_node_live_pending(n)) {
+		if (flags & O_EXCL)
+			*err = -EEXIST;
+		return n;
+	}
+	if (n)
+		ec_node_unhash(&fs->nodes, n);
+	n = ec_node_new(&fs->nodes, p, name, false);
+	if (n) {
+		n->pending = true;
+		n->info.state = EC_STATE_VALID;
+		n->info.created_us = now;
+		n->info.expires_us = EC_TIME_NEVER;
+		*fresh = true;
+	}
+	return n;
+}
+
+/* Undo what create did to n for h (the open failed, or its reply). */
+static void create_undo(struct ecfs *fs, struct node *n, struct handle *h)
+{
+	ec_handle_unpin(fs, h);
+	ec_handle_free(h);
+	pthread_mutex_lock(&fs->lock);
+	n->nlookup--;
+	ec_node_put(&fs->nodes, n);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void ecfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	char id[PATH_MAX];
+	struct fuse_entry_param e;
+	struct ec_fsmeta_key key, want;
+	struct ec_fsmeta_info mi;
+	struct handle *h = NULL;
+	struct node *p, *n = NULL;
+	struct stat st;
+	bool exists, fresh = false;
+	int64_t now;
+	int err;
+
+	(void)mode;	/* files are 0600 */
+	if (fs->ro) {
+		ecfs_reply_err(req, -EROFS);
+		return;
+	}
+	/* The name stays what it is found to be until the node is made. */
+	pthread_rwlock_rdlock(&fs->ns);
+	err = child_id(fs, parent, name, id);
+	if (!err && strlen(name) + fs->store->suffix_len > NAME_MAX)
+		err = -ENAMETOOLONG;
+	if (err)
+		goto fail;
+	now = ec_clock_now_us();
+	if (ec_store_stat_dir(fs->store, id, &st) == 0) {
+		err = (fi->flags & O_EXCL) ? -EEXIST : -EISDIR;
+		goto fail;
+	}
+	err = ec_present_meta(fs, id, NULL, now, &key, &mi);
+	if (err == -EISDIR)
+		goto fail;	/* a directory named like the envelope */
+	exists = !err && ec_present_shown(fs, &mi, now);
+	if (exists && (fi->flags & O_EXCL)) {
+		err = -EEXIST;
+		goto fail;
+	}
+	err = 0;
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	if (p)
+		n = create_node(fs, p, name, exists, &key, &mi, now, fi->flags,
+				&fresh, &err);
+	if (!err && n)
+		h = ec_handle_new(n, true);
+	if (!err && !h)
+		err = p ? -ENOMEM : -ENOENT;
+	if (err) {
+		if (n)
+			ec_node_put(&fs->nodes, n);	/* frees it if unused */
+		pthread_mutex_unlock(&fs->lock);
+		goto fail;
+	}
+	n->nlookup++;
+	ec_handle_pin(h);
+	want = n->key;
+	pthread_mutex_unlock(&fs->lock);
+
+	if (exists) {
+		err = ec_handle_open(fs, h, id, &want, fi->flags);
+		if (!err && (fi->flags & O_TRUNC))
+			ec_handle_changed(fs, h);
+	} else {
+		h->ready = true;	/* empty */
+		ec_handle_set_view(fs, h, false, false);
+		h->append = (fi->flags & O_APPEND) != 0;
+		if (fresh)
+			ec_handle_changed(fs, h);	/* saved even if empty */
+	}
+	pthread_rwlock_unlock(&fs->ns);
+	if (err) {
+		create_undo(fs, n, h);
+		ecfs_reply_err(req, err);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	ec_present_entry(fs, n, now, false, &e);
+	pthread_mutex_unlock(&fs->lock);
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) != 0)
+		create_undo(fs, n, h);
+	return;
+fail:
+	pthread_rwlock_unlock(&fs->ns);
+	ecfs_reply_err(req, err);
+}
+
+void ecfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			  struct fuse_file_info *fi)
+{
+	struct ecfs *fs = ecfs_of(req);
+	char id[PATH_MAX];
+	struct node *n;
+	int err;
+
+	(void)datasync;
+	(void)fi;
+	pthread_mutex_lock(&fs->lock);
+	n = ec_node_get(&fs->nodes, ino);
+	err = n ? ec_node_path(n, id, sizeof(id)) : -ENOENT;
+	pthread_mutex_unlock(&fs->lock);
+	if (!err)
+		err = ec_store_sync_dir(fs->store, id);
+	ecfs_reply_err(req, err);
+}
+
+/* Space is not reserved for content that lives in memory until it is
+ * saved; posix_fallocate(3) falls back to writing. */
+void ecfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			   off_t offset, off_t length,
+			   struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)mode;
+	(void)offset;
+	(void)length;
+	(void)fi;
+	ecfs_reply_err(req, ecfs_of(req)->ro ? -EROFS : -EOPNOTSUPP);
+}

@@ -1,0 +1,437 @@
+/*
+ * present: how an entry version is presented.  Loading and classifying
+ * an envelope (through the core), rendering it under the mount's view,
+ * remembering it in fsmeta with its extended attributes, the attributes
+ * and reply timeouts the kernel gets (the one place that decides whether
+ * a reply may be cached), and the nodes for what a lookup or listing
+ * found.  Logs a bad envelope once per version.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "secure.h"
+#include "ttl.h"
+
+void ec_fs_printable(const char *in, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < size; i++)
+		out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ?
+			 '?' : in[i];
+	out[i] = '\0';
+}
+
+static void report_loose(struct ecfs *fs, const char *id, bool is_dir,
+			 const struct stat *st)
+{
+	char shown[PATH_MAX];
+
+	/* Once per file and mode, not per version: rewriting a loose file
+	 * in place keeps it loose, and that is worth one line. */
+	if (!(st->st_mode & 077) ||
+	    !ec_fsmeta_once(fs->meta, st->st_dev, st->st_ino,
+			    (int64_t)st->st_mode, EC_ONCE_LOOSE))
+		return;
+	ec_fs_printable(*id ? id : ".", shown, sizeof(shown));
+	fuse_log(FUSE_LOG_WARNING, PROG ": %s '%s' is accessible by group or "
+		 "others (mode %04o); shown as %s\n", is_dir ? "directory" :
+		 "entry", shown, (unsigned)(st->st_mode & 07777),
+		 is_dir ? "0700" : "0600");
+}
+
+bool ec_present_shown(const struct ecfs *fs, const struct ec_fsmeta_info *mi,
+		      int64_t now)
+{
+	(void)fs;
+	return mi->state == EC_STATE_VALID && now <= mi->expires_us;
+}
+
+enum { X_KEY, X_CREATED, X_EXPIRES, X_COMMENT, X_VALIDASOF, X_FORMAT, X_N };
+
+/* Data that does not start with the binary plist magic is shown raw under
+ * every view: its size is its length, and nothing needs rendering.  (Data
+ * that does start with it may still not parse: the view decides.) */
+static bool may_be_bplist(const uint8_t *data, size_t len)
+{
+	return len >= 8 && memcmp(data, "bplist", 6) == 0;
+}
+
+/*
+ * Present e, an envelope of id just classified, under the mount's view:
+ * *mi gets its state, expiry and rendered size.  With content, the
+ * rendered bytes of an entry that has data (a valid one, or a stale one
+ * loaded with EC_LOAD_STALE_OK) are handed over (ec_secure_free), and true
+ * is returned; e->data may be taken for that.  No I/O.
+ */
+static bool render(struct ecfs *fs, struct ec_entry *e,
+			 struct ec_fsmeta_info *mi, uint8_t **content,
+			 size_t *clen)
+{
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+	bool bp = false;
+	int err;
+
+	memset(mi, 0, sizeof(*mi));
+	mi->state = e->state;
+	mi->reason = e->reason;
+	mi->created_us = e->created_us;
+	mi->expires_us = e->expires_us;
+	if (!e->data)
+		return false;
+	if (fs->view == EC_VIEW_RAW || !may_be_bplist(e->data, e->len)) {
+		bp = fs->view == EC_VIEW_RAW &&
+		     may_be_bplist(e->data, e->len) &&
+		     ec_view_is_bplist(e->data, e->len);
+		mi->size = e->len;
+		mi->is_bplist = bp;
+		if (!content)
+			return false;
+		*content = e->data;	/* shown as it is */
+		*clen = e->len;
+		e->data = NULL;
+		return true;
+	}
+	err = ec_view_render(fs->view, e->data, e->len, &out, &outlen, &bp);
+	if (err) {
+		if (e->state == EC_STATE_VALID) {
+			mi->state = EC_STATE_CORRUPT;
+			mi->reason = err;
+		}
+		return false;
+	}
+	mi->size = outlen;
+	mi->is_bplist = bp;
+	if (!content) {
+		ec_secure_free(out);
+		return false;
+	}
+	*content = out;
+	*clen = outlen;
+	return true;
+}
+
+#define YOUNG_US 2000000	/* a file this new may still be being written */
+
+/*
+ * Remember in fsmeta what e (id's envelope, version key, classified at
+ * now and rendered into *mi) is, with its extended attributes.  Logs a
+ * bad (not merely stale) envelope, and loose modes, once per version.
+ *
+ * The Python module writes in place, so a reader often sees an envelope
+ * cut short.  While such a file is young (or empty: the truncation's new
+ * size shows before its new mtime) it is hidden without a word and not
+ * remembered: it is read again next time, and logged only if it is still
+ * incomplete once it is YOUNG_US old.
+ */
+static void record(struct ecfs *fs, const char *id,
+			 const struct ec_entry *e,
+			 const struct ec_fsmeta_key *key,
+			 const struct ec_fsmeta_info *mi, int64_t now)
+{
+	struct ec_fsmeta_xattr x[X_N];
+	char expires[EC_TIME_ISO_MAX];
+	size_t nx = 0;
+
+	if (mi->state == EC_STATE_CORRUPT && mi->reason == -EC_EJSON &&
+	    (key->size == 0 || now - key->mtime_ns / 1000 < YOUNG_US))
+		return;
+	if (mi->state != EC_STATE_VALID && mi->state != EC_STATE_STALE &&
+	    ec_fsmeta_once(fs->meta, key->dev, key->ino, key->ctime_ns,
+			   EC_ONCE_BAD)) {
+		char shown[PATH_MAX];
+
+		ec_fs_printable(id, shown, sizeof(shown));
+		fuse_log(FUSE_LOG_WARNING, PROG ": hiding '%s': %s (%s)\n",
+			 shown, ec_state_name(mi->state),
+			 ec_strerror(mi->reason));
+	}
+	if (mi->state == EC_STATE_VALID) {
+		report_loose(fs, id, false, &e->st);
+		x[nx++] = (struct ec_fsmeta_xattr){ "user.enccache.key",
+						    e->env.key };
+		if (e->env.created_at)
+			x[nx++] = (struct ec_fsmeta_xattr){
+				"user.enccache.created_at", e->env.created_at };
+		if (mi->expires_us == EC_TIME_NEVER)
+			strcpy(expires, "never");
+		else
+			ec_time_format_iso(mi->expires_us, expires);
+		x[nx++] = (struct ec_fsmeta_xattr){ "user.enccache.expires_at",
+						    expires };
+		if (e->env.comment)
+			x[nx++] = (struct ec_fsmeta_xattr){
+				"user.enccache.comment", e->env.comment };
+		if (e->validasof)
+			x[nx++] = (struct ec_fsmeta_xattr){
+				"user.enccache.validasof", e->validasof };
+		x[nx++] = (struct ec_fsmeta_xattr){ "user.enccache.format",
+						    mi->is_bplist ? "bplist" :
+						    "raw" };
+	}
+	/* A failed put only costs a reload later. */
+	if (ec_fsmeta_put(fs->meta, key, mi, x, nx) < 0)
+		fuse_log(FUSE_LOG_DEBUG, PROG ": metadata cache: out of "
+			 "memory\n");
+}
+
+void ec_present_classify(struct ecfs *fs, const char *env, size_t envlen,
+			 int64_t now, struct ec_fsmeta_info *mi,
+			 uint8_t **content, size_t *clen)
+{
+	struct ec_entry e;
+
+	ec_cache_classify(fs->cache, env, envlen,
+			  EC_LOAD_DATA | EC_LOAD_STALE_OK, now, &e);
+	*content = NULL;
+	(void)render(fs, &e, mi, content, clen);
+	ec_entry_release(&e);
+}
+
+void ec_present_bytes(struct ecfs *fs, const char *id, const char *env,
+		      size_t envlen, const struct stat *st, int64_t now,
+		      unsigned flags, struct ec_fsmeta_info *mi,
+		      uint8_t **content, size_t *clen)
+{
+	struct ec_fsmeta_key key;
+	struct ec_entry e;
+
+	ec_cache_classify(fs->cache, env, envlen, flags, now, &e);
+	e.st = *st;
+	ec_fsmeta_key_of(&key, st);
+	if (content)
+		*content = NULL;
+	(void)render(fs, &e, mi, content, clen);
+	mi->digest = ec_fsmeta_digest(env, envlen);
+	record(fs, id, &e, &key, mi, now);
+	ec_entry_release(&e);
+}
+
+int ec_present_load(struct ecfs *fs, const char *id, int64_t now,
+		    const struct ec_fsmeta_key *hint, struct ec_fsmeta_key *key,
+		    struct ec_fsmeta_info *mi, uint8_t **content, size_t *clen)
+{
+	char *env = NULL;
+	size_t envlen = 0;
+	struct stat st;
+	int err;
+
+	memset(&st, 0, sizeof(st));
+	err = ec_store_read(fs->store, id, EC_ENVELOPE_MAX, &env, &envlen,
+			    &st);
+	if (err == -EC_ETOOBIG) {
+		/* Not ours to show; known by its version, not remembered. */
+		memset(mi, 0, sizeof(*mi));
+		mi->state = EC_STATE_CORRUPT;
+		mi->reason = err;
+		if (hint)
+			*key = *hint;
+		else
+			memset(key, 0, sizeof(*key));
+		if (content)
+			*content = NULL;
+		return 0;
+	}
+	if (err)
+		return err;
+	ec_present_bytes(fs, id, env, envlen, &st, now, EC_LOAD_DATA, mi,
+			 content, clen);
+	ec_fsmeta_key_of(key, &st);
+	free(env);
+	return 0;
+}
+
+/* Metadata of id's current version: from fsmeta when st (the backing
+ * lstat, or NULL to stat now) is known, else loaded. */
+int ec_present_meta(struct ecfs *fs, const char *id, const struct stat *st,
+		      int64_t now, struct ec_fsmeta_key *key,
+		      struct ec_fsmeta_info *mi)
+{
+	struct stat own;
+	struct ec_fsmeta_key hint;
+	int err;
+
+	if (!st) {
+		err = ec_store_stat_entry(fs->store, id, &own);
+		if (err)
+			return err;
+		st = &own;
+	}
+	ec_fsmeta_key_of(&hint, st);
+	if (ec_fsmeta_get(fs->meta, &hint, mi)) {
+		*key = hint;
+		return 0;
+	}
+	return ec_present_load(fs, id, now, &hint, key, mi, NULL, NULL);
+}
+
+int64_t ec_us_of_ts(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000 + ts->tv_nsec / 1000;
+}
+
+struct timespec ec_ts_of_us(int64_t us)
+{
+	struct timespec ts;
+	int64_t s = us / 1000000, r = us % 1000000;
+
+	if (r < 0) {
+		r += 1000000;
+		s--;
+	}
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)(r * 1000);
+	return ts;
+}
+
+static struct timespec ts_of_ns(int64_t ns)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += 1000000000;
+		ts.tv_sec--;
+	}
+	return ts;
+}
+
+/* What the kernel is told about n.  No I/O. */
+void ec_present_attr(const struct ecfs *fs, const struct node *n,
+		      struct stat *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->st_ino = n->ino;
+	a->st_uid = fs->uid;
+	a->st_gid = fs->gid;
+	a->st_blksize = 4096;
+	if (n->is_dir) {
+		a->st_mode = S_IFDIR | 0700;
+		a->st_nlink = 2;
+		a->st_size = n->key.size;
+		a->st_mtim = ts_of_ns(n->key.mtime_ns);
+		a->st_ctim = ts_of_ns(n->key.ctime_ns);
+		a->st_atim = a->st_mtim;
+	} else {
+		/* While a handle has unsaved changes, the file is what it
+		 * last wrote (POSIX: a write shows at once). */
+		uint64_t size = n->ndirty ? n->wlen : n->info.size;
+
+		a->st_mode = S_IFREG | 0600;
+		a->st_nlink = 1;
+		a->st_size = (off_t)size;
+		a->st_blocks = (blkcnt_t)((size + 511) / 512);
+		if (n->ndirty)
+			a->st_mtim = ec_ts_of_us(n->wtime_us);
+		else if (n->info.created_us != EC_TIME_NONE)
+			a->st_mtim = ec_ts_of_us(n->info.created_us);
+		else
+			a->st_mtim = ts_of_ns(n->key.mtime_ns);
+		a->st_atim = a->st_ctim = a->st_mtim;
+	}
+}
+
+/* How long the kernel may cache n: 0 unless cacheable, never past the
+ * entry's expiry, never while it is being written (its size changes at
+ * each save, and a pending node may vanish). */
+double ec_present_timeout(const struct ecfs *fs, const struct node *n,
+			   int64_t now, bool cacheable)
+{
+	double t = cacheable ? fs->timeout : 0;
+
+	if (!n->is_dir && (n->nwriters || n->pending))
+		return 0;
+
+	if (!n->is_dir && n->info.expires_us != EC_TIME_NEVER) {
+		double left = (double)(n->info.expires_us - now) / 1e6;
+
+		if (left < t)
+			t = left;
+	}
+	return t > 0 ? t : 0;
+}
+
+void ec_present_entry(const struct ecfs *fs, const struct node *n,
+		       int64_t now, bool cacheable, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = n->ino;
+	ec_present_attr(fs, n, &e->attr);
+	e->entry_timeout = e->attr_timeout = ec_present_timeout(fs, n, now,
+							  cacheable);
+}
+
+/* The directory node for name under p whose backing directory is st,
+ * watched.  Lock held. */
+struct node *ec_present_dir_node(struct ecfs *fs, struct node *p,
+			     const char *name, const char *id,
+			     const struct stat *st)
+{
+	struct node *n = ec_node_child(&fs->nodes, p, name);
+
+	if (n && (!n->is_dir || n->key.dev != (uint64_t)st->st_dev ||
+		  n->key.ino != (uint64_t)st->st_ino)) {
+		ec_node_unhash(&fs->nodes, n);
+		n = NULL;
+	}
+	if (!n) {
+		int err;
+
+		n = ec_node_new(&fs->nodes, p, name, true);
+		if (!n)
+			return NULL;
+		/* Without kernel caching there is nothing to invalidate.  An
+		 * unwatched directory's entries are answered uncached. */
+		err = fs->timeout > 0 ? ec_watch_add(fs->watch, id, &n->wd) : 0;
+		if (n->wd >= 0) {
+			ec_node_wd_link(&fs->nodes, n);
+		} else if (err && ec_fsmeta_once(fs->meta, st->st_dev,
+						 st->st_ino, 0, EC_ONCE_WATCH)) {
+			char shown[PATH_MAX];
+
+			ec_fs_printable(id, shown, sizeof(shown));
+			fuse_log(FUSE_LOG_WARNING, PROG ": cannot watch "
+				 "directory '%s': %s; its entries are not "
+				 "cached by the kernel\n", shown,
+				 ec_strerror(err));
+		}
+		report_loose(fs, id, true, st);
+	}
+	ec_fsmeta_key_of(&n->key, st);
+	return n;
+}
+
+/* The node for the entry version key under p.  Lock held. */
+struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
+			      const char *name,
+			      const struct ec_fsmeta_key *key,
+			      const struct ec_fsmeta_info *mi)
+{
+	struct node *n = ec_node_child(&fs->nodes, p, name);
+
+	if (n && (n->is_dir || !ec_fsmeta_key_equal(&n->key, key))) {
+		ec_node_unhash(&fs->nodes, n);
+		n = NULL;
+	}
+	if (!n) {
+		n = ec_node_new(&fs->nodes, p, name, false);
+		if (!n)
+			return NULL;
+		n->key = *key;
+	}
+	n->info = *mi;
+	return n;
+}
+
+void ec_attr_set_size(struct stat *a, size_t len)
+{
+	a->st_size = (off_t)len;
+	a->st_blocks = (blkcnt_t)((len + 511) / 512);
+}
