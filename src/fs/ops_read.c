@@ -451,6 +451,103 @@ static int snap_add(void *ctx, const struct ec_store_item *it)
 	return 0;
 }
 
+/* One readdir request's buffer and what it knows. */
+struct rd {
+	fuse_req_t req;
+	struct ecfs *fs;
+	fuse_ino_t ino, dotdot;
+	struct dirh *dh;
+	char dir[PATH_MAX];
+	char *buf;
+	size_t size, used;
+	struct node **added;	/* readdirplus: one lookup counted each */
+	size_t nadded;
+	uint64_t gen;
+	int64_t now;
+	bool watched, plus;
+};
+
+/* Add "." or "..", item i < 2; false when the buffer is full. */
+static bool rd_dot(struct rd *r, size_t i)
+{
+	struct fuse_entry_param e;
+	const char *name = i ? ".." : ".";
+	size_t need, room = r->size - r->used;
+
+	memset(&e, 0, sizeof(e));
+	e.attr.st_mode = S_IFDIR;
+	e.attr.st_ino = i ? r->dotdot : r->ino;
+	need = r->plus ? fuse_add_direntry_plus(r->req, r->buf + r->used, room,
+						name, &e, (off_t)i + 1) :
+		fuse_add_direntry(r->req, r->buf + r->used, room, name,
+				  &e.attr, (off_t)i + 1);
+	if (need > room)
+		return false;
+	r->used += need;
+	return true;
+}
+
+/* Add snapshot item i (offset i + 2) when it is shown now; false when
+ * the buffer is full (or out of memory: the listing goes on later). */
+static bool rd_item(struct rd *r, size_t i)
+{
+	const struct snap_item *it = &r->dh->v[i];
+	struct fuse_entry_param e;
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info mi;
+	struct ecfs *fs = r->fs;
+	char id[PATH_MAX];
+	struct stat st = it->st;
+	bool is_dir = it->is_dir;
+	struct node *d, *n;
+	off_t next = (off_t)i + 3;
+
+	if (ec_path_join(r->dir, it->name, id, sizeof(id)) != 0)
+		return true;
+	if (r->gen != r->dh->gen) {
+		/* Something changed since the snapshot: look again (below,
+		 * replies are not cached either). */
+		is_dir = ec_store_stat_dir(fs->store, id, &st) == 0;
+		if (!is_dir && ec_store_stat_entry(fs->store, id, &st) != 0)
+			return true;
+	}
+	if (!is_dir && (ec_present_meta(fs, id, &st, r->now, &key, &mi) != 0 ||
+			!ec_present_shown(fs, &mi, r->now)))
+		return true;
+	if ((r->plus ? fuse_add_direntry_plus(r->req, NULL, 0, it->name, NULL,
+					      0) :
+	     fuse_add_direntry(r->req, NULL, 0, it->name, NULL, 0)) >
+	    r->size - r->used)
+		return false;
+	memset(&e, 0, sizeof(e));
+	if (!r->plus) {
+		e.attr.st_mode = is_dir ? S_IFDIR : S_IFREG;
+		e.attr.st_ino = UNKNOWN_INO;
+		r->used += fuse_add_direntry(r->req, r->buf + r->used,
+					     r->size - r->used, it->name,
+					     &e.attr, next);
+		return true;
+	}
+	pthread_mutex_lock(&fs->lock);
+	d = ec_node_get(&fs->nodes, r->ino);
+	n = !d ? NULL : is_dir ? ec_present_dir_node(fs, d, it->name, id, &st) :
+		ec_present_file_node(fs, d, it->name, &key, &mi);
+	if (!n) {
+		pthread_mutex_unlock(&fs->lock);
+		return false;
+	}
+	n->nlookup++;
+	r->added[r->nadded++] = n;
+	ec_present_entry(fs, n, r->now, r->watched && r->gen == fs->gen &&
+			 r->gen == r->dh->gen && (!n->is_dir || n->wd >= 0),
+			 &e);
+	pthread_mutex_unlock(&fs->lock);
+	r->used += fuse_add_direntry_plus(r->req, r->buf + r->used,
+					  r->size - r->used, it->name, &e,
+					  next);
+	return true;
+}
+
 /*
  * One buffer of directory entries from offset off: ".", "..", then the
  * snapshot (taken at offset 0), skipping entries that are not valid now.
@@ -460,131 +557,55 @@ static int snap_add(void *ctx, const struct ec_store_item *it)
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t off, struct fuse_file_info *fi, bool plus)
 {
-	struct ecfs *fs = ecfs_of(req);
-	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
-	char dir[PATH_MAX], id[PATH_MAX];
-	struct node *d, **added = NULL;
-	size_t used = 0, nadded = 0, i;
-	char *buf = NULL;
-	fuse_ino_t dotdot;
-	uint64_t gen;
-	int64_t now;
-	bool watched;
+	struct rd r = { .req = req, .fs = ecfs_of(req), .ino = ino,
+			.size = size, .plus = plus };
+	struct ecfs *fs = r.fs;
+	struct node *d;
+	size_t i;
 	int err;
 
+	r.dh = (struct dirh *)(uintptr_t)fi->fh;
 	pthread_mutex_lock(&fs->lock);
 	d = ec_node_get(&fs->nodes, ino);
-	err = d ? ec_node_path(d, dir, sizeof(dir)) : -ENOENT;
+	err = d ? ec_node_path(d, r.dir, sizeof(r.dir)) : -ENOENT;
 	if (!err) {
-		dotdot = d->parent ? d->parent->ino : d->ino;
-		watched = d->wd >= 0;
+		r.dotdot = d->parent ? d->parent->ino : d->ino;
+		r.watched = d->wd >= 0;
 	}
-	gen = fs->gen;
+	r.gen = fs->gen;
 	pthread_mutex_unlock(&fs->lock);
-	if (err)
-		goto out;
-	if (off == 0 || !dh->loaded) {
-		snap_clear(dh);
-		err = ec_store_list_dir(fs->store, dir, snap_add, dh);
-		if (err)
-			goto out;
-		dh->loaded = true;
-		dh->gen = gen;
+	if (!err && (off == 0 || !r.dh->loaded)) {
+		snap_clear(r.dh);
+		err = ec_store_list_dir(fs->store, r.dir, snap_add, r.dh);
+		r.dh->loaded = !err;
+		r.dh->gen = r.gen;
 	}
-	buf = malloc(size);
-	added = calloc(dh->n + 1, sizeof(*added));
-	if (!buf || !added) {
-		err = -ENOMEM;
-		goto out;
+	if (!err) {
+		r.buf = malloc(size);
+		r.added = calloc(r.dh->n + 1, sizeof(*r.added));
+		if (!r.buf || !r.added)
+			err = -ENOMEM;
 	}
-	now = ec_clock_now_us();
-	for (i = (size_t)off; i < dh->n + 2; i++) {
-		struct fuse_entry_param e;
-		struct ec_fsmeta_key key;
-		struct ec_fsmeta_info mi;
-		const struct snap_item *it;
-		const char *name;
-		struct stat st;
-		struct node *n;
-		bool is_dir;
-		size_t need;
-
-		if (i < 2) {
-			name = i ? ".." : ".";
-			memset(&e, 0, sizeof(e));
-			e.attr.st_mode = S_IFDIR;
-			e.attr.st_ino = i ? dotdot : ino;
-			need = plus ? fuse_add_direntry_plus(req, buf + used,
-					size - used, name, &e, (off_t)i + 1) :
-				fuse_add_direntry(req, buf + used, size - used,
-					name, &e.attr, (off_t)i + 1);
-			if (need > size - used)
-				break;
-			used += need;
-			continue;
-		}
-		it = &dh->v[i - 2];
-		name = it->name;
-		if (ec_path_join(dir, name, id, sizeof(id)) != 0)
-			continue;
-		is_dir = it->is_dir;
-		st = it->st;
-		if (gen != dh->gen) {
-			/* Something changed since the snapshot: look again
-			 * (below, replies are not cached either). */
-			is_dir = ec_store_stat_dir(fs->store, id, &st) == 0;
-			if (!is_dir && ec_store_stat_entry(fs->store, id,
-							   &st) != 0)
-				continue;
-		}
-		if (!is_dir &&
-		    (ec_present_meta(fs, id, &st, now, &key, &mi) != 0 ||
-		     !ec_present_shown(fs, &mi, now)))
-			continue;
-		need = plus ? fuse_add_direntry_plus(req, NULL, 0, name, NULL,
-						     0) :
-			fuse_add_direntry(req, NULL, 0, name, NULL, 0);
-		if (need > size - used)
+	if (err) {
+		free(r.buf);
+		free(r.added);
+		ecfs_reply_err(req, err);
+		return;
+	}
+	r.now = ec_clock_now_us();
+	for (i = (size_t)off; i < r.dh->n + 2; i++)
+		if (!(i < 2 ? rd_dot(&r, i) : rd_item(&r, i - 2)))
 			break;
-		if (!plus) {
-			memset(&e, 0, sizeof(e));
-			e.attr.st_mode = is_dir ? S_IFDIR : S_IFREG;
-			e.attr.st_ino = UNKNOWN_INO;
-			used += fuse_add_direntry(req, buf + used, size - used,
-						  name, &e.attr, (off_t)i + 1);
-			continue;
-		}
+	if (fuse_reply_buf(req, r.buf, r.used) != 0 && r.nadded) {
 		pthread_mutex_lock(&fs->lock);
-		d = ec_node_get(&fs->nodes, ino);
-		n = !d ? NULL : is_dir ? ec_present_dir_node(fs, d, name, id, &st) :
-			ec_present_file_node(fs, d, name, &key, &mi);
-		if (!n) {
-			pthread_mutex_unlock(&fs->lock);
-			break;
-		}
-		n->nlookup++;
-		added[nadded++] = n;
-		ec_present_entry(fs, n, now, watched && gen == fs->gen &&
-			   gen == dh->gen && (!n->is_dir || n->wd >= 0), &e);
-		pthread_mutex_unlock(&fs->lock);
-		used += fuse_add_direntry_plus(req, buf + used, size - used,
-					       name, &e, (off_t)i + 1);
-	}
-	if (fuse_reply_buf(req, buf, used) != 0 && nadded) {
-		pthread_mutex_lock(&fs->lock);
-		for (i = 0; i < nadded; i++) {
-			added[i]->nlookup--;
-			ec_node_put(&fs->nodes, added[i]);
+		for (i = 0; i < r.nadded; i++) {
+			r.added[i]->nlookup--;
+			ec_node_put(&fs->nodes, r.added[i]);
 		}
 		pthread_mutex_unlock(&fs->lock);
 	}
-	free(buf);
-	free(added);
-	return;
-out:
-	free(buf);
-	free(added);
-	ecfs_reply_err(req, err);
+	free(r.buf);
+	free(r.added);
 }
 
 void ecfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
