@@ -34,7 +34,7 @@ static struct ec_fsmeta_key key(uint64_t ino)
 
 static struct ec_fsmeta_info info(uint64_t size)
 {
-	struct ec_fsmeta_info i = { EC_STATE_VALID, 0, 10, 20, size, true };
+	struct ec_fsmeta_info i = { EC_STATE_VALID, 0, 10, 20, size, true, 7 };
 
 	return i;
 }
@@ -99,6 +99,23 @@ START_TEST(test_key_equal_each_field)
 END_TEST
 
 /* --- get and put -------------------------------------------------------- */
+
+/* The digest tells two envelopes apart and is kept with the info. */
+START_TEST(test_digest)
+{
+	struct ec_fsmeta_key k = key(9);
+	struct ec_fsmeta_info in = info(1), out;
+	uint64_t a = ec_fsmeta_digest("abc", 3), b = ec_fsmeta_digest("abd", 3);
+
+	ck_assert(a != b);
+	ck_assert(a == ec_fsmeta_digest("abc", 3));
+	ck_assert(ec_fsmeta_digest("", 0) != a);
+	in.digest = a;
+	ck_assert_int_eq(ec_fsmeta_put(m, &k, &in, NULL, 0), 0);
+	ck_assert(ec_fsmeta_get(m, &k, &out));
+	ck_assert(out.digest == a);
+}
+END_TEST
 
 START_TEST(test_miss_then_hit)
 {
@@ -429,6 +446,7 @@ static Suite *fsmeta_suite(void)
 	tc = tcase_create("get_put");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_miss_then_hit);
+	tcase_add_test(tc, test_digest);
 	tcase_add_test(tc, test_other_version_misses);
 	tcase_add_test(tc, test_replace_same_key);
 	tcase_add_test(tc, test_bad_states_kept);
