@@ -14,6 +14,7 @@
 #include "error.h"
 #include "fernet.h"
 #include "secure.h"
+#include "startup.h"
 
 struct ec_cache {
 	struct ec_store store;
@@ -140,6 +141,16 @@ const char *ec_cache_default_key(const struct ec_cache *c)
 	return c->default_key;
 }
 
+const struct ec_ttl *ec_cache_ttl(const struct ec_cache *c)
+{
+	return &c->ttl;
+}
+
+int64_t ec_cache_oldest_valid(const struct ec_cache *c)
+{
+	return c->oldest_us;
+}
+
 void ec_entry_release(struct ec_entry *e)
 {
 	ec_envelope_release(&e->env);
@@ -148,6 +159,118 @@ void ec_entry_release(struct ec_entry *e)
 	ec_secure_free(e->data);
 	e->data = NULL;
 	e->len = 0;
+}
+
+enum ec_state ec_entry_verdict(const struct ec_cache *c,
+			       const struct ec_entry *e, int64_t now,
+			       int *reason)
+{
+	enum ec_state state = e->state;
+	int why = e->reason;
+
+	if (state == EC_STATE_VALID &&
+	    !ec_ttl_is_fresh(&c->ttl, e->created_us, c->oldest_us, now))
+		state = EC_STATE_STALE;
+	if (state == EC_STATE_VALID || state == EC_STATE_STALE)
+		why = 0;
+	if (reason)
+		*reason = why;
+	return state;
+}
+
+/* Text into a caller's buffer, snprintf-style: len counts every byte,
+ * the buffer keeps what fits. */
+struct text {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+static void text_add(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (t->size > 0 && t->len < t->size - 1) {
+		size_t room = t->size - 1 - t->len;
+
+		memcpy(t->buf + t->len, s, n < room ? n : room);
+	}
+	t->len += n;
+	if (t->size > 0)
+		t->buf[t->len < t->size - 1 ? t->len : t->size - 1] = '\0';
+}
+
+/* The words after "stale" for an authenticated entry past its expiry. */
+static void add_stale(struct text *t, const struct ec_cache *c,
+		      const struct ec_entry *e)
+{
+	char iso[EC_TIME_ISO_MAX];
+	int64_t expiry;
+
+	if (c->oldest_us != EC_TIME_NONE && e->created_us != EC_TIME_NONE &&
+	    e->created_us < c->oldest_us) {
+		ec_time_format_iso(c->oldest_us, iso);
+		text_add(t, "stale (created before --oldest-valid ");
+		text_add(t, iso);
+		text_add(t, ")");
+		return;
+	}
+	expiry = ec_ttl_expiry(&c->ttl, e->created_us, c->oldest_us);
+	if (expiry != EC_TIME_NONE && expiry != EC_TIME_NEVER) {
+		ec_time_format_iso(expiry, iso);
+		text_add(t, "stale (expired ");
+		text_add(t, iso);
+		text_add(t, ")");
+	} else if (c->ttl.kind == EC_TTL_ZERO) {
+		text_add(t, "stale (ttl 0)");
+	} else if (e->created_us == EC_TIME_NONE) {
+		text_add(t, "stale (no created_at)");
+	} else {
+		text_add(t, "stale");
+	}
+}
+
+size_t ec_entry_reason_text(const struct ec_cache *c,
+			    const struct ec_entry *e, int64_t now, char *buf,
+			    size_t size)
+{
+	char why[EC_STARTUP_ERRTEXT_MAX];
+	struct text t = { buf, size, 0 };
+	enum ec_state state;
+	int reason;
+
+	if (size > 0)
+		buf[0] = '\0';
+	state = ec_entry_verdict(c, e, now, &reason);
+	switch (state) {
+	case EC_STATE_VALID:
+		break;
+	case EC_STATE_STALE:
+		add_stale(&t, c, e);
+		break;
+	case EC_STATE_SALT_MISMATCH:
+		text_add(&t, "salt mismatch");
+		break;
+	case EC_STATE_UNKNOWN_KEY:
+		text_add(&t, "unknown key name ");
+		if (e->env.key) {
+			text_add(&t, "'");
+			text_add(&t, e->env.key);
+			text_add(&t, "'");
+		}
+		break;
+	case EC_STATE_CORRUPT:
+	case EC_STATE_TAMPERED:
+		text_add(&t, state == EC_STATE_CORRUPT ? "corrupt" :
+			 "tampered");
+		if (reason) {
+			text_add(&t, ": ");
+			text_add(&t, ec_startup_errtext(reason, why,
+							 sizeof(why)));
+		}
+		break;
+	}
+	return t.len;
 }
 
 static void entry_init(struct ec_entry *e)

@@ -50,6 +50,10 @@ int ec_cache_lock_keys(const struct ec_cache *c)
 const struct ec_store *ec_cache_store(const struct ec_cache *c);
 const char *ec_cache_fingerprint(const struct ec_cache *c);
 const char *ec_cache_default_key(const struct ec_cache *c);
+const struct ec_ttl *ec_cache_ttl(const struct ec_cache *c);
+
+/* The oldest_valid_us the cache was opened with (EC_TIME_NONE: unset). */
+int64_t ec_cache_oldest_valid(const struct ec_cache *c);
 
 /* The clock: microseconds since 1970 UTC (CLOCK_REALTIME). */
 int64_t ec_clock_now_us(void);
@@ -104,6 +108,40 @@ void ec_cache_classify(const struct ec_cache *c, const char *buf, size_t len,
 		       unsigned flags, int64_t now, struct ec_entry *e);
 
 void ec_entry_release(struct ec_entry *e);
+
+/*
+ * The one answer to "what is e at now, and why": e's state and reason as
+ * loaded, except that a VALID entry past its expiry at now (by c's TTL and
+ * oldest-valid rules, as e->expires_us) is STALE, reason 0.  A STALE entry
+ * stays stale.  *reason (may be NULL) gets 0 for VALID and STALE, else the
+ * code that set the state (e.g. -EC_ESALT, -EC_EKEY, -EC_EHMAC, -errno).
+ * c is the cache that loaded e.  No I/O, no clock.
+ */
+enum ec_state ec_entry_verdict(const struct ec_cache *c,
+			       const struct ec_entry *e, int64_t now,
+			       int *reason);
+
+/*
+ * Why e is not valid at now (its ec_entry_verdict()), as one line of
+ * text, the reason enccache's get and ls --all print:
+ *   "stale (expired <ISO expiry>)"
+ *   "stale (created before --oldest-valid <ISO>)"
+ *   "stale (ttl 0)", "stale (no created_at)", "stale"
+ *   "salt mismatch"
+ *   "unknown key name '<key>'"  ("unknown key name " with no key)
+ *   "corrupt" or "corrupt: <error text>", "tampered: <error text>"
+ *     (error text: ec_startup_errtext() of the reason)
+ * and "" for a valid entry.  The key name is quoted as stored: escape
+ * control characters before a terminal or log sees it.  Like snprintf:
+ * writes at most size bytes into buf (NUL-terminated when size > 0; buf
+ * may be NULL when size is 0) and returns the length of the whole text,
+ * so a caller can size a buffer (EC_REASON_MAX holds every text but a
+ * long key name).  No I/O, no clock.
+ */
+#define EC_REASON_MAX 512
+size_t ec_entry_reason_text(const struct ec_cache *c,
+			    const struct ec_entry *e, int64_t now, char *buf,
+			    size_t size);
 
 struct ec_save_options {
 	const char *key;	/* NULL: the default key */

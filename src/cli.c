@@ -719,71 +719,25 @@ out:
 
 /* ---- states and reasons ---------------------------------------------- */
 
-/* Why an entry is not valid, as one line: the reason texts of get, rm and
- * ls --all. */
-static void add_reason(struct buf *b, const struct opts *o,
-		       const struct ec_entry *e)
+/* Why e is not valid at now (ec_entry_reason_text()), malloc'd. */
+static char *reason_text(const struct ec_cache *c, const struct ec_entry *e,
+			 int64_t now)
 {
-	char iso[EC_TIME_ISO_MAX];
-	int64_t expiry;
+	size_t n = ec_entry_reason_text(c, e, now, NULL, 0);
+	char *p = malloc(n + 1);
 
-	switch (e->state) {
-	case EC_STATE_VALID:
-		break;
-	case EC_STATE_STALE:
-		if (o->oldest_us != EC_TIME_NONE &&
-		    e->created_us != EC_TIME_NONE &&
-		    e->created_us < o->oldest_us) {
-			ec_time_format_iso(o->oldest_us, iso);
-			buf_addf(b, "stale (created before --oldest-valid %s)",
-				 iso);
-			break;
-		}
-		expiry = ec_ttl_expiry(&o->ttl, e->created_us, o->oldest_us);
-		if (expiry != EC_TIME_NONE && expiry != EC_TIME_NEVER) {
-			ec_time_format_iso(expiry, iso);
-			buf_addf(b, "stale (expired %s)", iso);
-		} else if (o->ttl.kind == EC_TTL_ZERO) {
-			buf_adds(b, "stale (ttl 0)");
-		} else if (e->created_us == EC_TIME_NONE) {
-			buf_adds(b, "stale (no created_at)");
-		} else {
-			buf_adds(b, "stale");
-		}
-		break;
-	case EC_STATE_SALT_MISMATCH:
-		buf_adds(b, "salt mismatch");
-		break;
-	case EC_STATE_UNKNOWN_KEY:
-		buf_adds(b, "unknown key name ");
-		if (e->env.key) {
-			buf_addc(b, '\'');
-			buf_adds(b, e->env.key);
-			buf_addc(b, '\'');
-		}
-		break;
-	case EC_STATE_CORRUPT:
-		buf_adds(b, "corrupt");
-		if (e->reason) {
-			buf_adds(b, ": ");
-			buf_adds(b, errtext(e->reason));
-		}
-		break;
-	case EC_STATE_TAMPERED:
-		buf_adds(b, "tampered");
-		if (e->reason) {
-			buf_adds(b, ": ");
-			buf_adds(b, errtext(e->reason));
-		}
-		break;
-	}
+	if (!p)
+		oom();
+	ec_entry_reason_text(c, e, now, p, n + 1);
+	return p;
 }
 
 /* The expiry to show: EC_TIME_NEVER, an instant, or EC_TIME_NONE when
  * there is none (always stale, or the envelope was not authenticated). */
-static int64_t shown_expiry(const struct opts *o, const struct ec_entry *e)
+static int64_t shown_expiry(const struct opts *o, const struct ec_entry *e,
+			    enum ec_state state)
 {
-	if (e->state != EC_STATE_VALID && e->state != EC_STATE_STALE)
+	if (state != EC_STATE_VALID && state != EC_STATE_STALE)
 		return EC_TIME_NONE;
 	return ec_ttl_expiry(&o->ttl, e->created_us, o->oldest_us);
 }
@@ -882,8 +836,10 @@ static int cmd_get(const struct opts *o, char **args)
 {
 	struct ec_cache *c = NULL;
 	struct ec_entry e;
+	enum ec_state state;
 	bool loaded = false;
 	unsigned flags = EC_LOAD_DATA;
+	int64_t now;
 	int rc, ret;
 
 	ret = open_cache(o, false, &c);
@@ -891,7 +847,8 @@ static int cmd_get(const struct opts *o, char **args)
 		goto out;
 	if (o->stale_ok)
 		flags |= EC_LOAD_STALE_OK;
-	rc = ec_cache_load(c, args[0], flags, ec_clock_now_us(), &e);
+	now = ec_clock_now_us();
+	rc = ec_cache_load(c, args[0], flags, now, &e);
 	if (rc < 0) {
 		if (rc == -ENOENT)
 			complain("cannot get '%s': no such entry", args[0]);
@@ -901,8 +858,9 @@ static int cmd_get(const struct opts *o, char **args)
 		goto out;
 	}
 	loaded = true;
-	if (e.state == EC_STATE_VALID ||
-	    (e.state == EC_STATE_STALE && o->stale_ok)) {
+	state = ec_entry_verdict(c, &e, now, NULL);
+	if (state == EC_STATE_VALID ||
+	    (state == EC_STATE_STALE && o->stale_ok)) {
 		if (e.len > 0 && !e.data) {
 			/* the core did not decrypt it: a stale entry
 			 * without EC_LOAD_STALE_OK support */
@@ -931,11 +889,10 @@ static int cmd_get(const struct opts *o, char **args)
 		}
 		goto out;
 	} else {
-		struct buf why = { 0 };
+		char *why = reason_text(c, &e, now);
 
-		add_reason(&why, o, &e);
-		complain("cannot get '%s': %s", args[0], why.p);
-		buf_release(&why);
+		complain("cannot get '%s': %s", args[0], why);
+		free(why);
 		ret = EXIT_INVALID;
 	}
 out:
@@ -986,6 +943,8 @@ struct row {
 
 struct listing {
 	const struct opts *o;
+	const struct ec_cache *c;
+	int64_t now;
 	struct row *rows;
 	size_t n, cap;
 };
@@ -1005,9 +964,10 @@ static char *xstrdup_or_null(const char *s)
 static int list_cb(void *ctx, const char *id, struct ec_entry *e)
 {
 	struct listing *l = ctx;
+	enum ec_state state = ec_entry_verdict(l->c, e, l->now, NULL);
 	struct row *r;
 
-	if (e->state != EC_STATE_VALID && !l->o->all)
+	if (state != EC_STATE_VALID && !l->o->all)
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
@@ -1021,20 +981,15 @@ static int list_cb(void *ctx, const char *id, struct ec_entry *e)
 	r = &l->rows[l->n++];
 	memset(r, 0, sizeof(*r));
 	r->id = xstrdup_or_null(id);
-	r->state = e->state;
-	if (e->state != EC_STATE_VALID) {
-		struct buf why = { 0 };
-
-		add_reason(&why, l->o, e);
-		r->reason = why.p ? why.p : xstrdup_or_null("");
-	}
+	r->state = state;
+	if (state != EC_STATE_VALID)
+		r->reason = reason_text(l->c, e, l->now);
 	r->key = xstrdup_or_null(e->env.key);
 	r->created_at = xstrdup_or_null(e->env.created_at);
-	r->expires_us = shown_expiry(l->o, e);
+	r->expires_us = shown_expiry(l->o, e, state);
 	/* Authenticated entries carry their size even when the plaintext
 	 * was not kept. */
-	r->has_size = e->state == EC_STATE_VALID ||
-		      e->state == EC_STATE_STALE;
+	r->has_size = state == EC_STATE_VALID || state == EC_STATE_STALE;
 	r->size = e->len;
 	r->comment = xstrdup_or_null(e->env.comment);
 	r->validasof = xstrdup_or_null(e->validasof);
@@ -1227,7 +1182,7 @@ static void ls_table(const struct listing *l, struct buf *out)
 
 static int cmd_ls(const struct opts *o, char **args)
 {
-	struct listing l = { o, NULL, 0, 0 };
+	struct listing l = { o, NULL, 0, NULL, 0, 0 };
 	struct ec_cache *c = NULL;
 	struct buf out = { 0 };
 	int rc, ret;
@@ -1236,11 +1191,12 @@ static int cmd_ls(const struct opts *o, char **args)
 	ret = open_cache(o, false, &c);
 	if (ret)
 		goto out;
+	l.c = c;
+	l.now = ec_clock_now_us();
 	/* Without EC_LOAD_DATA tokens are still authenticated and sizes
 	 * known, but no plaintext is kept; --json also shows validasof,
 	 * which is unpacked with the data. */
-	rc = ec_cache_list(c, o->json ? EC_LOAD_DATA : 0, ec_clock_now_us(),
-			   list_cb, &l);
+	rc = ec_cache_list(c, o->json ? EC_LOAD_DATA : 0, l.now, list_cb, &l);
 	if (rc < 0) {
 		complain("cannot list '%s': %s",
 			 env_or(o->dir, "ENCCACHE_DIR"), errtext(rc));

@@ -609,6 +609,221 @@ START_TEST(test_list)
 }
 END_TEST
 
+/* --- verdicts and reason texts ----------------------------------------- */
+
+/* Load id at load_now, then ask for its verdict and reason text at now;
+ * checks the snprintf contract of the text.  The text is malloc'd. */
+static char *verdict_of(struct ec_cache *c, const char *id, int64_t load_now,
+			int64_t now, enum ec_state *state, int *reason)
+{
+	struct ec_entry e;
+	size_t n;
+	char *text;
+
+	ck_assert_int_eq(ec_cache_load(c, id, 0, load_now, &e), 0);
+	*state = ec_entry_verdict(c, &e, now, reason);
+	n = ec_entry_reason_text(c, &e, now, NULL, 0);
+	text = malloc(n + 1);
+	ck_assert_ptr_nonnull(text);
+	memset(text, 'X', n + 1);
+	ck_assert_uint_eq(ec_entry_reason_text(c, &e, now, text, n + 1), n);
+	ck_assert_uint_eq(strlen(text), n);
+	ec_entry_release(&e);
+	return text;
+}
+
+static void expect_verdict(struct ec_cache *c, const char *id,
+			   int64_t load_now, int64_t now, enum ec_state want,
+			   int want_reason, const char *want_text)
+{
+	enum ec_state state;
+	int reason = 12345;
+	char *text = verdict_of(c, id, load_now, now, &state, &reason);
+
+	ck_assert_msg(state == want, "%s: %s, not %s", id,
+		      ec_state_name(state), ec_state_name(want));
+	ck_assert_int_eq(reason, want_reason);
+	ck_assert_str_eq(text, want_text);
+	free(text);
+}
+
+/* Rewrite id's envelope without its created_at (token kept). */
+static void drop_created_at(const char *id)
+{
+	char path[PATH_MAX], *env, *tok, *end, *out;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s.enc.json", tmp, id);
+	env = ec_test_slurp(path, NULL);
+	tok = strstr(env, "\"encrypted\": \"");
+	ck_assert_ptr_nonnull(tok);
+	end = strchr(tok + 14, '"');
+	n = asprintf(&out, "{\"key\": \"default\", %.*s}",
+		     (int)(end - tok + 1), tok);
+	ck_assert_int_gt(n, 0);
+	spit(path, out, (size_t)n);
+	free(out);
+	free(env);
+}
+
+START_TEST(test_verdict_valid_and_expiry)
+{
+	int64_t t0 = 1770465600000000, d5 = 5LL * 86400 * 1000000;
+	const struct ec_ttl *ttl = ec_cache_ttl(tc_cache);
+
+	ck_assert_int_eq(ttl->kind, EC_TTL_DURATION);
+	ck_assert_int_eq(ttl->us, d5);
+	ck_assert_int_eq(ec_cache_oldest_valid(tc_cache), EC_TIME_NONE);
+	save_at(tc_cache, "t", "x", t0);
+	/* valid while now <= expiry; the text of a valid entry is empty */
+	expect_verdict(tc_cache, "t", t0, t0, EC_STATE_VALID, 0, "");
+	expect_verdict(tc_cache, "t", t0, t0 + d5, EC_STATE_VALID, 0, "");
+	/* loaded valid, asked later: stale from the first microsecond after */
+	expect_verdict(tc_cache, "t", t0, t0 + d5 + 1, EC_STATE_STALE, 0,
+		       "stale (expired 2026-02-12T12:00:00+00:00)");
+	/* loaded stale, stays stale even if asked "earlier" */
+	expect_verdict(tc_cache, "t", t0 + d5 + 1, t0 + d5 + 1,
+		       EC_STATE_STALE, 0,
+		       "stale (expired 2026-02-12T12:00:00+00:00)");
+	expect_verdict(tc_cache, "t", t0 + d5 + 1, t0, EC_STATE_STALE, 0,
+		       "stale (expired 2026-02-12T12:00:00+00:00)");
+}
+END_TEST
+
+START_TEST(test_verdict_stale_texts)
+{
+	int64_t t0 = 1770465600000000;
+	struct ec_ttl zero = { EC_TTL_ZERO, 0 };
+	struct ec_ttl at = { EC_TTL_ABSOLUTE, 946684800000000 };
+	struct ec_cache *c;
+	struct ec_entry e;
+	char buf[EC_REASON_MAX];
+
+	save_at(tc_cache, "o1", "x", t0);
+	save_at(tc_cache, "o2", "x", t0 - 1);
+	save_at(tc_cache, "nc", "x", t0);
+	drop_created_at("nc");
+
+	c = open_cache(tmp, SECRETS2, "s1", inf(), t0);
+	ck_assert_int_eq(ec_cache_oldest_valid(c), t0);
+	ck_assert_int_eq(ec_cache_ttl(c)->kind, EC_TTL_INFINITE);
+	expect_verdict(c, "o1", t0, t0 + 1, EC_STATE_VALID, 0, "");
+	expect_verdict(c, "o2", t0, t0, EC_STATE_STALE, 0,
+		       "stale (created before --oldest-valid "
+		       "2026-02-07T12:00:00+00:00)");
+	/* oldest-valid set and no created_at */
+	expect_verdict(c, "nc", t0, t0, EC_STATE_STALE, 0,
+		       "stale (no created_at)");
+	ec_cache_free(c);
+
+	c = open_cache(tmp, SECRETS2, "s1", zero, EC_TIME_NONE);
+	expect_verdict(c, "o1", t0, t0, EC_STATE_STALE, 0, "stale (ttl 0)");
+	expect_verdict(c, "nc", t0, t0, EC_STATE_STALE, 0, "stale (ttl 0)");
+	ec_cache_free(c);
+
+	/* a finite duration and no created_at */
+	expect_verdict(tc_cache, "nc", t0, t0, EC_STATE_STALE, 0,
+		       "stale (no created_at)");
+
+	/* an absolute expiry: created_at does not matter */
+	c = open_cache(tmp, SECRETS2, "s1", at, EC_TIME_NONE);
+	expect_verdict(c, "o1", t0, t0, EC_STATE_STALE, 0,
+		       "stale (expired 2000-01-01T00:00:00+00:00)");
+	expect_verdict(c, "nc", t0, t0, EC_STATE_STALE, 0,
+		       "stale (expired 2000-01-01T00:00:00+00:00)");
+	/* ...valid up to that instant, then stale */
+	expect_verdict(c, "o1", 946684800000000, 946684800000000,
+		       EC_STATE_VALID, 0, "");
+	expect_verdict(c, "o1", 946684800000000, 946684800000001,
+		       EC_STATE_STALE, 0,
+		       "stale (expired 2000-01-01T00:00:00+00:00)");
+	ec_cache_free(c);
+
+	/* stale with no rule left to name (never expires, known created_at):
+	 * plain "stale" */
+	c = open_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
+	memset(&e, 0, sizeof(e));
+	e.state = EC_STATE_STALE;
+	e.created_us = t0;
+	e.expires_us = EC_TIME_NEVER;
+	ck_assert_int_eq(ec_entry_verdict(c, &e, t0, NULL), EC_STATE_STALE);
+	ck_assert_uint_eq(ec_entry_reason_text(c, &e, t0, buf, sizeof(buf)),
+			  5);
+	ck_assert_str_eq(buf, "stale");
+	ec_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_verdict_bad_states)
+{
+	int64_t now = ec_clock_now_us();
+	struct ec_cache *c;
+	struct ec_entry e;
+	char buf[EC_REASON_MAX], small[8], *env, *tok;
+	size_t len;
+
+	save_at(tc_cache, "k", "x", EC_TIME_NONE);
+	/* bad states keep their reason at any time */
+	c = open_cache(tmp, SECRETS2, "s2", inf(), EC_TIME_NONE);
+	expect_verdict(c, "k", now, now, EC_STATE_SALT_MISMATCH, -EC_ESALT,
+		       "salt mismatch");
+	ec_cache_free(c);
+	c = open_cache(tmp, "{\"another\": \"pw-default\"}", "s1", inf(),
+		       EC_TIME_NONE);
+	expect_verdict(c, "k", now, now + 1000000, EC_STATE_UNKNOWN_KEY,
+		       -EC_EKEY, "unknown key name 'default'");
+	ec_cache_free(c);
+
+	env = ec_test_slurp(tpath("k.enc.json"), &len);
+	tok = strstr(env, "\"encrypted\": \"") + 14;
+	tok[40] = tok[40] == 'A' ? 'B' : 'A';
+	spit(tpath("t.enc.json"), env, len);
+	expect_verdict(tc_cache, "t", now, now, EC_STATE_TAMPERED, -EC_EHMAC,
+		       "tampered: token failed authentication (tampered, or "
+		       "the wrong password)");
+	tok[40] = '!';
+	spit(tpath("t.enc.json"), env, len);
+	expect_verdict(tc_cache, "t", now, now, EC_STATE_CORRUPT, -EC_EBASE64,
+		       "corrupt: token is not valid base64");
+	free(env);
+	spit(tpath("g.enc.json"), "garbage", 7);
+	expect_verdict(tc_cache, "g", now, now, EC_STATE_CORRUPT, -EC_EJSON,
+		       "corrupt: not a JSON envelope (corrupt or half-written)");
+
+	/* entries as a listing reports them: errno texts are lower-cased;
+	 * no reason, no key */
+	memset(&e, 0, sizeof(e));
+	e.created_us = EC_TIME_NONE;
+	e.expires_us = EC_TIME_NONE;
+	e.state = EC_STATE_CORRUPT;
+	e.reason = -EACCES;
+	ck_assert_int_eq(ec_entry_verdict(tc_cache, &e, now, NULL),
+			 EC_STATE_CORRUPT);
+	ec_entry_reason_text(tc_cache, &e, now, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "corrupt: permission denied");
+	e.reason = 0;
+	ec_entry_reason_text(tc_cache, &e, now, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "corrupt");
+	e.state = EC_STATE_UNKNOWN_KEY;
+	e.reason = -EC_EKEY;
+	ec_entry_reason_text(tc_cache, &e, now, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "unknown key name ");
+	e.env.key = (char *)"caf\xc3\xa9\x01";	/* quoted as stored */
+	ec_entry_reason_text(tc_cache, &e, now, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "unknown key name 'caf\xc3\xa9\x01'");
+
+	/* snprintf contract: truncated and terminated, whole length back */
+	ck_assert_uint_eq(ec_entry_reason_text(tc_cache, &e, now, small,
+					       sizeof(small)), 25);
+	ck_assert_str_eq(small, "unknown");
+	ck_assert_uint_eq(ec_entry_reason_text(tc_cache, &e, now, small, 1),
+			  25);
+	ck_assert_str_eq(small, "");
+	ck_assert_uint_eq(ec_entry_reason_text(tc_cache, &e, now, NULL, 0),
+			  25);
+}
+END_TEST
+
 /* --- hashed file names (values from Python's hashlib) ------------------ */
 
 START_TEST(test_hashed_filename)
@@ -700,6 +915,9 @@ static Suite *cache_suite(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_set_meta);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_verdict_valid_and_expiry);
+	tcase_add_test(tc, test_verdict_stale_texts);
+	tcase_add_test(tc, test_verdict_bad_states);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("names");
