@@ -171,7 +171,8 @@ bool ec_present_shown(const struct ecfs *fs, const struct ec_fsmeta_info *mi,
 		      int64_t now);
 
 /*
- * Read, classify and render id's envelope at now, remember it in fsmeta
+ * Read, classify and render id's envelope at now (read again for a short
+ * while when it is half-written), remember it in fsmeta
  * under the version actually read (*key), and say what it is (*mi).
  * hint: the version expected (used when the file could not be stat'ed).
  * With content, the rendered bytes of an entry that has data are handed
@@ -197,6 +198,13 @@ void ec_present_bytes(struct ecfs *fs, const char *id, const char *env,
 void ec_present_classify(struct ecfs *fs, const char *env, size_t envlen,
 			 int64_t now, struct ec_fsmeta_info *mi,
 			 uint8_t **content, size_t *clen);
+
+/* Whether mi, version key, looks like an envelope being written in place:
+ * not a complete envelope, and empty or younger than a few seconds. */
+bool ec_present_torn(const struct ec_fsmeta_info *mi,
+		     const struct ec_fsmeta_key *key, int64_t now);
+/* The pause between two reads of a torn envelope. */
+void ec_present_pause(void);
 
 /* Metadata of id's current version: from fsmeta when st (the backing
  * lstat, or NULL to stat now) is known, else loaded. */

@@ -15,11 +15,9 @@
 #include "handle.h"
 #include "ttl.h"
 
-/* An envelope rewritten in place is half-written for a moment: how often,
- * and how long apart, open reads it again before it answers ENOENT. */
+/* An envelope rewritten in place is half-written for a moment: how often
+ * open reads it again (ec_present_pause() apart) before ENOENT. */
 #define REREAD_TRIES 25
-#define REREAD_PAUSE_NS 2000000L	/* 2 ms: 50 ms in all */
-#define YOUNG_US 2000000		/* a file this new may be being written */
 
 struct handle *ec_handle_new(struct node *n, bool writable)
 {
@@ -115,21 +113,6 @@ static void adopt(struct handle *h, uint8_t *content, size_t len)
 	h->ready = true;
 }
 
-static bool is_young(const struct stat *st)
-{
-	int64_t mtime_us = (int64_t)st->st_mtim.tv_sec * 1000000 +
-			   st->st_mtim.tv_nsec / 1000;
-
-	return st->st_size == 0 || ec_clock_now_us() - mtime_us < YOUNG_US;
-}
-
-static void pause_briefly(void)
-{
-	struct timespec ts = { 0, REREAD_PAUSE_NS };
-
-	nanosleep(&ts, NULL);
-}
-
 /*
  * Read id's envelope into h (a writer opened with O_TRUNC only stats it)
  * and tell what it is (*mi).  When the bytes are want's version (same
@@ -175,7 +158,7 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 			 EC_LOAD_DATA, mi, &content, &clen);
 	if (!ec_present_shown(fs, mi, h->opened_us)) {
 		ec_secure_free(content);
-		return mi->state == EC_STATE_CORRUPT && is_young(&st);
+		return ec_present_torn(mi, &got, ec_clock_now_us());
 	}
 	/* Known under the same key with another digest: rewritten within
 	 * one mtime tick. */
@@ -194,7 +177,7 @@ int ec_handle_open(struct ecfs *fs, struct handle *h, const char *id,
 
 	for (tries = 0; tries < REREAD_TRIES && err == 1; tries++) {
 		if (tries)
-			pause_briefly();
+			ec_present_pause();
 		err = read_version(fs, h, id, want, trunc, &mi);
 	}
 	if (err == 1 || (!err && !ec_present_shown(fs, &mi, h->opened_us)))
@@ -255,14 +238,14 @@ static int render_live(struct ecfs *fs, struct handle *h)
 	return h->ready ? 0 : -EIO;
 }
 
-int ec_handle_render(struct ecfs *fs, struct handle *h)
+int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 {
 	struct ec_fsmeta_info mi;
 	uint8_t *content = NULL;
 	size_t clen = 0;
 	bool moved = false;
 
-	if (h->live) {
+	if (h->live && (restart || !h->ready)) {
 		pthread_mutex_lock(&fs->lock);
 		moved = h->node->saves != h->seen_saves;
 		pthread_mutex_unlock(&fs->lock);
@@ -382,7 +365,7 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	uint64_t seq = 0;
 	int err, lerr;
 
-	err = ec_handle_render(fs, h);
+	err = ec_handle_render(fs, h, false);
 	if (err)
 		return err;
 	pthread_rwlock_rdlock(&fs->ns);
@@ -477,7 +460,7 @@ int ec_handle_truncate_path(struct ecfs *fs, struct node *n, const char *id,
 	}
 	pthread_mutex_lock(&h->lock);
 	if (!err)
-		err = ec_handle_render(fs, h);
+		err = ec_handle_render(fs, h, false);
 	if (!err)
 		err = ec_sbuf_resize(&h->buf, size);
 	if (!err) {

@@ -78,9 +78,11 @@ int ec_handle_open(struct ecfs *fs, struct handle *h, const char *id,
 		   const struct ec_fsmeta_key *want, int flags)
 	__attribute__((warn_unused_result));
 
-/* The content h reads or edits, loaded once (h->lock held): for a live
- * reader, the node's last saved version. */
-int ec_handle_render(struct ecfs *fs, struct handle *h)
+/* The content h reads or edits, loaded once (h->lock held).  A live
+ * reader reads the node's last saved version as of its last read from
+ * the start (restart): a read that goes on from an offset never mixes
+ * two versions. */
+int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 	__attribute__((warn_unused_result));
 
 /* h's content changed (h->lock held, or h not shared yet). */

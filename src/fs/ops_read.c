@@ -358,7 +358,7 @@ void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
-	err = ec_handle_render(fs, h);
+	err = ec_handle_render(fs, h, off == 0);
 	if (err) {
 		pthread_mutex_unlock(&h->lock);
 		ecfs_reply_err(req, err);

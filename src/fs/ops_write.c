@@ -32,7 +32,7 @@ void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	err = ec_handle_render(fs, h);
+	err = ec_handle_render(fs, h, false);
 	if (err)
 		goto out;
 	/* O_APPEND: at the end of the content, whatever the kernel's idea
@@ -224,7 +224,7 @@ void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			err = -EFBIG;
 		} else if (h) {
 			pthread_mutex_lock(&h->lock);
-			err = ec_handle_render(fs, h);
+			err = ec_handle_render(fs, h, false);
 			if (!err)
 				err = ec_sbuf_resize(&h->buf,
 						     (size_t)attr->st_size);

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs.h"
 #include "secure.h"
@@ -119,6 +120,25 @@ static bool render(struct ecfs *fs, struct ec_entry *e,
 
 #define YOUNG_US 2000000	/* a file this new may still be being written */
 
+bool ec_present_torn(const struct ec_fsmeta_info *mi,
+		     const struct ec_fsmeta_key *key, int64_t now)
+{
+	return mi->state == EC_STATE_CORRUPT &&
+	       (key->size == 0 || now - key->mtime_ns / 1000 < YOUNG_US);
+}
+
+/* How often, and how long apart, a half-written envelope is read again
+ * before it is answered as it is. */
+#define REREAD_TRIES 25
+#define REREAD_PAUSE_NS 2000000L	/* 2 ms: 50 ms in all */
+
+void ec_present_pause(void)
+{
+	struct timespec ts = { 0, REREAD_PAUSE_NS };
+
+	nanosleep(&ts, NULL);
+}
+
 /*
  * Remember in fsmeta what e (id's envelope, version key, classified at
  * now and rendered into *mi) is, with its extended attributes.  Logs a
@@ -139,8 +159,7 @@ static void record(struct ecfs *fs, const char *id,
 	char expires[EC_TIME_ISO_MAX];
 	size_t nx = 0;
 
-	if (mi->state == EC_STATE_CORRUPT && mi->reason == -EC_EJSON &&
-	    (key->size == 0 || now - key->mtime_ns / 1000 < YOUNG_US))
+	if (mi->reason == -EC_EJSON && ec_present_torn(mi, key, now))
 		return;
 	if (mi->state != EC_STATE_VALID && mi->state != EC_STATE_STALE &&
 	    ec_fsmeta_once(fs->meta, key->dev, key->ino, key->ctime_ns,
@@ -213,9 +232,11 @@ void ec_present_bytes(struct ecfs *fs, const char *id, const char *env,
 	ec_entry_release(&e);
 }
 
-int ec_present_load(struct ecfs *fs, const char *id, int64_t now,
-		    const struct ec_fsmeta_key *hint, struct ec_fsmeta_key *key,
-		    struct ec_fsmeta_info *mi, uint8_t **content, size_t *clen)
+/* One read of id's envelope, for ec_present_load. */
+static int load_once(struct ecfs *fs, const char *id, int64_t now,
+		     const struct ec_fsmeta_key *hint,
+		     struct ec_fsmeta_key *key, struct ec_fsmeta_info *mi,
+		     uint8_t **content, size_t *clen)
 {
 	char *env = NULL;
 	size_t envlen = 0;
@@ -245,6 +266,23 @@ int ec_present_load(struct ecfs *fs, const char *id, int64_t now,
 	ec_fsmeta_key_of(key, &st);
 	free(env);
 	return 0;
+}
+
+int ec_present_load(struct ecfs *fs, const char *id, int64_t now,
+		    const struct ec_fsmeta_key *hint, struct ec_fsmeta_key *key,
+		    struct ec_fsmeta_info *mi, uint8_t **content, size_t *clen)
+{
+	int tries, err;
+
+	/* The Python module rewrites an envelope in place: a reader that
+	 * finds it half-written waits a moment for the whole of it. */
+	for (tries = 0;; tries++) {
+		err = load_once(fs, id, now, hint, key, mi, content, clen);
+		if (err || tries + 1 >= REREAD_TRIES ||
+		    !ec_present_torn(mi, key, ec_clock_now_us()))
+			return err;
+		ec_present_pause();
+	}
 }
 
 /* Metadata of id's current version: from fsmeta when st (the backing
