@@ -18,12 +18,11 @@
 #include "conf.h"
 #include "error.h"
 #include "fsmeta.h"
+#include "startup.h"
 #include "store.h"
 #include "ttl.h"
 
 #define PROG "enccachefs"
-
-#define SALT_FILE_MAX (1u << 20)
 
 
 #define EC_OPT(t, p) { t, offsetof(struct ec_conf, p), 1 }
@@ -121,56 +120,10 @@ void ec_conf_complain(const char *fmt, ...)
 /* Our messages are lower-case; strerror()'s start with a capital. */
 const char *ec_conf_errtext(int err)
 {
-	static char text[256];
+	/* Start-up is single-threaded, and each message uses one. */
+	static char text[EC_STARTUP_ERRTEXT_MAX];
 
-	snprintf(text, sizeof(text), "%s", ec_strerror(err));
-	if (text[0] >= 'A' && text[0] <= 'Z' &&
-	    !(text[1] >= 'A' && text[1] <= 'Z'))
-		text[0] = (char)(text[0] - 'A' + 'a');
-	return text;
-}
-
-/* Read a whole small file (the salt: not a secret). */
-static int read_small_file(const char *path, uint8_t **out, size_t *outlen)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int fd, err = 0;
-
-	*out = NULL;
-	*outlen = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(SALT_FILE_MAX + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, SALT_FILE_MAX + 1 - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SALT_FILE_MAX) {
-			err = -EC_ETOOBIG;
-			goto out;
-		}
-	}
-	*out = buf;
-	*outlen = len;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return err;
+	return ec_startup_errtext(err, text, sizeof(text));
 }
 
 /* Undo mountinfo's octal escapes (\040 for a space...) in place. */
@@ -379,24 +332,24 @@ static int check_paths(const struct ec_conf *c, struct ec_conf_setup *s)
 /* The salt, from text or a file; 0, or -1 after complaining. */
 static int read_salt(const struct ec_conf *c, struct ec_conf_setup *s)
 {
+	struct ec_startup st;
+	char msg[PATH_MAX + 2 * EC_STARTUP_ERRTEXT_MAX];
 	int err;
 
-	if (c->salt) {
-		s->co.salt_len = strlen(c->salt);
-		s->salt = (uint8_t *)strdup(c->salt);
-		if (!s->salt) {
-			ec_conf_complain("out of memory");
-			return -1;
-		}
+	ec_startup_init(&st);
+	st.salt_text = c->salt;
+	st.salt_file = c->salt_file;
+	err = ec_startup_read_salt(&st);
+	if (err) {
+		ec_startup_message(&st, msg, sizeof(msg));
+		ec_conf_complain("%s", msg);
 	} else {
-		err = read_small_file(c->salt_file, &s->salt, &s->co.salt_len);
-		if (err) {
-			ec_conf_complain("cannot read salt file '%s': %s",
-				 c->salt_file, ec_conf_errtext(err));
-			return -1;
-		}
+		s->salt = st.salt;	/* ours now */
+		s->co.salt_len = st.salt_len;
+		st.salt = NULL;
 	}
-	return 0;
+	ec_startup_release(&st);
+	return err ? -1 : 0;
 }
 
 int ec_conf_check(const struct ec_conf *c, struct ec_conf_setup *s)

@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "ops.h"
 #include "secrets.h"
+#include "startup.h"
 #include "secure.h"
 
 #define TIMEOUT_DEFAULT 60.0	/* seconds the kernel may cache a name */
@@ -152,27 +153,28 @@ static void fs_release(struct ecfs *fs)
 static int open_cache(struct ecfs *fs, const struct ec_conf *c,
 		      struct ec_conf_setup *s)
 {
-	struct ec_secrets secrets = { NULL, 0 };
+	char msg[2 * PATH_MAX + EC_STARTUP_ERRTEXT_MAX];
+	struct ec_startup st;
 	int err;
 
-	err = ec_secrets_read_file(c->secrets, &secrets);
-	if (err) {
-		ec_conf_complain("cannot use secrets file '%s': %s",
-				 c->secrets, ec_conf_errtext(err));
-		return -1;
+	ec_startup_init(&st);
+	st.secrets_file = c->secrets;
+	st.key = c->key;
+	st.key_option = "key=";
+	err = ec_startup_read_secrets(&st, false);
+	if (!err) {
+		/* Wipes and releases the secrets. */
+		err = ec_cache_open(&s->co, &st.secrets, &fs->cache);
+		if (err)
+			ec_startup_open_failed(&st, c->cachedir, err);
 	}
-	err = ec_cache_open(&s->co, &secrets, &fs->cache); /* wipes secrets */
-	ec_secrets_release(&secrets);
 	if (err) {
-		if (err == -EC_EKEY || err == -EINVAL)
-			ec_conf_complain("unknown key name '%s': not in secrets "
-					 "file '%s'", c->key ? c->key :
-					 "default", c->secrets);
-		else
-			ec_conf_complain("cannot open cache directory '%s': %s",
-					 c->cachedir, ec_conf_errtext(err));
-		return -1;
+		ec_startup_message(&st, msg, sizeof(msg));
+		ec_conf_complain("%s", msg);
 	}
+	ec_startup_release(&st);
+	if (err)
+		return -1;
 	fs->store = ec_cache_store(fs->cache);
 	fs->timeout = s->timeout >= 0 ? s->timeout :
 		ec_watch_reliable(fs->store->dirfd) ? TIMEOUT_DEFAULT : 0;

@@ -49,8 +49,16 @@ static void report_loose(struct ecfs *fs, const char *id, bool is_dir,
 bool ec_present_shown(const struct ecfs *fs, const struct ec_fsmeta_info *mi,
 		      int64_t now)
 {
-	(void)fs;
-	return mi->state == EC_STATE_VALID && now <= mi->expires_us;
+	struct ec_entry e;
+
+	/* The core's verdict, the one enccache ls --all gives too, on what
+	 * fsmeta kept of the entry when it was loaded. */
+	memset(&e, 0, sizeof(e));
+	e.state = mi->state;
+	e.reason = mi->reason;
+	e.created_us = mi->created_us;
+	e.expires_us = mi->expires_us;
+	return ec_entry_verdict(fs->cache, &e, now, NULL) == EC_STATE_VALID;
 }
 
 enum { X_KEY, X_CREATED, X_EXPIRES, X_COMMENT, X_VALIDASOF, X_FORMAT, X_N };

@@ -128,16 +128,20 @@ END_TEST
 
 START_TEST(shown)
 {
+	int64_t t0 = 1700000000LL * 1000000, hour = 3600LL * 1000000;
 	struct ec_fsmeta_info mi = { .state = EC_STATE_VALID,
-				     .expires_us = 100 };
+				     .created_us = t0,
+				     .expires_us = t0 + hour };
 
-	ck_assert(ec_present_shown(&fs, &mi, 100));
-	ck_assert(!ec_present_shown(&fs, &mi, 101));	/* expired since */
-	mi.expires_us = EC_TIME_NEVER;
+	/* The cache's TTL (an hour) from created_at decides. */
+	ck_assert(ec_present_shown(&fs, &mi, t0 + hour));
+	ck_assert(!ec_present_shown(&fs, &mi, t0 + hour + 1));
 	mi.state = EC_STATE_TAMPERED;
-	ck_assert(!ec_present_shown(&fs, &mi, 0));
+	ck_assert(!ec_present_shown(&fs, &mi, t0));
 	mi.state = EC_STATE_STALE;
-	ck_assert(!ec_present_shown(&fs, &mi, 0));
+	ck_assert(!ec_present_shown(&fs, &mi, t0));
+	mi.state = EC_STATE_CORRUPT;	/* e.g. a view that cannot render */
+	ck_assert(!ec_present_shown(&fs, &mi, t0));
 }
 END_TEST
 
