@@ -167,7 +167,21 @@ static const char *split(const char *path, char *parent)
 	return slash + 1;
 }
 
-/* leaf + suffix into buf[NAME_MAX + 1]; -ENAMETOOLONG when it won't fit. */
+bool ec_store_is_temp_name(const char *name)
+{
+	size_t plen = sizeof(EC_STORE_TMP_PREFIX) - 1, n = 0;
+	const char *p;
+
+	if (strncmp(name, EC_STORE_TMP_PREFIX, plen) != 0)
+		return false;
+	for (p = name + plen; *p; p++, n++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return n == EC_STORE_TMP_HEX || n == EC_STORE_TMP_HEX_OLD;
+}
+
+/* leaf + suffix into buf[NAME_MAX + 1]; -ENAMETOOLONG when it won't fit,
+ * -EC_EID when it would be a temp file's name. */
 static int entry_name(const struct ec_store *s, const char *leaf, char *buf)
 {
 	size_t n = strlen(leaf);
@@ -176,7 +190,7 @@ static int entry_name(const struct ec_store *s, const char *leaf, char *buf)
 		return -ENAMETOOLONG;
 	memcpy(buf, leaf, n);
 	memcpy(buf + n, s->suffix, s->suffix_len + 1);
-	return 0;
+	return ec_store_is_temp_name(buf) ? -EC_EID : 0;
 }
 
 /*
@@ -384,11 +398,14 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* A fresh temp name: EC_STORE_TMP_PREFIX + 12 random hex chars. */
-static int temp_name(char *buf, size_t size)
+/* A fresh temp name: EC_STORE_TMP_PREFIX + EC_STORE_TMP_HEX random hex
+ * chars, into buf[TMP_NAME_SIZE]. */
+#define TMP_NAME_SIZE (sizeof(EC_STORE_TMP_PREFIX) + EC_STORE_TMP_HEX)
+static int temp_name(char buf[TMP_NAME_SIZE])
 {
-	unsigned char r[6];
-	size_t got = 0;
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[EC_STORE_TMP_HEX / 2];
+	size_t got = 0, i, plen = sizeof(EC_STORE_TMP_PREFIX) - 1;
 
 	while (got < sizeof(r)) {
 		ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
@@ -400,15 +417,19 @@ static int temp_name(char *buf, size_t size)
 		}
 		got += (size_t)n;
 	}
-	snprintf(buf, size, EC_STORE_TMP_PREFIX "%02x%02x%02x%02x%02x%02x",
-		 r[0], r[1], r[2], r[3], r[4], r[5]);
+	memcpy(buf, EC_STORE_TMP_PREFIX, plen);
+	for (i = 0; i < sizeof(r); i++) {
+		buf[plen + 2 * i] = hex[r[i] >> 4];
+		buf[plen + 2 * i + 1] = hex[r[i] & 0x0f];
+	}
+	buf[plen + 2 * sizeof(r)] = '\0';
 	return 0;
 }
 
 int ec_store_write(const struct ec_store *s, const char *id,
 		   const void *buf, size_t len, unsigned flags)
 {
-	char name[NAME_MAX + 1], tmp[64];
+	char name[NAME_MAX + 1], tmp[TMP_NAME_SIZE];
 	struct stat st;
 	int dfd = -1, fd = -1, err, tries;
 	bool made = false;
@@ -424,7 +445,7 @@ int ec_store_write(const struct ec_store *s, const char *id,
 		goto out;
 	}
 	for (tries = 0; tries < 16; tries++) {
-		err = temp_name(tmp, sizeof(tmp));
+		err = temp_name(tmp);
 		if (err)
 			goto out;
 		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -473,6 +494,102 @@ out:
 	if (made)
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
+	return err;
+}
+
+/* ---- sweeping old temp files ------------------------------------------ */
+
+static int64_t mtime_us(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000 +
+	       st->st_mtim.tv_nsec / 1000;
+}
+
+/*
+ * Sweep the directory open on dfd (taken over: closed here), then its
+ * subdirectories up to MAX_DEPTH below the cache dir.  Removes temp files
+ * with mtime before cutoff_us, counting them in *removed.  Returns 0, or
+ * -errno when dfd itself cannot be read; a subdirectory's failures are
+ * skipped.
+ */
+static int sweep_dir(int dfd, unsigned depth, int64_t cutoff_us,
+		     size_t *removed)
+{
+	DIR *d = fdopendir(dfd);
+	int err = 0;
+
+	if (!d) {
+		err = -errno;
+		close(dfd);
+		return err;
+	}
+	for (;;) {
+		struct dirent *de;
+		struct stat st;
+		bool dir;
+		int sub;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			err = -errno;
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		/* Symlinks, FIFOs, sockets, devices: never touched. */
+		if (de->d_type != DT_DIR && de->d_type != DT_REG &&
+		    de->d_type != DT_UNKNOWN)
+			continue;
+		dir = de->d_type == DT_DIR;
+		if (de->d_type != DT_DIR && ec_store_is_temp_name(de->d_name)) {
+			if (fstatat(dirfd(d), de->d_name, &st,
+				    AT_SYMLINK_NOFOLLOW) < 0)
+				continue;	/* gone meanwhile */
+			if (S_ISREG(st.st_mode)) {
+				if (mtime_us(&st) < cutoff_us &&
+				    unlinkat(dirfd(d), de->d_name, 0) == 0)
+					++*removed;
+				continue;
+			}
+			dir = S_ISDIR(st.st_mode);
+		} else if (de->d_type == DT_UNKNOWN) {
+			dir = true;	/* O_DIRECTORY below tells */
+		}
+		if (!dir || depth >= MAX_DEPTH)
+			continue;
+		/* O_NOFOLLOW: a directory swapped for a symlink since readdir
+		 * gives ELOOP/ENOTDIR, never a way out of the cache dir. */
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
+			     O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (sub >= 0)
+			(void)sweep_dir(sub, depth + 1, cutoff_us, removed);
+	}
+	closedir(d);
+	return err;
+}
+
+int ec_store_sweep_temps(const struct ec_store *s, int64_t now_us,
+			 int64_t min_age_us, size_t *removed)
+{
+	size_t n = 0;
+	int64_t cutoff;
+	int fd, err;
+
+	if (removed)
+		*removed = 0;
+	if (min_age_us < 0)
+		return -EINVAL;
+	/* older than min_age_us: mtime < now - min_age (saturating) */
+	cutoff = now_us < INT64_MIN + min_age_us ? INT64_MIN :
+		 now_us - min_age_us;
+	/* A new open file description, as open_dir() explains. */
+	fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = sweep_dir(fd, 0, cutoff, &n);
+	if (removed)
+		*removed = n;
 	return err;
 }
 
@@ -705,6 +822,7 @@ int ec_store_list_dir(const struct ec_store *s, const char *reldir,
 			it.name = nm;
 			it.is_dir = true;
 		} else if (S_ISREG(it.st.st_mode) && len > s->suffix_len &&
+			   !ec_store_is_temp_name(nm) &&
 			   !strcmp(nm + len - s->suffix_len, s->suffix)) {
 			memcpy(stripped, nm, len - s->suffix_len);
 			stripped[len - s->suffix_len] = '\0';

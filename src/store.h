@@ -11,11 +11,28 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #define EC_SUFFIX_DEFAULT ".enc.json"
-#define EC_STORE_TMP_PREFIX ".ec-tmp-"	/* our temp files; never listed */
+
+/*
+ * Temp files of the atomic save: EC_STORE_TMP_PREFIX and then exactly
+ * EC_STORE_TMP_HEX lower-case hex digits (16 random bytes, so that
+ * writers on several machines sharing one cache over network storage
+ * never pick the same name), e.g.
+ * ".ec-tmp-00112233445566778899aabbccddeeff".  Older versions wrote
+ * exactly EC_STORE_TMP_HEX_OLD digits (".ec-tmp-0123456789ab"); both
+ * forms are temp files, nothing else is: not ".ec-tmp-zz", not
+ * "x.ec-tmp-...", not upper-case hex, not other lengths.  Temp files are
+ * never listed, and are swept when old (ec_store_sweep_temps()); an id
+ * whose envelope file name would be one (possible only with a suffix of
+ * hex digits) is refused with -EC_EID by every function that takes an id.
+ */
+#define EC_STORE_TMP_PREFIX ".ec-tmp-"
+#define EC_STORE_TMP_HEX 32
+#define EC_STORE_TMP_HEX_OLD 12
 
 struct ec_store {
 	int dirfd;
@@ -27,6 +44,9 @@ struct ec_store {
 int ec_store_open(struct ec_store *s, const char *dir, const char *suffix)
 	__attribute__((warn_unused_result));
 void ec_store_release(struct ec_store *s);
+
+/* Whether name (one file name, no '/') is a temp file name as above. */
+bool ec_store_is_temp_name(const char *name);
 
 /* 0 when id is a valid cache id: relative, non-empty, no empty, `.` or
  * `..` component, no NUL; -EC_EID otherwise.  Trailing `/` is invalid. */
@@ -65,13 +85,31 @@ enum {
 
 /*
  * Save buf as id's envelope atomically: parent directories are created
- * 0700 (each one), a temp file EC_STORE_TMP_PREFIX* is created in the same
- * directory (O_CREAT|O_EXCL|O_NOFOLLOW, 0600), written, closed and renamed
- * over the target.  The temp file is removed on any failure, so the old
- * envelope stays intact.  -EISDIR when a directory is in the way.
+ * 0700 (each one), a temp file with a fresh random name (the new form
+ * above) is created in the same directory (O_CREAT|O_EXCL|O_NOFOLLOW,
+ * 0600), written, closed and renamed over the target.  The temp file is
+ * removed on any failure, so the old envelope stays intact.  -EISDIR when
+ * a directory is in the way.
  */
 int ec_store_write(const struct ec_store *s, const char *id,
 		   const void *buf, size_t len, unsigned flags)
+	__attribute__((warn_unused_result));
+
+/*
+ * Remove the temp files that killed writers left behind: every regular
+ * file below the cache dir, at any depth (up to the depth ec_store_walk
+ * goes), whose name ec_store_is_temp_name() accepts and whose mtime is
+ * more than min_age_us microseconds before now_us (e.g. the clock and 5
+ * minutes: a live writer's temp is younger).  Symlinks are never
+ * followed, neither to a file nor to a directory, so nothing outside the
+ * cache dir is touched; subdirectories that cannot be opened or read are
+ * skipped, as are files that cannot be removed.  *removed (may be NULL)
+ * gets the number removed.  0, -EINVAL for a negative min_age_us, or
+ * -errno when the cache dir itself cannot be read (-ENOMEM...).
+ * No printing.
+ */
+int ec_store_sweep_temps(const struct ec_store *s, int64_t now_us,
+			 int64_t min_age_us, size_t *removed)
 	__attribute__((warn_unused_result));
 
 /* Remove id's envelope. */
@@ -116,7 +154,8 @@ struct ec_store_item {
 
 /*
  * Call cb for every directory and entry directly in reldir, skipping
- * symlinks, other file types, names without the suffix and temp files.
+ * symlinks, other file types, names without the suffix and temp files
+ * (of both forms, whatever the suffix).
  * Where a directory and an entry share a name, only the directory is
  * listed.  cb returns 0 to go on, non-zero to stop (returned).
  */

@@ -7,11 +7,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -388,6 +392,260 @@ START_TEST(test_statvfs)
 }
 END_TEST
 
+/* --- temp files: names, sweeping old ones, never listed --------------- */
+
+#define TMP12 EC_STORE_TMP_PREFIX "0123456789ab"
+#define TMP32 EC_STORE_TMP_PREFIX "00112233445566778899aabbccddeeff"
+
+START_TEST(test_temp_names)
+{
+	static const char *yes[] = {
+		TMP12, TMP32, ".ec-tmp-000000000000", ".ec-tmp-ffffffffffff",
+	};
+	static const char *no[] = {
+		".ec-tmp-", ".ec-tmp-zz", ".ec-tmp-0123456789a",
+		".ec-tmp-0123456789abc", ".ec-tmp-0123456789AB",
+		".ec-tmp-00112233445566778899aabbccddeef",
+		".ec-tmp-00112233445566778899aabbccddeeff0",
+		".ec-tmp-0123456789ag", "x.ec-tmp-0123456789ab",
+		"ec-tmp-0123456789ab", ".EC-TMP-0123456789ab",
+		".ec-tmp-0123456789ab.enc.json", ".ec-tmp-0123456789ab ",
+		"a.enc.json", "",
+	};
+	size_t i;
+
+	ck_assert_uint_eq(strlen(TMP12), 8 + EC_STORE_TMP_HEX_OLD);
+	ck_assert_uint_eq(strlen(TMP32), 8 + EC_STORE_TMP_HEX);
+	for (i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		ck_assert_msg(ec_store_is_temp_name(yes[i]), "%s", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(*no); i++)
+		ck_assert_msg(!ec_store_is_temp_name(no[i]), "%s", no[i]);
+}
+END_TEST
+
+/* The names a save creates: a new-form temp, renamed (not created) to
+ * the entry. */
+START_TEST(test_write_temp_form)
+{
+	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int fd, created = 0;
+	ssize_t n, off;
+
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(inotify_add_watch(fd, cdir, IN_CREATE | IN_MOVED_TO),
+			 0);
+	ck_assert_int_eq(ec_store_write(&st, "e", "1", 1, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "e", "2", 1, EC_STORE_DURABLE),
+			 0);
+	n = read(fd, ev, sizeof(ev));
+	ck_assert_int_gt(n, 0);
+	for (off = 0; off < n;) {
+		const struct inotify_event *e = (const void *)(ev + off);
+
+		if (e->mask & IN_CREATE) {
+			ck_assert_msg(ec_store_is_temp_name(e->name), "%s",
+				      e->name);
+			ck_assert_uint_eq(strlen(e->name), 8 + EC_STORE_TMP_HEX);
+			created++;
+		} else {
+			ck_assert_str_eq(e->name, "e.enc.json");
+		}
+		off += (ssize_t)(sizeof(*e) + e->len);
+	}
+	ck_assert_int_eq(created, 2);
+	close(fd);
+	ck_assert_int_eq(count_files(cdir), 1);
+	expect_read("e", "2");
+}
+END_TEST
+
+/* A file at path with mtime sec (seconds since 1970). */
+static void put_old(const char *path, time_t sec)
+{
+	struct timespec ts[2] = { { sec, 0 }, { sec, 0 } };
+
+	put_file(path, "x");
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static bool exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+#define T_OLD ((time_t)1700000000)	/* 2023-11-14 */
+#define AGE (5LL * 60 * 1000000)	/* 5 minutes */
+
+START_TEST(test_sweep)
+{
+	int64_t now = (int64_t)T_OLD * 1000000 + 10 * 60 * 1000000LL;
+	static const char *kept[] = {
+		".ec-tmp-zz", "x.ec-tmp-0123456789ab", ".ec-tmp-0123456789AB",
+		".ec-tmp-0123456789abc", ".ec-tmp-0123456789a", "e.enc.json",
+		TMP12 ".enc.json", "sub/" TMP12 "x",
+	};
+	char out[PATH_MAX];
+	size_t removed = 99, i;
+
+	ck_assert_int_eq(mkdir(at("sub"), 0700), 0);
+	ck_assert_int_eq(mkdir(at("sub/deeper"), 0700), 0);
+	ck_assert_int_eq(mkdir(at(TMP32), 0700), 0);	/* a dir, not a temp */
+	/* removed: old temps of both forms, at any depth */
+	put_old(at(TMP12), T_OLD);
+	put_old(at(TMP32 "/" TMP32), T_OLD);
+	put_old(at("sub/" TMP32), T_OLD);
+	put_old(at("sub/deeper/" TMP12), T_OLD);
+	/* kept: a young temp (written 1 minute before now), other names */
+	put_old(at("sub/" EC_STORE_TMP_PREFIX "aaaaaaaaaaaa"),
+		T_OLD + 9 * 60);
+	for (i = 0; i < sizeof(kept) / sizeof(*kept); i++)
+		put_old(at(kept[i]), T_OLD);
+	/* kept: a symlink named like a temp (the link and its target), a
+	 * symlinked directory leading out with an old temp in it, a FIFO */
+	snprintf(out, sizeof(out), "%s/out/" TMP12, root);
+	put_old(out, T_OLD);
+	ck_assert_int_eq(symlink(out, at("sub/" EC_STORE_TMP_PREFIX
+					 "bbbbbbbbbbbb")), 0);
+	snprintf(out, sizeof(out), "%s/out", root);
+	ck_assert_int_eq(symlink(out, at("outlink")), 0);
+	ck_assert_int_eq(mkfifo(at(EC_STORE_TMP_PREFIX "cccccccccccc"), 0600),
+			 0);
+
+	ck_assert_int_eq(ec_store_sweep_temps(&st, now, AGE, &removed), 0);
+	ck_assert_uint_eq(removed, 4);
+	ck_assert(!exists(at(TMP12)));
+	ck_assert(!exists(at(TMP32 "/" TMP32)));
+	ck_assert(!exists(at("sub/" TMP32)));
+	ck_assert(!exists(at("sub/deeper/" TMP12)));
+	ck_assert(exists(at(TMP32)));
+	ck_assert(exists(at("sub/" EC_STORE_TMP_PREFIX "aaaaaaaaaaaa")));
+	for (i = 0; i < sizeof(kept) / sizeof(*kept); i++)
+		ck_assert_msg(exists(at(kept[i])), "%s", kept[i]);
+	ck_assert(exists(at("sub/" EC_STORE_TMP_PREFIX "bbbbbbbbbbbb")));
+	snprintf(out, sizeof(out), "%s/out/" TMP12, root);
+	ck_assert(exists(out));
+	ck_assert(exists(at(EC_STORE_TMP_PREFIX "cccccccccccc")));
+
+	/* again: nothing left to do; NULL count is fine */
+	ck_assert_int_eq(ec_store_sweep_temps(&st, now, AGE, &removed), 0);
+	ck_assert_uint_eq(removed, 0);
+	ck_assert_int_eq(ec_store_sweep_temps(&st, now, AGE, NULL), 0);
+	/* a larger age keeps the young one, a zero age takes it */
+	ck_assert_int_eq(ec_store_sweep_temps(&st, now, 0, &removed), 0);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert(!exists(at("sub/" EC_STORE_TMP_PREFIX "aaaaaaaaaaaa")));
+	ck_assert_int_eq(ec_store_sweep_temps(&st, now, -1, &removed),
+			 -EINVAL);
+	ck_assert_uint_eq(removed, 0);
+}
+END_TEST
+
+/* Older than min_age means strictly: exactly min_age old is kept. */
+START_TEST(test_sweep_boundary)
+{
+	int64_t mtime = (int64_t)T_OLD * 1000000;
+	size_t removed = 99;
+
+	put_old(at(TMP12), T_OLD);
+	ck_assert_int_eq(ec_store_sweep_temps(&st, mtime + AGE, AGE,
+					      &removed), 0);
+	ck_assert_uint_eq(removed, 0);
+	ck_assert(exists(at(TMP12)));
+	ck_assert_int_eq(ec_store_sweep_temps(&st, mtime + AGE + 1, AGE,
+					      &removed), 0);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert(!exists(at(TMP12)));
+	/* a "now" so early that now - age underflows removes nothing */
+	put_old(at(TMP12), T_OLD);
+	ck_assert_int_eq(ec_store_sweep_temps(&st, INT64_MIN + 5, AGE,
+					      &removed), 0);
+	ck_assert_uint_eq(removed, 0);
+}
+END_TEST
+
+/* An unreadable subdirectory is skipped, not an error (root reads it
+ * anyway, so only the return is checked then). */
+START_TEST(test_sweep_unreadable)
+{
+	size_t removed = 99;
+
+	ck_assert_int_eq(mkdir(at("locked"), 0700), 0);
+	put_old(at("locked/" TMP12), T_OLD);
+	put_old(at(TMP32), T_OLD);
+	ck_assert_int_eq(chmod(at("locked"), 0), 0);
+	ck_assert_int_eq(ec_store_sweep_temps(&st, INT64_MAX, AGE, &removed),
+			 0);
+	if (geteuid() != 0) {
+		ck_assert_uint_eq(removed, 1);
+		ck_assert_int_eq(chmod(at("locked"), 0700), 0);
+		ck_assert(exists(at("locked/" TMP12)));
+	} else {
+		ck_assert_uint_eq(removed, 2);
+		ck_assert_int_eq(chmod(at("locked"), 0700), 0);
+	}
+	ck_assert(!exists(at(TMP32)));
+}
+END_TEST
+
+static int walk_collect_all(void *ctx, const char *id, const struct stat *sb)
+{
+	struct seen *s = ctx;
+
+	(void)sb;
+	strcat(s->text, id);
+	strcat(s->text, " ");
+	return 0;
+}
+
+/* Temp files of both forms are never listed, even when the suffix is
+ * made of hex digits so that their names end with it; ids whose file
+ * would look like a temp are refused. */
+START_TEST(test_list_skips_temps)
+{
+	struct seen s = { "" };
+	struct ec_store hex;
+	char *buf;
+	size_t len;
+
+	put_file(at(TMP12), "x");
+	put_file(at(TMP32), "x");
+	put_file(at("e.enc.json"), "x");
+	ck_assert_int_eq(mkdir(at("d"), 0700), 0);
+	put_file(at("d/" TMP12), "x");
+	put_file(at("d/" TMP32), "x");
+	ck_assert_int_eq(ec_store_list_dir(&st, "", collect, &s), 0);
+	ck_assert_str_eq(s.text, "d/ e ");
+	s.text[0] = '\0';
+	ck_assert_int_eq(ec_store_walk(&st, walk_collect_all, &s), 0);
+	ck_assert_str_eq(s.text, "e ");
+
+	ck_assert_int_eq(ec_store_open(&hex, cdir, "ab"), 0);
+	put_file(at("xab"), "x");
+	put_file(at("d/" EC_STORE_TMP_PREFIX "ffffffffffab"), "x");
+	s.text[0] = '\0';
+	ck_assert_int_eq(ec_store_list_dir(&hex, "", collect, &s), 0);
+	ck_assert_str_eq(s.text, "d/ x ");
+	s.text[0] = '\0';
+	ck_assert_int_eq(ec_store_walk(&hex, walk_collect_all, &s), 0);
+	ck_assert_str_eq(s.text, "x ");
+	/* ".ec-tmp-0123456789" + "ab" is a temp name: not an id here */
+	ck_assert_int_eq(ec_store_write(&hex, EC_STORE_TMP_PREFIX "0123456789",
+					"1", 1, 0), -EC_EID);
+	ck_assert_int_eq(ec_store_read(&hex, EC_STORE_TMP_PREFIX "0123456789",
+				       100, &buf, &len, NULL), -EC_EID);
+	ck_assert_int_eq(ec_store_remove(&hex, "d/" EC_STORE_TMP_PREFIX
+					 "ffffffffff"), -EC_EID);
+	ck_assert(exists(at("d/" EC_STORE_TMP_PREFIX "ffffffffffab")));
+	/* one hex digit fewer is an ordinary id */
+	ck_assert_int_eq(ec_store_write(&hex, EC_STORE_TMP_PREFIX "012345678",
+					"1", 1, 0), 0);
+	ec_store_release(&hex);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -412,6 +670,16 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_list_dir);
 	tcase_add_test(tc, test_walk);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("temps");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_temp_names);
+	tcase_add_test(tc, test_write_temp_form);
+	tcase_add_test(tc, test_sweep);
+	tcase_add_test(tc, test_sweep_boundary);
+	tcase_add_test(tc, test_sweep_unreadable);
+	tcase_add_test(tc, test_list_skips_temps);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dirs");
