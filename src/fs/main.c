@@ -25,6 +25,9 @@
 #include "secure.h"
 
 #define TIMEOUT_DEFAULT 60.0	/* seconds the kernel may cache a name */
+/* A temp file of ours this old was left by a killed writer: a save takes
+ * milliseconds (seconds for the largest entries). */
+#define TEMP_AGE_US (5 * 60 * 1000000LL)
 
 static const struct fuse_lowlevel_ops ecfs_ops = {
 	.init = ecfs_init,
@@ -181,6 +184,24 @@ static int open_cache(struct ecfs *fs, const struct ec_conf *c,
 	return 0;
 }
 
+/* Remove the temp files (.ec-tmp-*) that writers killed mid-save left
+ * behind: never listed, never read, they would stay for good. */
+static void sweep_temps(struct ecfs *fs)
+{
+	size_t removed = 0;
+	int err;
+
+	err = ec_store_sweep_temps(fs->store, ec_clock_now_us(), TEMP_AGE_US,
+				   &removed);
+	if (err)
+		fuse_log(FUSE_LOG_WARNING, PROG ": cannot look for old temp "
+			 "files: %s\n", ec_strerror(err));
+	else if (removed)
+		fuse_log(FUSE_LOG_NOTICE, PROG ": removed %zu temp file%s "
+			 "left by killed writers\n", removed,
+			 removed == 1 ? "" : "s");
+}
+
 /* The root's attributes and the inotify watches (not started yet). */
 static int open_watch(struct ecfs *fs, const struct ec_conf *c)
 {
@@ -313,6 +334,8 @@ int main(int argc, char *argv[])
 	}
 	if (open_cache(&fs, &c, &s) != 0 || open_watch(&fs, &c) != 0)
 		goto out;
+	if (!fs.ro)
+		sweep_temps(&fs);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	handlers = true;

@@ -117,8 +117,37 @@ mounted "$MNT" && fail "still mounted after fusermount3 -u"
 "$PYTHON" "$T/check.py" "$ECREF_PY" "$C" "$T/secrets.json" "$T/salt" ||
 	fail "an envelope is torn after kill -9"
 ec verify-all >/dev/null || fail "ecref verify-all after kill -9"
+# The next mount removes our temp files once they are old (whatever the
+# kill left, aged, plus planted ones of both name forms), and nothing
+# else: young temps, look-alike names, a symlink named like a temp.
+old12=.ec-tmp-0123456789ab
+old32=.ec-tmp-0123456789abcdef0123456789abcdef
+young=.ec-tmp-ffffffffffffffffffffffffffffffff
+mkdir -p "$C/sub"
+for f in "$C/$old12" "$C/sub/$old32" "$C/$young" \
+	"$C/.ec-tmp-zz" "$C/x.ec-tmp-0123456789ab" "$T/outside"; do
+	echo x >"$f"
+done
+ln -s "$T/outside" "$C/.ec-tmp-ba9876543210"
+find "$C" -name '.ec-tmp-*' ! -name "$young" -exec touch -h -d '10 minutes ago' {} +
+left=$(find "$C" -name '.ec-tmp-*' -type f ! -name "$young" ! -name '.ec-tmp-zz' | wc -l)
 # A new mount works, reads and writes.
 fs_start ""
+for f in "$C/$old12" "$C/sub/$old32"; do
+	[ ! -e "$f" ] || fail "old temp file $f not removed at mount"
+done
+[ -z "$(find "$C" -name '.ec-tmp-[0-9a-f]*' -type f -mmin +4)" ] ||
+	fail "an old temp file survived the mount"
+for f in "$C/$young" "$C/.ec-tmp-zz" \
+	"$C/x.ec-tmp-0123456789ab" "$T/outside"; do
+	[ -e "$f" ] || fail "$f was removed"
+done
+[ -L "$C/.ec-tmp-ba9876543210" ] || fail "a symlink named like a temp was removed"
+grep -q "^enccachefs: removed $left temp file" "$LOG" ||
+	fail "the mount did not say it removed $left temp files: $(cat "$LOG")"
+rm -f "$C/$young" "$C/.ec-tmp-zz" \
+	"$C/x.ec-tmp-0123456789ab" "$C/.ec-tmp-ba9876543210"
+rmdir "$C/sub"
 for k in 0 1 2 3 4; do
 	"$PYTHON" -c 'import hashlib, sys
 d = open(sys.argv[1], "rb").read()

@@ -64,7 +64,7 @@ fs_start() {
 }
 
 # Every line the daemon may log; anything else fails the test.
-LOG_OK="^enccachefs: hiding '[^']*': (tampered|salt-mismatch|unknown-key|corrupt) \(.*\)\$|^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$"
+LOG_OK="^enccachefs: hiding '[^']*': (tampered|salt-mismatch|unknown-key|corrupt) \(.*\)\$|^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$|^enccachefs: removed [0-9]+ temp files? left by killed writers\$"
 check_log() {
 	local bad f
 	bad=$(grep -Ev "$LOG_OK" "$LOG" || :)
