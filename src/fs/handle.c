@@ -193,49 +193,33 @@ int ec_handle_open(struct ecfs *fs, struct handle *h, const char *id,
 	return 0;
 }
 
-/* A live reader's content: the node's last saved version, reloaded when
- * a save has been made through the node since (h->lock held). */
-static int render_live(struct ecfs *fs, struct handle *h)
+/* A live reader takes the content of the node's last save, when one was
+ * made since it last looked (h->lock held). */
+static int take_saved(struct ecfs *fs, struct handle *h)
 {
-	struct ec_fsmeta_key key;
-	struct ec_fsmeta_info mi;
-	uint8_t *content = NULL;
-	size_t clen = 0;
-	char id[PATH_MAX];
+	struct node *n = h->node;
+	uint8_t *copy = NULL;
+	size_t len = 0;
 	uint64_t saves;
-	bool pending;
-	int err;
+	int err = 0;
 
-	pthread_rwlock_rdlock(&fs->ns);	/* the name stays */
 	pthread_mutex_lock(&fs->lock);
-	saves = h->node->saves;
-	pending = h->node->pending;
-	err = ec_node_path(h->node, id, sizeof(id));
+	saves = n->saves;
+	if (saves != h->seen_saves && n->saved) {
+		len = n->saved_len;
+		copy = ec_secure_alloc(len ? len : 1);
+		if (copy)
+			memcpy(copy, n->saved, len);
+		else
+			err = -ENOMEM;
+	}
 	pthread_mutex_unlock(&fs->lock);
-	if (h->ready && saves == h->seen_saves) {
-		pthread_rwlock_unlock(&fs->ns);
-		return 0;
-	}
-	if (pending) {
-		/* Never saved: empty, as it was at open. */
-		pthread_rwlock_unlock(&fs->ns);
-		if (!h->ready)
-			adopt(h, NULL, 0);
-		h->seen_saves = saves;
-		return 0;
-	}
-	if (!err)
-		err = ec_present_load(fs, id, ec_clock_now_us(), NULL, &key,
-				      &mi, &content, &clen);
-	pthread_rwlock_unlock(&fs->ns);
-	if (!err && mi.state == EC_STATE_VALID) {
-		adopt(h, content, clen);
-		h->seen_saves = saves;
-		return 0;
-	}
-	ec_secure_free(content);
-	/* Gone or hidden meanwhile: keep what was read before. */
-	return h->ready ? 0 : -EIO;
+	if (err)
+		return h->ready ? 0 : err;
+	if (copy)
+		adopt(h, copy, len);
+	h->seen_saves = saves;
+	return 0;
 }
 
 int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
@@ -243,15 +227,13 @@ int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 	struct ec_fsmeta_info mi;
 	uint8_t *content = NULL;
 	size_t clen = 0;
-	bool moved = false;
+	int err;
 
-	if (h->live && (restart || !h->ready)) {
-		pthread_mutex_lock(&fs->lock);
-		moved = h->node->saves != h->seen_saves;
-		pthread_mutex_unlock(&fs->lock);
+	if (h->live && (restart || !h->served)) {
+		err = take_saved(fs, h);
+		if (err)
+			return err;
 	}
-	if (moved || (h->live && !h->ready && !h->env))
-		return render_live(fs, h);
 	if (h->ready)
 		return 0;
 	/* As of the open: valid then (its digest was checked), so readable
@@ -296,6 +278,7 @@ bool ec_handle_length(struct handle *h, size_t *len)
 struct save_target {
 	char id[PATH_MAX];
 	bool pending;
+	bool live;		/* live readers want the content */
 	int64_t created_us;
 	char *comment, *validasof;	/* pending: set by setxattr */
 };
@@ -310,6 +293,7 @@ static int save_target(struct node *n, struct save_target *t)
 		return 1;
 	err = ec_node_path(n, t->id, sizeof(t->id));
 	t->pending = n->pending;
+	t->live = n->nlive > 0;
 	t->created_us = n->next_created_us;
 	if (t->pending && n->next_comment &&
 	    !(t->comment = strdup(n->next_comment)))
@@ -358,8 +342,8 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	struct save_target t;
 	struct ec_fsmeta_key key;
 	struct ec_fsmeta_info mi;
-	uint8_t *data = NULL;
-	size_t dlen = 0;
+	uint8_t *data = NULL, *shown = NULL;
+	size_t dlen = 0, shownlen = 0;
 	fuse_ino_t ino = n->ino;
 	bool inplace;
 	uint64_t seq = 0;
@@ -388,9 +372,10 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	if (err)
 		goto out;
 
-	/* What is on disk now, for the next lookup and for the node. */
+	/* What is on disk now, for the next lookup and for the node (and
+	 * the content itself, for live readers). */
 	lerr = ec_present_load(fs, t.id, ec_clock_now_us(), NULL, &key, &mi,
-			       NULL, NULL);
+			       t.live ? &shown : NULL, &shownlen);
 	pthread_mutex_lock(&fs->lock);
 	if (h->dirty)
 		n->ndirty--;
@@ -398,6 +383,13 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	if (n->next_created_us == t.created_us)
 		n->next_created_us = EC_TIME_NONE;
 	inplace = ec_node_saved(&fs->nodes, n, !lerr, &key, &mi);
+	if (n->nlive) {
+		/* (None when a live reader came after t was taken: then no
+		 * older save may stand in for this one.) */
+		ec_node_keep_saved(n, lerr ? NULL : shown, shownlen);
+		if (!lerr)
+			shown = NULL;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	/* The kernel drops the node's old attributes and pages, or (a new
 	 * node for the name) the name; a pending node was never cached. */
@@ -409,6 +401,7 @@ out:
 	pthread_rwlock_unlock(&fs->ns);
 	ec_inval_wait(fs, seq);
 	ec_secure_free(data);
+	ec_secure_free(shown);
 	free(t.comment);
 	free(t.validasof);
 	return err == 1 ? 0 : err;

@@ -44,6 +44,7 @@ struct handle {
 	bool live;		/* follows the node's saves */
 	bool other;		/* read a version other than the node's */
 	uint64_t seen_saves;	/* live: node->saves that data reflects */
+	bool served;		/* a read was answered from data */
 	bool writable;
 	bool append;		/* O_APPEND: every write goes to the end */
 	bool dirty;		/* buf differs from what was last saved */

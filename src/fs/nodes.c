@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nodes.h"
+#include "secure.h"
 #include "ttl.h"
 
 static size_t hash_ino(fuse_ino_t ino)
@@ -129,6 +130,7 @@ int ec_nodes_init(struct ec_nodes *t)
 
 static void node_free(struct node *n)
 {
+	ec_secure_free(n->saved);
 	free(n->next_comment);
 	free(n->next_validasof);
 	free(n->name);
@@ -327,6 +329,11 @@ bool ec_node_live_pending(const struct node *n)
 	return !n->is_dir && n->pending && !n->unlinked && n->nopen > 0;
 }
 
+bool ec_node_holds_name(const struct node *n)
+{
+	return !n->is_dir && (n->nwriters || n->pending || n->nlive);
+}
+
 bool ec_node_has_pending_child(const struct ec_nodes *t,
 			       const struct node *p)
 {
@@ -394,4 +401,13 @@ void ec_node_close_reader(struct node *n, bool cached, bool live)
 		n->ncached--;
 	if (live)
 		n->nlive--;
+	if (!n->nlive)
+		ec_node_keep_saved(n, NULL, 0);
+}
+
+void ec_node_keep_saved(struct node *n, uint8_t *content, size_t len)
+{
+	ec_secure_free(n->saved);
+	n->saved = content;
+	n->saved_len = content ? len : 0;
 }

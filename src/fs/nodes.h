@@ -54,6 +54,12 @@ struct node {
 	uint64_t saves;		/* bumped by every save through the node */
 	bool pages_old;		/* taken a new version in place: pages the
 				   kernel cached before are to be dropped */
+	/* While live readers are open: the presented content of the last
+	 * save through the node, which they read (ec_secure_alloc'd), so
+	 * that they read the file's saves even after it is unlinked or
+	 * another file took its name. */
+	uint8_t *saved;
+	size_t saved_len;
 	uint64_t wlen;		/* length of the last changed buffer */
 	int64_t wtime_us;	/* and when it changed */
 	/* For the next save: created_at (utimens on a node being written;
@@ -124,6 +130,12 @@ int ec_path_join(const char *dir, const char *name, char *buf, size_t size)
 /* A node created through the mount, not saved yet, still open. */
 bool ec_node_live_pending(const struct node *n);
 
+/* Whether n is a file that handles follow (writers, a file being
+ * created, live readers): it keeps its name when the envelope on disk
+ * turns out to be another version (a save in flight, an outside change:
+ * its handles' saves go to that name anyway). */
+bool ec_node_holds_name(const struct node *n);
+
 /* Whether directory p has a child being created (live pending): such a
  * directory is not empty (rmdir, rename over it: ENOTEMPTY). */
 bool ec_node_has_pending_child(const struct ec_nodes *t,
@@ -154,6 +166,9 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
  * directly (one that found a version other than n's at open).
  */
 bool ec_node_open_reader(struct node *n);
+/* Keep content (ec_secure_alloc'd, taken over; NULL: none) as what n's
+ * live readers read from now on; dropped when the last one closes. */
+void ec_node_keep_saved(struct node *n, uint8_t *content, size_t len);
 void ec_node_close_reader(struct node *n, bool cached, bool live);
 
 #endif

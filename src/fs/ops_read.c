@@ -234,7 +234,7 @@ void ecfs_getattr(fuse_req_t req, fuse_ino_t ino,
 
 /* h found a version other than its node's at open: a reader then reads
  * it directly (the kernel's size and pages are the node's), and the name
- * gets a new node for the version on disk. */
+ * gets a new node for the version on disk, unless handles follow n. */
 static void open_other(struct ecfs *fs, struct handle *h)
 {
 	struct node *n = h->node;
@@ -246,7 +246,7 @@ static void open_other(struct ecfs *fs, struct handle *h)
 		n->ncached--;
 		h->cached = false;
 	}
-	if (n->hashed && n->parent) {
+	if (n->hashed && n->parent && !ec_node_holds_name(n)) {
 		ec_node_unhash(&fs->nodes, n);
 		pino = n->parent->ino;
 		name = strdup(n->name);
@@ -307,11 +307,14 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 
 	if (pending) {
-		/* Not saved yet: empty for everyone but its writers. */
+		/* Not saved yet: empty for everyone but its writers; one that
+		 * truncates it is saved at release, as at any O_TRUNC. */
 		h->ready = true;
 		if (wr) {
 			ec_handle_set_view(fs, h, false, false);
 			h->append = (fi->flags & O_APPEND) != 0;
+			if (fi->flags & O_TRUNC)
+				ec_handle_changed(fs, h);
 		}
 	} else {
 		err = ec_handle_open(fs, h, id, &want, fi->flags);
@@ -359,6 +362,7 @@ void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
 	err = ec_handle_render(fs, h, off == 0);
+	h->served = true;
 	if (err) {
 		pthread_mutex_unlock(&h->lock);
 		ecfs_reply_err(req, err);

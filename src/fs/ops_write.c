@@ -537,6 +537,9 @@ static void rename_nodes(struct ecfs *fs, const struct rename_src *rs,
 			fuse_log(FUSE_LOG_DEBUG, PROG ": metadata cache: not "
 				 "copied\n");
 		src->key = *key;
+	} else if (ec_node_holds_name(src)) {
+		if (have_key)
+			src->key = *key;	/* its handles follow it */
 	} else {
 		ec_node_unhash(&fs->nodes, src);
 	}

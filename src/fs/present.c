@@ -462,6 +462,17 @@ struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
 {
 	struct node *n = ec_node_child(&fs->nodes, p, name);
 
+	/* A file that handles follow keeps its name (ec_node_holds_name);
+	 * without snapshots through the page cache it takes the version
+	 * found (the kernel does not cache its attributes meanwhile). */
+	if (n && ec_node_holds_name(n) &&
+	    !ec_fsmeta_key_equal(&n->key, key)) {
+		if (!n->ncached && !n->pending) {
+			n->key = *key;
+			n->info = *mi;
+		}
+		return n;
+	}
 	if (n && (n->is_dir || !ec_fsmeta_key_equal(&n->key, key))) {
 		ec_node_unhash(&fs->nodes, n);
 		n = NULL;

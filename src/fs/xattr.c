@@ -37,7 +37,8 @@ static uint64_t node_rekey(struct ecfs *fs, struct node *n, const char *id,
 	err = ec_present_load(fs, id, ec_clock_now_us(), NULL, &key, &mi, NULL,
 			 NULL);
 	pthread_mutex_lock(&fs->lock);
-	if (!err && ec_fsmeta_key_equal(&n->key, old)) {
+	if (!err && (ec_fsmeta_key_equal(&n->key, old) ||
+		     ec_node_holds_name(n))) {
 		n->key = key;
 		n->info = mi;
 	} else if (n->hashed) {
