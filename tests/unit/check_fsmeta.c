@@ -163,7 +163,7 @@ START_TEST(test_bad_states_kept)
 {
 	struct ec_fsmeta_key k = key(9);
 	struct ec_fsmeta_info i = { EC_STATE_TAMPERED, -4099, EC_TIME_NONE,
-				    EC_TIME_NONE, 0, false }, got;
+				    EC_TIME_NONE, 0, false, 0 }, got;
 
 	ck_assert_int_eq(ec_fsmeta_put(m, &k, &i, NULL, 0), 0);
 	ck_assert(ec_fsmeta_get(m, &k, &got));
