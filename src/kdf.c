@@ -13,34 +13,132 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+/* SHA256_Transform: deprecated in OpenSSL 3.0 but kept, and the only
+ * public one-block compression (see ec_kdf_derive). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "kdf.h"
 #include "secrets.h"
 #include "secure.h"
 
+/*
+ * PBKDF2-HMAC-SHA256 for one 32-byte block (dkLen = hLen, so T_1 is the
+ * key), written out rather than OpenSSL's PKCS5_PBKDF2_HMAC: that one
+ * runs every round through the EVP_MAC machinery, and Debian's OpenSSL
+ * 3.0 takes 0.14-0.24 s for 480,000 rounds here.  HMAC(P, m) is
+ * SHA256(opad || SHA256(ipad || m)) with ipad/opad the key block XOR'd
+ * with 0x36/0x5c: both padded blocks are compressed once, and every round
+ * after the first is then exactly two compressions of one block each
+ * (32 bytes of message, padded for a total length of 96 bytes), done with
+ * OpenSSL's SHA256_Transform (SHA-NI or AVX2 where the CPU has them).
+ * Checked against the RFC 7914 / Python vectors and the golden files.
+ */
+#define SHA_BLOCK 64
+#define SHA_WORDS 8
+
+/* Compress block into c starting from the state of from: the block
+ * function touches only the chaining words h. */
+static void round_block(SHA256_CTX *c, const SHA256_CTX *from,
+			const uint8_t block[SHA_BLOCK])
+{
+	memcpy(c->h, from->h, sizeof(c->h));
+	SHA256_Transform(c, block);
+}
+
+/* The big-endian bytes of a state, into the first 32 bytes of block. */
+static void put_state(uint8_t *block, const SHA_LONG w[SHA_WORDS])
+{
+	int i;
+
+	for (i = 0; i < SHA_WORDS; i++) {
+		block[4 * i] = (uint8_t)(w[i] >> 24);
+		block[4 * i + 1] = (uint8_t)(w[i] >> 16);
+		block[4 * i + 2] = (uint8_t)(w[i] >> 8);
+		block[4 * i + 3] = (uint8_t)w[i];
+	}
+}
+
+/* A 32-byte message after a 64-byte key block: 96 bytes = 768 bits. */
+static void pad_block(uint8_t block[SHA_BLOCK])
+{
+	memset(block + 32, 0, SHA_BLOCK - 32);
+	block[32] = 0x80;
+	block[SHA_BLOCK - 2] = 0x03;	/* 768 = 0x0300 */
+}
+
+/* ipad and opad states for key (hashed first when longer than a block). */
+static void hmac_states(const uint8_t *key, size_t keylen, SHA256_CTX *ipad,
+			SHA256_CTX *opad)
+{
+	uint8_t k[SHA_BLOCK], pad[SHA_BLOCK];
+	size_t i;
+
+	memset(k, 0, sizeof(k));
+	if (keylen > SHA_BLOCK)
+		SHA256(key, keylen, k);
+	else if (keylen)
+		memcpy(k, key, keylen);
+	for (i = 0; i < SHA_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	SHA256_Init(ipad);
+	SHA256_Update(ipad, pad, SHA_BLOCK);
+	for (i = 0; i < SHA_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	SHA256_Init(opad);
+	SHA256_Update(opad, pad, SHA_BLOCK);
+	ec_secure_wipe(k, sizeof(k));
+	ec_secure_wipe(pad, sizeof(pad));
+}
+
 int ec_kdf_derive(const char *password, size_t pwlen,
 		  const uint8_t *salt, size_t saltlen, unsigned iterations,
 		  uint8_t key[EC_KEYBYTES])
 {
-	static const char empty[1];
+	static const uint8_t one[4] = { 0, 0, 0, 1 };
+	SHA256_CTX ipad, opad, c;
+	uint8_t u[SHA256_DIGEST_LENGTH], block[SHA_BLOCK];
+	SHA_LONG t[SHA_WORDS];
+	unsigned r;
+	int i;
 
 	if (iterations == 0 || iterations > INT_MAX || pwlen > INT_MAX ||
 	    saltlen > INT_MAX)
 		return -EINVAL;
 	if ((password == NULL && pwlen > 0) || (salt == NULL && saltlen > 0))
 		return -EINVAL;
-	if (password == NULL)
-		password = empty;
-	if (salt == NULL)
-		salt = (const uint8_t *)empty;
-	if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, (int)saltlen,
-			      (int)iterations, EVP_sha256(), EC_KEYBYTES,
-			      key) != 1) {
-		ec_secure_wipe(key, EC_KEYBYTES);
-		return -EIO;
+	hmac_states((const uint8_t *)password, pwlen, &ipad, &opad);
+	/* U_1 = HMAC(P, S || INT(1)): the salt may be any length. */
+	c = ipad;
+	if (saltlen)
+		SHA256_Update(&c, salt, saltlen);
+	SHA256_Update(&c, one, sizeof(one));
+	SHA256_Final(u, &c);
+	c = opad;
+	SHA256_Update(&c, u, sizeof(u));
+	SHA256_Final(u, &c);
+	memcpy(block, u, sizeof(u));
+	pad_block(block);
+	for (i = 0; i < SHA_WORDS; i++)
+		t[i] = (uint32_t)u[4 * i] << 24 | (uint32_t)u[4 * i + 1] << 16 |
+		       (uint32_t)u[4 * i + 2] << 8 | u[4 * i + 3];
+	/* U_r = HMAC(P, U_{r-1}); T = U_1 ^ ... ^ U_c. */
+	for (r = 1; r < iterations; r++) {
+		round_block(&c, &ipad, block);
+		put_state(block, c.h);
+		round_block(&c, &opad, block);
+		put_state(block, c.h);
+		for (i = 0; i < SHA_WORDS; i++)
+			t[i] ^= c.h[i];
 	}
+	put_state(key, t);
+	ec_secure_wipe(&ipad, sizeof(ipad));
+	ec_secure_wipe(&opad, sizeof(opad));
+	ec_secure_wipe(&c, sizeof(c));
+	ec_secure_wipe(u, sizeof(u));
+	ec_secure_wipe(block, sizeof(block));
+	ec_secure_wipe(t, sizeof(t));
 	return 0;
 }
 

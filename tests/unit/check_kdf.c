@@ -390,7 +390,8 @@ START_TEST(test_threads_one)
 	struct ec_keyring kr;
 
 	parse_ok("{\"k2\": \"pw2\"}", &s);
-	ck_assert_int_eq(derive_watched(&kr, &s, ksalt, KSALTLEN, 20000), 2);
+	/* long enough for the watcher to look at least once */
+	ck_assert_int_eq(derive_watched(&kr, &s, ksalt, KSALTLEN, 480000), 2);
 	ec_keyring_release(&kr);
 }
 END_TEST
