@@ -561,8 +561,8 @@ static int64_t add_saturating(int64_t a, int64_t b)
 int64_t ec_ttl_expiry(const struct ec_ttl *ttl, int64_t created_us,
 		      int64_t oldest_us)
 {
-	if (oldest_us != EC_TIME_NONE &&
-	    (created_us == EC_TIME_NONE || created_us < oldest_us))
+	if (oldest_us != EC_TIME_NONE && created_us != EC_TIME_NONE &&
+	    created_us < oldest_us)
 		return EC_TIME_NONE;
 	switch (ttl->kind) {
 	case EC_TTL_INFINITE:
@@ -585,4 +585,9 @@ bool ec_ttl_is_fresh(const struct ec_ttl *ttl, int64_t created_us,
 	int64_t expiry = ec_ttl_expiry(ttl, created_us, oldest_us);
 
 	return expiry != EC_TIME_NONE && now_us <= expiry;
+}
+
+bool ec_ttl_reads_created(const struct ec_ttl *ttl, int64_t oldest_us)
+{
+	return ttl->kind == EC_TTL_DURATION || oldest_us != EC_TIME_NONE;
 }

@@ -66,8 +66,10 @@ struct ec_ttl ec_ttl_default(void);
  * The last instant at which an entry is valid (valid iff now <= expiry):
  * EC_TIME_NEVER when it never expires, EC_TIME_NONE when it is always
  * stale.  created_us and oldest_us may be EC_TIME_NONE (absent).  An entry
- * with no created_at is stale under a finite duration and when oldest_us is
- * set; created_us < oldest_us makes it stale.  Saturates, never overflows.
+ * with no created_at is stale under a finite duration, and valid under a
+ * TTL that never expires or an absolute expiry, oldest_us or not (the
+ * module compares created_at with oldest_valid only when it has one);
+ * created_us < oldest_us makes it stale.  Saturates, never overflows.
  */
 int64_t ec_ttl_expiry(const struct ec_ttl *ttl, int64_t created_us,
 		      int64_t oldest_us);
@@ -75,5 +77,14 @@ int64_t ec_ttl_expiry(const struct ec_ttl *ttl, int64_t created_us,
 /* now <= ec_ttl_expiry(...), and never when that is EC_TIME_NONE */
 bool ec_ttl_is_fresh(const struct ec_ttl *ttl, int64_t created_us,
 		     int64_t oldest_us, int64_t now_us);
+
+/*
+ * Whether an entry's created_at is read under ttl and oldest_us, so that
+ * one present but unparseable makes the entry not valid (the module
+ * raises): under a duration, and whenever oldest_us is set.  Otherwise (a
+ * TTL that never expires, an absolute expiry, "0") the module never
+ * parses created_at, and an unparseable one counts as missing.
+ */
+bool ec_ttl_reads_created(const struct ec_ttl *ttl, int64_t oldest_us);
 
 #endif

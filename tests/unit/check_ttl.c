@@ -631,10 +631,12 @@ START_TEST(test_expiry_infinite)
 	/* oldest_valid still applies */
 	ck_assert(ec_ttl_expiry(&inf, T0, T0) == EC_TIME_NEVER);
 	ck_assert(ec_ttl_expiry(&inf, T0 - 1, T0) == EC_TIME_NONE);
-	ck_assert(ec_ttl_expiry(&inf, EC_TIME_NONE, T0) == EC_TIME_NONE);
 	ck_assert(ec_ttl_is_fresh(&inf, T0, T0, T0 + 1000 * DAY));
 	ck_assert(!ec_ttl_is_fresh(&inf, T0 - 1, T0, T0));
-	ck_assert(!ec_ttl_is_fresh(&inf, EC_TIME_NONE, T0, T0));
+	/* ... to entries that have a created_at: one without stays valid
+	 * (the module compares only a created_at it has) */
+	ck_assert(ec_ttl_expiry(&inf, EC_TIME_NONE, T0) == EC_TIME_NEVER);
+	ck_assert(ec_ttl_is_fresh(&inf, EC_TIME_NONE, T0, T0));
 }
 END_TEST
 
@@ -679,6 +681,33 @@ START_TEST(test_expiry_duration)
 }
 END_TEST
 
+START_TEST(test_expiry_absolute_missing)
+{
+	/* an absolute expiry never looks at created_at: one that is
+	 * missing is valid until the expiry, oldest_valid set or not */
+	ck_assert(ec_ttl_expiry(&until, EC_TIME_NONE, EC_TIME_NONE) ==
+		  T0 + DAY);
+	ck_assert(ec_ttl_expiry(&until, EC_TIME_NONE, T0) == T0 + DAY);
+	ck_assert(ec_ttl_is_fresh(&until, EC_TIME_NONE, T0, T0 + DAY));
+	ck_assert(!ec_ttl_is_fresh(&until, EC_TIME_NONE, T0, T0 + DAY + 1));
+	ck_assert(ec_ttl_expiry(&until, T0 - 1, T0) == EC_TIME_NONE);
+}
+END_TEST
+
+START_TEST(test_reads_created)
+{
+	/* where an unparseable created_at makes an entry invalid */
+	ck_assert(ec_ttl_reads_created(&hour, EC_TIME_NONE));
+	ck_assert(ec_ttl_reads_created(&nodur, EC_TIME_NONE));
+	ck_assert(ec_ttl_reads_created(&inf, T0));
+	ck_assert(ec_ttl_reads_created(&until, T0));
+	ck_assert(ec_ttl_reads_created(&hour, T0));
+	ck_assert(!ec_ttl_reads_created(&inf, EC_TIME_NONE));
+	ck_assert(!ec_ttl_reads_created(&until, EC_TIME_NONE));
+	ck_assert(!ec_ttl_reads_created(&zero, EC_TIME_NONE));
+}
+END_TEST
+
 START_TEST(test_expiry_saturates)
 {
 	struct ec_ttl big = { EC_TTL_DURATION, INT64_MAX };
@@ -718,8 +747,6 @@ START_TEST(test_expiry_absolute)
 	ck_assert(ec_ttl_expiry(&until, T0, T0) == e);
 	ck_assert(ec_ttl_is_fresh(&until, T0, T0, e));
 	ck_assert(ec_ttl_expiry(&until, T0 - 1, T0) == EC_TIME_NONE);
-	ck_assert(ec_ttl_expiry(&until, EC_TIME_NONE, T0) == EC_TIME_NONE);
-	ck_assert(!ec_ttl_is_fresh(&until, EC_TIME_NONE, T0, T0));
 }
 END_TEST
 
@@ -788,6 +815,8 @@ static Suite *ttl_suite(bool can_fork)
 	tcase_add_test(tc, test_expiry_duration);
 	tcase_add_test(tc, test_expiry_saturates);
 	tcase_add_test(tc, test_expiry_absolute);
+	tcase_add_test(tc, test_expiry_absolute_missing);
+	tcase_add_test(tc, test_reads_created);
 	tcase_add_test(tc, test_expiry_from_text);
 	if (can_fork)		/* an abort would end a CK_FORK=no run */
 		tcase_add_test_raise_signal(tc, test_expiry_bad_kind,
