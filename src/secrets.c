@@ -1,17 +1,24 @@
 /*
- * secrets: read and parse the secrets file, a JSON object of key names to
- * passwords.  The file goes with read(2) into guarded memory; a small strict
- * parser copies each password straight into its own guarded block; the file
- * buffer is wiped.  Passwords never touch stdio or ordinary heap memory.
+ * secrets: read and parse the secrets JSON, an object of key names to
+ * passwords, from a file, a descriptor (a pipe, standard input) or a
+ * command's standard output.  The bytes go with read(2) into guarded
+ * memory; a small strict parser copies each password straight into its
+ * own guarded block; the read buffer is wiped.  Passwords never touch
+ * stdio or ordinary heap memory.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -376,50 +383,256 @@ static int read_all(int fd, size_t hint, struct ec_sbuf *b)
 	return 0;
 }
 
-int ec_secrets_read_file(const char *path, struct ec_secrets *out)
+/* A regular file's checks: only we (or root) own it, and nobody else
+ * may read or write it. */
+static int check_file(const struct stat *st)
+{
+	if ((st->st_mode & 077) != 0 ||
+	    (st->st_uid != geteuid() && st->st_uid != 0))
+		return -EC_ELOOSE;
+	if (st->st_size < 0)
+		return -EINVAL;
+	if ((uintmax_t)st->st_size > EC_SECRETS_MAX)
+		return -EC_ETOOBIG;
+	return 0;
+}
+
+/* Read fd (fstat'ed into *st) to its end and parse what it holds. */
+static int read_parse(int fd, const struct stat *st, struct ec_secrets *out)
 {
 	struct ec_sbuf b = EC_SBUF_INIT;
-	struct stat st;
-	int fd = -1, rc;
+	int rc;
+
+	rc = read_all(fd, S_ISREG(st->st_mode) ? (size_t)st->st_size : 0, &b);
+	if (rc == 0)
+		rc = ec_secrets_parse((const char *)b.p, b.len, out);
+	ec_sbuf_release(&b);	/* wipes the bytes read */
+	return rc;
+}
+
+int ec_secrets_read_fd(int fd, struct ec_secrets *out, struct stat *st)
+{
+	struct stat own;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (!st)
+		st = &own;
+	memset(st, 0, sizeof(*st));
+	if (fstat(fd, st) < 0)
+		return -errno;
+	/* A pipe, socket or terminal has no permissions worth checking:
+	 * only its two ends exist.  A file behind the descriptor has. */
+	if (S_ISREG(st->st_mode)) {
+		rc = check_file(st);
+		if (rc < 0)
+			return rc;
+	} else if (!S_ISFIFO(st->st_mode) && !S_ISSOCK(st->st_mode) &&
+		   !S_ISCHR(st->st_mode)) {
+		return -EINVAL;
+	}
+	return read_parse(fd, st, out);
+}
+
+int ec_secrets_fd_of(const char *path)
+{
+	static const char *const prefixes[] = { "/dev/fd/", "/proc/self/fd/" };
+	size_t i;
+
+	if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdin") == 0)
+		return 0;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		const char *d = path + n;
+		long v = 0;
+
+		if (strncmp(path, prefixes[i], n) != 0 || !*d)
+			continue;
+		for (; *d >= '0' && *d <= '9' && v <= INT32_MAX; d++)
+			v = v * 10 + (*d - '0');
+		if (*d || v > INT32_MAX)
+			return -1;
+		return (int)v;
+	}
+	return -1;
+}
+
+int ec_secrets_read_path(const char *path, struct ec_secrets *out,
+			 struct stat *st)
+{
+	struct stat own;
+	int fd, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		st = &own;
+	memset(st, 0, sizeof(*st));
+	fd = ec_secrets_fd_of(path);
+	if (fd >= 0)
+		return ec_secrets_read_fd(fd, out, st);
 	/* O_NONBLOCK: a FIFO must not hang us before fstat refuses it.  It
 	 * has no effect on the regular file we accept. */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
 		  O_NONBLOCK);
-	if (fd < 0) {
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
 		rc = -errno;
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	} else if (!S_ISREG(st->st_mode)) {
 		rc = -EINVAL;
-		goto out;
+	} else {
+		rc = check_file(st);
+		if (rc == 0)
+			rc = read_parse(fd, st, out);
 	}
-	if ((st.st_mode & 077) != 0 ||
-	    (st.st_uid != geteuid() && st.st_uid != 0)) {
-		rc = -EC_ELOOSE;
-		goto out;
+	close(fd);
+	return rc;
+}
+
+int ec_secrets_read_file(const char *path, struct ec_secrets *out)
+{
+	return ec_secrets_read_path(path, out, NULL);
+}
+
+/* ---- secrets from a command ------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Start /bin/sh -c cmd with its standard output on a new pipe, whose
+ * reading end is *rfd.  The child's pid, or -errno. */
+static pid_t spawn_shell(const char *cmd, int *rfd)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { (char *)"sh", (char *)"-c", (char *)cmd, NULL };
+	int p[2], rc;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	rc = posix_spawn_file_actions_init(&fa);
+	if (rc == 0) {
+		/* dup2 clears FD_CLOEXEC on the copy (1 only). */
+		rc = posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+		if (rc == 0)
+			rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv,
+					 environ);
+		posix_spawn_file_actions_destroy(&fa);
 	}
-	if (st.st_size < 0) {
-		rc = -EINVAL;
-		goto out;
+	close(p[1]);
+	if (rc != 0) {
+		close(p[0]);
+		return -rc;
 	}
-	if ((uintmax_t)st.st_size > EC_SECRETS_MAX) {
-		rc = -EC_ETOOBIG;
-		goto out;
+	*rfd = p[0];
+	return pid;
+}
+
+/* Wait for pid until deadline (CLOCK_MONOTONIC ms), killing it then. */
+static int reap(pid_t pid, int64_t deadline, struct ec_secrets_cmd *st)
+{
+	int status = 0;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r == 0 && now_ms() >= deadline && !st->timed_out) {
+			st->timed_out = true;
+			kill(pid, SIGKILL);
+		}
+		if (r == 0) {
+			struct timespec nap = { 0, 10 * 1000000 };
+
+			nanosleep(&nap, NULL);
+		}
 	}
-	rc = read_all(fd, (size_t)st.st_size, &b);
-	if (rc < 0)
-		goto out;
-	rc = ec_secrets_parse((const char *)b.p, b.len, out);
-out:
-	ec_sbuf_release(&b);	/* wipes the file's bytes */
-	if (fd >= 0)
-		close(fd);
+	if (WIFEXITED(status))
+		st->exit_status = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		st->signal = WTERMSIG(status);
+	return 0;
+}
+
+/* Read rfd into b until EOF or deadline; -ETIMEDOUT at the deadline. */
+static int read_until(int rfd, int64_t deadline, struct ec_sbuf *b)
+{
+	for (;;) {
+		struct pollfd pfd = { rfd, POLLIN, 0 };
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+		int rc;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -errno;
+		if (rc == 0)
+			return -ETIMEDOUT;
+		if (b->len == b->cap) {
+			if (b->len > EC_SECRETS_MAX)
+				return -EC_ETOOBIG;
+			rc = ec_sbuf_reserve(b, b->len + 4096);
+			if (rc < 0)
+				return rc;
+		}
+		n = read(rfd, b->p + b->len, b->cap - b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return b->len > EC_SECRETS_MAX ? -EC_ETOOBIG : 0;
+		b->len += (size_t)n;
+	}
+}
+
+int ec_secrets_read_command(const char *cmd, int timeout_ms,
+			    struct ec_secrets *out, struct ec_secrets_cmd *st)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+	struct ec_secrets_cmd own;
+	int64_t deadline;
+	int rfd = -1, rc, wrc;
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		st = &own;
+	memset(st, 0, sizeof(*st));
+	st->exit_status = -1;
+	deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	pid = spawn_shell(cmd, &rfd);
+	if (pid < 0)
+		return (int)pid;
+	rc = read_until(rfd, deadline, &b);
+	close(rfd);
+	if (rc < 0) {
+		/* Stop it now: nothing it prints later is read. */
+		st->timed_out = rc == -ETIMEDOUT;
+		kill(pid, SIGKILL);
+	}
+	wrc = reap(pid, deadline, st);
+	if (st->timed_out)
+		rc = -ETIMEDOUT;
+	else if (rc == 0 && wrc < 0)
+		rc = wrc;
+	else if (rc == 0 && (st->signal || st->exit_status != 0))
+		rc = -ECANCELED;
+	if (rc == 0)
+		rc = ec_secrets_parse((const char *)b.p, b.len, out);
+	ec_sbuf_release(&b);	/* wipes what the command printed */
 	return rc;
 }
 

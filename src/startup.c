@@ -153,9 +153,23 @@ int ec_startup_read_secrets(struct ec_startup *st, bool for_write)
 	int err;
 
 	ec_secrets_release(&st->secrets);
-	err = ec_secrets_read_file(st->secrets_file, &st->secrets);
-	if (err)
-		return fail(st, EC_STARTUP_SECRETS, err);
+	memset(&st->secrets_st, 0, sizeof(st->secrets_st));
+	memset(&st->cmd, 0, sizeof(st->cmd));
+	if (st->extpass) {
+		err = ec_secrets_read_command(st->extpass,
+					      st->extpass_timeout_ms > 0 ?
+					      st->extpass_timeout_ms :
+					      EC_STARTUP_EXTPASS_TIMEOUT_MS,
+					      &st->secrets, &st->cmd);
+		if (err)
+			return fail(st, EC_STARTUP_EXTPASS, err);
+	} else {
+		err = st->secrets_file ?
+			ec_secrets_read_path(st->secrets_file, &st->secrets,
+					     &st->secrets_st) : -EINVAL;
+		if (err)
+			return fail(st, EC_STARTUP_SECRETS, err);
+	}
 	err = ec_startup_check_key(&st->secrets, st->key, for_write);
 	if (err) {
 		ec_secrets_release(&st->secrets);
@@ -196,6 +210,58 @@ static size_t format(char *buf, size_t size, const char *fmt, ...)
 	return (size_t)n;
 }
 
+/* Why a secrets source was refused, as ssh words a loose key file: the
+ * mode or owner that is wrong. */
+static size_t secrets_message(const struct ec_startup *st, const char *why,
+			      char *buf, size_t size)
+{
+	const struct stat *fs = &st->secrets_st;
+	const char *path = str(st->secrets_file);
+	int fd = ec_secrets_fd_of(path);
+
+	if (st->err == -EC_ELOOSE && (fs->st_mode & 077))
+		return format(buf, size, "cannot use secrets file '%s': "
+			      "permissions %04o are too open (group or "
+			      "others have access; chmod 600 it)", path,
+			      (unsigned)(fs->st_mode & 07777));
+	if (st->err == -EC_ELOOSE && fs->st_mode)
+		return format(buf, size, "cannot use secrets file '%s': "
+			      "owned by uid %lu, not by you or root", path,
+			      (unsigned long)fs->st_uid);
+	if (st->err == -EINVAL && fs->st_mode && !S_ISREG(fs->st_mode))
+		why = fd >= 0 ? "not a pipe, terminal or regular file" :
+			"not a regular file (for a pipe, use /dev/fd/N "
+			"or -)";
+	if (fd == 0 && (!strcmp(path, "-") || !strcmp(path, "/dev/stdin")))
+		return format(buf, size, "cannot read secrets from standard "
+			      "input: %s", why);
+	return format(buf, size, "cannot use secrets file '%s': %s", path,
+		      why);
+}
+
+static size_t extpass_message(const struct ec_startup *st, const char *why,
+			      char *buf, size_t size)
+{
+	const char *cmd = str(st->extpass);
+
+	if (st->err == -ETIMEDOUT)
+		return format(buf, size, "extpass command '%s' timed out "
+			      "after %d s", cmd, (st->extpass_timeout_ms > 0 ?
+			      st->extpass_timeout_ms :
+			      EC_STARTUP_EXTPASS_TIMEOUT_MS) / 1000);
+	if (st->err == -ECANCELED && st->cmd.signal)
+		return format(buf, size, "extpass command '%s' was killed by "
+			      "signal %d", cmd, st->cmd.signal);
+	if (st->err == -ECANCELED)
+		return format(buf, size, "extpass command '%s' failed with "
+			      "exit status %d", cmd, st->cmd.exit_status);
+	if (st->cmd.exit_status == 0 || st->err == -EC_ETOOBIG)
+		return format(buf, size, "extpass command '%s' printed no "
+			      "secrets: %s", cmd, why);
+	return format(buf, size, "cannot run extpass command '%s': %s", cmd,
+		      why);
+}
+
 size_t ec_startup_message(const struct ec_startup *st, char *buf,
 			  size_t size)
 {
@@ -209,8 +275,9 @@ size_t ec_startup_message(const struct ec_startup *st, char *buf,
 		return format(buf, size, "cannot read salt file '%s': %s",
 			      str(st->salt_file), why);
 	case EC_STARTUP_SECRETS:
-		return format(buf, size, "cannot use secrets file '%s': %s",
-			      str(st->secrets_file), why);
+		return secrets_message(st, why, buf, size);
+	case EC_STARTUP_EXTPASS:
+		return extpass_message(st, why, buf, size);
 	case EC_STARTUP_KEY:
 		return format(buf, size, "unknown key name '%s': not in "
 			      "secrets file '%s'",

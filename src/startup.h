@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/stat.h>
+
 #include "secrets.h"
 
 #define EC_STARTUP_SALT_MAX (1u << 20)	/* a larger salt file is refused */
@@ -81,7 +83,11 @@ enum ec_startup_step {
 	EC_STARTUP_NO_DEFAULT,	/* "no --key given and secrets file '%s' has
 				   no 'default' key" */
 	EC_STARTUP_CACHE_DIR,	/* "cannot open cache directory '%s': %s" */
+	EC_STARTUP_EXTPASS,	/* "extpass command '%s' ...": failed, timed
+				   out, printed no secrets */
 };
+
+#define EC_STARTUP_EXTPASS_TIMEOUT_MS 60000	/* default wait for it */
 
 struct ec_startup {
 	/* Inputs, set by the caller after ec_startup_init().  Borrowed:
@@ -89,7 +95,11 @@ struct ec_startup {
 	 * quote them. */
 	const char *salt_text;	/* the salt is these bytes, or ... */
 	const char *salt_file;	/* ... the bytes of this file */
-	const char *secrets_file;
+	const char *secrets_file;	/* a file, "-" (standard input),
+					   /dev/fd/N (ec_secrets_read_path) */
+	const char *extpass;	/* or: a command that prints the secrets
+				   JSON (ec_secrets_read_command) */
+	int extpass_timeout_ms;	/* 0: EC_STARTUP_EXTPASS_TIMEOUT_MS */
 	const char *key;	/* the key name asked for; NULL: default */
 	const char *key_option;	/* the option in EC_STARTUP_NO_DEFAULT's
 				   message; NULL: "--key" */
@@ -106,6 +116,8 @@ struct ec_startup {
 	enum ec_startup_step failed;
 	int err;
 	const char *dir;
+	struct stat secrets_st;	/* what was read or refused (0: nothing) */
+	struct ec_secrets_cmd cmd;	/* how the extpass command ended */
 };
 
 /* Empty inputs and results; no allocation. */
@@ -123,11 +135,15 @@ int ec_startup_read_salt(struct ec_startup *st)
 	__attribute__((warn_unused_result));
 
 /*
- * ec_secrets_read_file(st->secrets_file) into st->secrets (refuses a
- * loose or malformed file), then ec_startup_check_key(st->key,
- * for_write).  On failure st->secrets is empty and the code is returned,
- * with st->failed = EC_STARTUP_SECRETS (the reader's code), EC_STARTUP_KEY
- * (-EC_EKEY) or EC_STARTUP_NO_DEFAULT (-ENOKEY).
+ * The secrets into st->secrets: from the command st->extpass when set
+ * (ec_secrets_read_command(), its output must be the secrets JSON), else
+ * from st->secrets_file (ec_secrets_read_path(): refuses a loose or
+ * malformed file; a descriptor or pipe is read as it is); then
+ * ec_startup_check_key(st->key, for_write).  On failure st->secrets is
+ * empty and the code is returned, with st->failed = EC_STARTUP_SECRETS or
+ * EC_STARTUP_EXTPASS (the reader's code), EC_STARTUP_KEY (-EC_EKEY) or
+ * EC_STARTUP_NO_DEFAULT (-ENOKEY).  -EINVAL (EC_STARTUP_SECRETS) when
+ * neither source is set.
  */
 int ec_startup_read_secrets(struct ec_startup *st, bool for_write)
 	__attribute__((warn_unused_result));

@@ -409,6 +409,157 @@ START_TEST(test_read_malformed)
 }
 END_TEST
 
+/* --- descriptors and commands ------------------------------------------- */
+
+/* A pipe holding text (written, then closed): its reading end. */
+static int pipe_with(const char *text)
+{
+	int p[2];
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], text, strlen(text)),
+			 (ssize_t)strlen(text));
+	ck_assert_int_eq(close(p[1]), 0);
+	return p[0];
+}
+
+START_TEST(test_fd_of)
+{
+	ck_assert_int_eq(ec_secrets_fd_of("-"), 0);
+	ck_assert_int_eq(ec_secrets_fd_of("/dev/stdin"), 0);
+	ck_assert_int_eq(ec_secrets_fd_of("/dev/fd/0"), 0);
+	ck_assert_int_eq(ec_secrets_fd_of("/dev/fd/63"), 63);
+	ck_assert_int_eq(ec_secrets_fd_of("/proc/self/fd/7"), 7);
+	ck_assert_int_eq(ec_secrets_fd_of("/dev/fd/"), -1);
+	ck_assert_int_eq(ec_secrets_fd_of("/dev/fd/3x"), -1);
+	ck_assert_int_eq(ec_secrets_fd_of("/dev/fd/99999999999"), -1);
+	ck_assert_int_eq(ec_secrets_fd_of("/dev/fd"), -1);
+	ck_assert_int_eq(ec_secrets_fd_of("secrets.json"), -1);
+	ck_assert_int_eq(ec_secrets_fd_of("--"), -1);
+}
+END_TEST
+
+START_TEST(test_read_pipe)
+{
+	struct ec_secrets s;
+	struct stat st;
+	char path[32];
+	int fd;
+
+	/* a pipe by its /dev/fd name (as `<(...)` gives it), not opened
+	 * again: a symlink to "pipe:[...]" that O_NOFOLLOW would refuse */
+	fd = pipe_with(GOLDEN_JSON);
+	snprintf(path, sizeof(path), "/dev/fd/%d", fd);
+	ck_assert_int_eq(ec_secrets_read_path(path, &s, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	check_golden(&s);
+	ec_secrets_release(&s);
+	ck_assert_int_eq(close(fd), 0);	/* still ours: not closed */
+
+	fd = pipe_with("{\"k\": \"pw\"}");
+	ck_assert_int_eq(ec_secrets_read_fd(fd, &s, NULL), 0);
+	check_entry(&s, 0, "k", "pw", 2);
+	ec_secrets_release(&s);
+	ck_assert_int_eq(close(fd), 0);
+
+	fd = pipe_with("not json");
+	ck_assert_int_eq(ec_secrets_read_fd(fd, &s, NULL), -EC_ESECRETS);
+	check_empty(&s);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(ec_secrets_read_fd(fd, &s, NULL), -EBADF);
+}
+END_TEST
+
+START_TEST(test_read_fd_file)
+{
+	struct ec_secrets s;
+	struct stat st;
+	char path[32];
+	const char *p;
+	int fd;
+
+	/* a regular file behind a descriptor keeps the file's checks */
+	p = write_file("viafd", GOLDEN_JSON, strlen(GOLDEN_JSON), 0600);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ck_assert_int_eq(ec_secrets_read_path(path, &s, NULL), 0);
+	check_golden(&s);
+	ec_secrets_release(&s);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(chmod(p, 0640), 0);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ec_secrets_read_fd(fd, &s, &st), -EC_ELOOSE);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	check_empty(&s);
+	ck_assert_int_eq(close(fd), 0);
+	/* and a path reports what it refused */
+	ck_assert_int_eq(ec_secrets_read_path(p, &s, &st), -EC_ELOOSE);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	ck_assert_int_eq(ec_secrets_read_path(path_of("nope"), &s, &st),
+			 -ENOENT);
+	ck_assert_uint_eq(st.st_mode, 0);
+	/* a directory behind a descriptor is no source */
+	fd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ec_secrets_read_fd(fd, &s, NULL), -EINVAL);
+	ck_assert_int_eq(close(fd), 0);
+}
+END_TEST
+
+START_TEST(test_read_command)
+{
+	struct ec_secrets_cmd st;
+	struct ec_secrets s;
+
+	ck_assert_int_eq(ec_secrets_read_command("printf '%s' '"
+						 GOLDEN_JSON "'", 10000, &s,
+						 &st), 0);
+	ck_assert_int_eq(st.exit_status, 0);
+	check_golden(&s);
+	ec_secrets_release(&s);
+	/* a pipeline: the shell runs it */
+	ck_assert_int_eq(ec_secrets_read_command("echo '{\"a\": \"x\"}' | "
+						 "cat", 10000, &s, NULL), 0);
+	check_entry(&s, 0, "a", "x", 1);
+	ec_secrets_release(&s);
+
+	ck_assert_int_eq(ec_secrets_read_command("echo '{\"a\": \"x\"}'; "
+						 "exit 3", 10000, &s, &st),
+			 -ECANCELED);
+	ck_assert_int_eq(st.exit_status, 3);
+	ck_assert(!st.timed_out);
+	check_empty(&s);
+	ck_assert_int_eq(ec_secrets_read_command("kill -9 $$", 10000, &s,
+						 &st), -ECANCELED);
+	ck_assert_int_eq(st.signal, 9);
+	ck_assert_int_eq(ec_secrets_read_command("echo nope", 10000, &s,
+						 &st), -EC_ESECRETS);
+	ck_assert_int_eq(st.exit_status, 0);
+	ck_assert_int_eq(ec_secrets_read_command(": no output", 10000, &s,
+						 &st), -EC_ESECRETS);
+}
+END_TEST
+
+START_TEST(test_read_command_timeout)
+{
+	struct ec_secrets_cmd st;
+	struct ec_secrets s;
+
+	/* silent past the deadline, or printing and never exiting */
+	ck_assert_int_eq(ec_secrets_read_command("sleep 20", 200, &s, &st),
+			 -ETIMEDOUT);
+	ck_assert(st.timed_out);
+	check_empty(&s);
+	ck_assert_int_eq(ec_secrets_read_command("echo '{\"a\": \"x\"}'; "
+						 "exec sleep 20", 300, &s,
+						 &st), -ETIMEDOUT);
+	ck_assert(st.timed_out);
+	check_empty(&s);
+}
+END_TEST
+
 static Suite *secrets_suite(void)
 {
 	Suite *s = suite_create("secrets");
@@ -439,6 +590,16 @@ static Suite *secrets_suite(void)
 	tcase_add_test(tc, test_read_not_regular);
 	tcase_add_test(tc, test_read_size);
 	tcase_add_test(tc, test_read_malformed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("read_sources");
+	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_fd_of);
+	tcase_add_test(tc, test_read_pipe);
+	tcase_add_test(tc, test_read_fd_file);
+	tcase_add_test(tc, test_read_command);
+	tcase_add_test(tc, test_read_command_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -345,8 +345,10 @@ START_TEST(test_read_secrets_refused)
 		mode_t mode;
 		const char *why;
 	} cases[] = {
-		{ "loose.json", TWO, 0644, "permissions too open (group or "
-		  "others have access, or not our file)" },
+		{ "loose.json", TWO, 0644, "permissions 0644 are too open "
+		  "(group or others have access; chmod 600 it)" },
+		{ "loose2.json", TWO, 0604, "permissions 0604 are too open "
+		  "(group or others have access; chmod 600 it)" },
 		{ "bad.json", "{\"a\": ", 0600, "not a JSON object of key "
 		  "names to password strings" },
 		{ "missing.json", NULL, 0, "no such file or directory" },
@@ -371,6 +373,118 @@ START_TEST(test_read_secrets_refused)
 		ck_assert_int_ne(asprintf(&want, "cannot use secrets file "
 					  "'%s': %s", st.secrets_file,
 					  cases[i].why), -1);
+		expect_message(&st, want);
+		free(want);
+		ec_startup_release(&st);
+	}
+}
+END_TEST
+
+/* Another user's file: its owner is named.  Needs root to chown. */
+START_TEST(test_read_secrets_owner)
+{
+	struct ec_startup st;
+	char *want;
+
+	if (geteuid() != 0)
+		return;
+	ec_startup_init(&st);
+	st.secrets_file = write_file("theirs.json", TWO, strlen(TWO), 0600);
+	ck_assert_int_eq(chown(st.secrets_file, 4321, (gid_t)-1), 0);
+	ck_assert_int_eq(ec_startup_read_secrets(&st, false), -EC_ELOOSE);
+	ck_assert_int_ne(asprintf(&want, "cannot use secrets file '%s': "
+				  "owned by uid 4321, not by you or root",
+				  st.secrets_file), -1);
+	expect_message(&st, want);
+	free(want);
+	ec_startup_release(&st);
+}
+END_TEST
+
+/* Standard input and /dev/fd/N: pipes are read as they are. */
+START_TEST(test_read_secrets_fd)
+{
+	struct ec_startup st;
+	char path[32], *want;
+	int p[2], saved;
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], TWO, strlen(TWO)), (ssize_t)strlen(TWO));
+	ck_assert_int_eq(close(p[1]), 0);
+	snprintf(path, sizeof(path), "/dev/fd/%d", p[0]);
+	ec_startup_init(&st);
+	st.secrets_file = path;
+	ck_assert_int_eq(ec_startup_read_secrets(&st, false), 0);
+	ck_assert_uint_eq(st.secrets.n, 2);
+	ec_startup_release(&st);
+	ck_assert_int_eq(close(p[0]), 0);
+
+	/* "-": standard input (replaced for the test, then restored) */
+	saved = dup(0);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "{\"a\": ", 6), 6);
+	ck_assert_int_eq(close(p[1]), 0);
+	ck_assert_int_eq(dup2(p[0], 0), 0);
+	ck_assert_int_eq(close(p[0]), 0);
+	ec_startup_init(&st);
+	st.secrets_file = "-";
+	ck_assert_int_eq(ec_startup_read_secrets(&st, false), -EC_ESECRETS);
+	expect_message(&st, "cannot read secrets from standard input: not a "
+		       "JSON object of key names to password strings");
+	ec_startup_release(&st);
+	ck_assert_int_eq(dup2(saved, 0), 0);
+	ck_assert_int_eq(close(saved), 0);
+
+	/* a FIFO by name is still refused, and told how to do it */
+	ck_assert_int_eq(mkfifo(path_of("fifo"), 0600), 0);
+	ec_startup_init(&st);
+	st.secrets_file = path_of("fifo");
+	ck_assert_int_eq(ec_startup_read_secrets(&st, false), -EINVAL);
+	ck_assert_int_ne(asprintf(&want, "cannot use secrets file '%s': not "
+				  "a regular file (for a pipe, use /dev/fd/N "
+				  "or -)", st.secrets_file), -1);
+	expect_message(&st, want);
+	free(want);
+	ec_startup_release(&st);
+}
+END_TEST
+
+START_TEST(test_read_secrets_extpass)
+{
+	static const struct {
+		const char *cmd;
+		int err;
+		const char *msg;	/* after "extpass command '<cmd>' " */
+	} cases[] = {
+		{ "exit 3", -ECANCELED, "failed with exit status 3" },
+		{ "kill -TERM $$", -ECANCELED, "was killed by signal 15" },
+		{ "echo '{}'", -EC_ESECRETS, "printed no secrets: not a JSON "
+		  "object of key names to password strings" },
+		{ "sleep 10", -ETIMEDOUT, "timed out after 1 s" },
+	};
+	struct ec_startup st;
+	size_t i;
+
+	ec_startup_init(&st);
+	st.extpass = "printf '%s' '" TWO "'";
+	st.secrets_file = "/ignored/when/extpass/is/set";
+	st.key = "b";
+	ck_assert_int_eq(ec_startup_read_secrets(&st, true), 0);
+	ck_assert_uint_eq(st.secrets.n, 2);
+	ec_startup_release(&st);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *want;
+
+		ec_startup_init(&st);
+		st.extpass = cases[i].cmd;
+		st.extpass_timeout_ms = 1000;
+		ck_assert_int_eq(ec_startup_read_secrets(&st, false),
+				 cases[i].err);
+		ck_assert_int_eq(st.failed, EC_STARTUP_EXTPASS);
+		ck_assert_uint_eq(st.secrets.n, 0);
+		ck_assert_int_ne(asprintf(&want, "extpass command '%s' %s",
+					  cases[i].cmd, cases[i].msg), -1);
 		expect_message(&st, want);
 		free(want);
 		ec_startup_release(&st);
@@ -443,6 +557,9 @@ static Suite *startup_suite(void)
 	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
 	tcase_add_test(tc, test_read_secrets_step);
 	tcase_add_test(tc, test_read_secrets_refused);
+	tcase_add_test(tc, test_read_secrets_owner);
+	tcase_add_test(tc, test_read_secrets_fd);
+	tcase_add_test(tc, test_read_secrets_extpass);
 	tcase_add_test(tc, test_open_failed);
 	suite_add_tcase(s, tc);
 	return s;
