@@ -8,22 +8,16 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cache.h"
+#include "cache_int.h"
 #include "error.h"
 #include "fernet.h"
 #include "secure.h"
 #include "startup.h"
 
-struct ec_cache {
-	struct ec_store store;
-	struct ec_keyring keys;
-	struct ec_ttl ttl;
-	int64_t oldest_us;
-	char *default_key;	/* malloc'd, or NULL when none can be chosen */
-	bool durable;
-};
 
 int64_t ec_clock_now_us(void)
 {
@@ -146,6 +140,11 @@ const struct ec_ttl *ec_cache_ttl(const struct ec_cache *c)
 	return &c->ttl;
 }
 
+size_t ec_cache_key_count(const struct ec_cache *c)
+{
+	return c->keys.n;
+}
+
 int64_t ec_cache_oldest_valid(const struct ec_cache *c)
 {
 	return c->oldest_us;
@@ -259,11 +258,23 @@ size_t ec_entry_reason_text(const struct ec_cache *c,
 			text_add(&t, "'");
 		}
 		break;
-	case EC_STATE_CORRUPT:
 	case EC_STATE_TAMPERED:
-		text_add(&t, state == EC_STATE_CORRUPT ? "corrupt" :
-			 "tampered");
-		if (reason) {
+		/* The HMAC cannot tell a wrong password from a changed
+		 * file; the first is by far the more common. */
+		text_add(&t, "does not open with key ");
+		if (e->env.key) {
+			text_add(&t, "'");
+			text_add(&t, e->env.key);
+			text_add(&t, "' ");
+		}
+		text_add(&t, "(the wrong password, or tampered with)");
+		break;
+	case EC_STATE_CORRUPT:
+		text_add(&t, "corrupt");
+		if (reason == -EC_ETIME) {
+			text_add(&t, ": created_at is ");
+			text_add(&t, ec_strerror(reason));
+		} else if (reason) {
 			text_add(&t, ": ");
 			text_add(&t, ec_startup_errtext(reason, why,
 							 sizeof(why)));
@@ -273,17 +284,74 @@ size_t ec_entry_reason_text(const struct ec_cache *c,
 	return t.len;
 }
 
-static void entry_init(struct ec_entry *e)
+void ec_entry_init(struct ec_entry *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->created_us = EC_TIME_NONE;
 	e->expires_us = EC_TIME_NONE;
 }
 
-static void set_state(struct ec_entry *e, enum ec_state s, int reason)
+void ec_entry_set_state(struct ec_entry *e, enum ec_state s, int reason)
 {
 	e->state = s;
 	e->reason = reason;
+}
+
+/* The checks before the token: salt fingerprint, key name, created_at.
+ * The key to open the token with, or NULL with e's state set. */
+const struct ec_key *ec_cache_check_head(const struct ec_cache *c,
+					 struct ec_entry *e)
+{
+	const struct ec_key *k;
+
+	/* A missing fingerprint is accepted (FORMAT.md, validity rule 1). */
+	if (e->env.salt_sha256 &&
+	    strcmp(e->env.salt_sha256, c->keys.fingerprint) != 0) {
+		ec_entry_set_state(e, EC_STATE_SALT_MISMATCH, -EC_ESALT);
+		return NULL;
+	}
+	k = ec_keyring_find(&c->keys, e->env.key);
+	if (!k) {
+		ec_entry_set_state(e, EC_STATE_UNKNOWN_KEY, -EC_EKEY);
+		return NULL;
+	}
+	/* FORMAT.md, Validity: an unparseable created_at makes the entry
+	 * not valid only where the module reads it; elsewhere it counts as
+	 * missing (ec_ttl_expiry() then decides as for a missing one). */
+	if (e->env.created_at &&
+	    ec_time_parse_iso(e->env.created_at, &e->created_us) != 0) {
+		e->created_us = EC_TIME_NONE;
+		if (ec_ttl_reads_created(&c->ttl, c->oldest_us)) {
+			ec_entry_set_state(e, EC_STATE_CORRUPT, -EC_ETIME);
+			return NULL;
+		}
+	}
+	return k;
+}
+
+/* After the token opened: the payload (ptlen bytes at pt, taken over),
+ * then freshness at now, and the data kept as flags ask. */
+void ec_cache_finish(const struct ec_cache *c, struct ec_entry *e,
+		     uint8_t *pt, size_t ptlen, unsigned flags, int64_t now)
+{
+	int err;
+
+	err = ec_payload_take(pt, ptlen, &e->data, &e->len, &e->validasof);
+	if (err) {
+		ec_entry_set_state(e, EC_STATE_CORRUPT, err);
+		return;
+	}
+	e->expires_us = ec_ttl_expiry(&c->ttl, e->created_us, c->oldest_us);
+	if (now > e->expires_us)
+		ec_entry_set_state(e, EC_STATE_STALE, 0);
+	else
+		ec_entry_set_state(e, EC_STATE_VALID, 0);
+	if (!(flags & EC_LOAD_DATA) ||
+	    (e->state == EC_STATE_STALE && !(flags & EC_LOAD_STALE_OK))) {
+		/* Keep the size, drop the plaintext. */
+		ec_secure_free(e->data);
+		e->data = NULL;
+	}
 }
 
 /* Classify buf into e (already initialised).  Does no I/O. */
@@ -295,60 +363,31 @@ static void classify(const struct ec_cache *c, const char *buf, size_t len,
 	size_t ptlen = 0;
 	int err;
 
+	e->tag = ec_envelope_tag(buf, len);
 	err = ec_envelope_parse(buf, len, &e->env);
 	if (err) {
-		set_state(e, EC_STATE_CORRUPT, err);
+		ec_entry_set_state(e, EC_STATE_CORRUPT, err);
 		return;
 	}
-	/* A missing fingerprint is accepted (FORMAT.md, validity rule 1). */
-	if (e->env.salt_sha256 &&
-	    strcmp(e->env.salt_sha256, c->keys.fingerprint) != 0) {
-		set_state(e, EC_STATE_SALT_MISMATCH, -EC_ESALT);
+	k = ec_cache_check_head(c, e);
+	if (!k)
 		return;
-	}
-	k = ec_keyring_find(&c->keys, e->env.key);
-	if (!k) {
-		set_state(e, EC_STATE_UNKNOWN_KEY, -EC_EKEY);
-		return;
-	}
-	if (e->env.created_at &&
-	    ec_time_parse_iso(e->env.created_at, &e->created_us) != 0) {
-		e->created_us = EC_TIME_NONE;
-		set_state(e, EC_STATE_CORRUPT, -EC_ETIME);
-		return;
-	}
 	/* Authenticate (and decrypt) always, so that the state is exact
 	 * even for stale entries and when no data was asked for. */
 	err = ec_fernet_open(k->key, e->env.encrypted, e->env.encrypted_len,
 			     &pt, &ptlen, NULL);
 	if (err) {
-		set_state(e, err == -EC_EHMAC ? EC_STATE_TAMPERED :
+		ec_entry_set_state(e, err == -EC_EHMAC ? EC_STATE_TAMPERED :
 			  EC_STATE_CORRUPT, err);
 		return;
 	}
-	err = ec_payload_unpack(pt, ptlen, &e->data, &e->len, &e->validasof);
-	ec_secure_free(pt);
-	if (err) {
-		set_state(e, EC_STATE_CORRUPT, err);
-		return;
-	}
-	e->expires_us = ec_ttl_expiry(&c->ttl, e->created_us, c->oldest_us);
-	if (now > e->expires_us)
-		set_state(e, EC_STATE_STALE, 0);
-	else
-		set_state(e, EC_STATE_VALID, 0);
-	if (!(flags & EC_LOAD_DATA) ||
-	    (e->state == EC_STATE_STALE && !(flags & EC_LOAD_STALE_OK))) {
-		/* Keep the size, drop the plaintext. */
-		ec_secure_free(e->data);
-		e->data = NULL;
-	}
+	ec_cache_finish(c, e, pt, ptlen, flags, now);
 }
 
 void ec_cache_classify(const struct ec_cache *c, const char *buf, size_t len,
 		       unsigned flags, int64_t now, struct ec_entry *e)
 {
-	entry_init(e);
+	ec_entry_init(e);
 	classify(c, buf, len, flags, now, e);
 }
 
@@ -357,12 +396,23 @@ int ec_cache_load(const struct ec_cache *c, const char *id, unsigned flags,
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int err;
+	int fd = -1, err;
 
-	entry_init(e);
-	err = ec_store_read(&c->store, id, EC_ENVELOPE_MAX, &buf, &len, &e->st);
+	ec_entry_init(e);
+	err = ec_store_open_entry(&c->store, id, &fd, &e->st);
+	if (err)
+		return err;
+	if ((size_t)e->st.st_size >= EC_STREAM_MIN) {
+		/* Big: read in one pass, the plaintext held once. */
+		err = ec_cache_load_stream(c, fd, flags, now, e);
+		close(fd);
+		return err;
+	}
+	err = ec_store_read_fd(fd, EC_STREAM_MIN * 2, &e->st, &buf, &len);
+	close(fd);
 	if (err == -EC_ETOOBIG) {
-		set_state(e, EC_STATE_CORRUPT, err);
+		/* Grew past the small size while read: being rewritten. */
+		ec_entry_set_state(e, EC_STATE_CORRUPT, -EC_EJSON);
 		return 0;
 	}
 	if (err)
@@ -392,6 +442,22 @@ static int write_envelope(const struct ec_cache *c, const char *id,
 	err = ec_store_write(&c->store, id, out, outlen, flags);
 	free(out);
 	return err;
+}
+
+static unsigned store_flags(const struct ec_cache *c,
+			    const struct ec_save_options *o)
+{
+	return (o->durable || c->durable ? EC_STORE_DURABLE : 0) |
+	       (o->noreplace ? EC_STORE_NOREPLACE : 0);
+}
+
+/* Whether the streamed payload's frame can hold this validasof. */
+static bool stream_frame_ok(size_t len, const char *validasof)
+{
+	uint8_t pre[EC_PAYLOAD_FRAME_MAX], post[EC_PAYLOAD_FRAME_MAX];
+	size_t a, b;
+
+	return ec_payload_frame(len, validasof, pre, &a, post, &b) == 0;
 }
 
 int ec_cache_save(const struct ec_cache *c, const char *id,
@@ -428,6 +494,18 @@ int ec_cache_save(const struct ec_cache *c, const char *id,
 	created_us = o->created_us == EC_TIME_NONE ? ec_clock_now_us() :
 		o->created_us;
 	ec_time_format_iso(created_us, created);
+	env.key = (char *)k->name;
+	env.salt_sha256 = (char *)c->keys.fingerprint;
+	env.created_at = created;
+	env.comment = (char *)o->comment;
+	if (len >= EC_STREAM_MIN && stream_frame_ok(len, o->validasof)) {
+		/* Big: sealed in a stream into the temp file. */
+		if (!data)
+			return -EINVAL;
+		return ec_cache_save_stream(c, id, &env, k, created_us, data,
+					    len, o->validasof,
+					    store_flags(c, o));
+	}
 
 	err = ec_payload_pack(data, len, o->validasof, &payload, &plen);
 	if (err)
@@ -438,12 +516,8 @@ int ec_cache_save(const struct ec_cache *c, const char *id,
 			     iv, &token, &toklen);
 	if (err)
 		goto out;
-	env.key = (char *)k->name;
-	env.salt_sha256 = (char *)c->keys.fingerprint;
-	env.created_at = created;
 	env.encrypted = token;
 	env.encrypted_len = toklen;
-	env.comment = (char *)o->comment;
 	err = write_envelope(c, id, &env, o->durable, o->noreplace);
 out:
 	free(token);
@@ -505,9 +579,9 @@ static int list_one(void *ctx, const char *id, const struct stat *st)
 		return 0;	/* removed since it was listed */
 	if (err) {
 		/* Report, don't stop: one bad file never fails a listing. */
-		entry_init(&e);
+		ec_entry_init(&e);
 		e.st = *st;
-		set_state(&e, EC_STATE_CORRUPT, err);
+		ec_entry_set_state(&e, EC_STATE_CORRUPT, err);
 	}
 	err = l->cb(l->ctx, id, &e);
 	ec_entry_release(&e);

@@ -52,6 +52,9 @@ const char *ec_cache_fingerprint(const struct ec_cache *c);
 const char *ec_cache_default_key(const struct ec_cache *c);
 const struct ec_ttl *ec_cache_ttl(const struct ec_cache *c);
 
+/* How many keys (secrets) the cache was opened with. */
+size_t ec_cache_key_count(const struct ec_cache *c);
+
 /* The oldest_valid_us the cache was opened with (EC_TIME_NONE: unset). */
 int64_t ec_cache_oldest_valid(const struct ec_cache *c);
 
@@ -82,6 +85,7 @@ struct ec_entry {
 	uint8_t *data;		/* ec_secure_alloc'd or NULL (EC_LOAD_DATA) */
 	size_t len;
 	struct stat st;		/* fstat of the envelope file as read */
+	uint64_t tag;		/* ec_envelope_tag() of the version read */
 };
 
 enum {
@@ -129,8 +133,10 @@ enum ec_state ec_entry_verdict(const struct ec_cache *c,
  *   "stale (ttl 0)", "stale (no created_at)", "stale"
  *   "salt mismatch"
  *   "unknown key name '<key>'"  ("unknown key name " with no key)
- *   "corrupt" or "corrupt: <error text>", "tampered: <error text>"
- *     (error text: ec_startup_errtext() of the reason)
+ *   "corrupt" or "corrupt: <error text>" (ec_startup_errtext() of the
+ *     reason; "corrupt: created_at is not an ISO-8601 date-time")
+ *   "does not open with key '<key>' (the wrong password, or tampered
+ *     with)" for a token that fails authentication
  * and "" for a valid entry.  The key name is quoted as stored: escape
  * control characters before a terminal or log sees it.  Like snprintf:
  * writes at most size bytes into buf (NUL-terminated when size > 0; buf

@@ -69,4 +69,52 @@ int ec_payload_unpack(const uint8_t *pt, size_t ptlen, uint8_t **data,
 		      size_t *len, char **validasof)
 	__attribute__((warn_unused_result));
 
+/*
+ * The payload of a big entry without copying its data.  frame: the
+ * bytes that go before and after len bytes of data to make the payload
+ * of ec_payload_pack() (a valid bplist00 dict, keys sorted), into
+ * pre[EC_PAYLOAD_FRAME_MAX] and post[EC_PAYLOAD_FRAME_MAX]; -EC_EUTF8 /
+ * -EAGAIN when validasof is not plain ASCII (use ec_payload_pack then).
+ * locate: where the data of payload pt lies in it (*off, *len) and its
+ * validasof (malloc'd or NULL), for a payload of that simple shape;
+ * -EAGAIN for any other shape (ec_payload_unpack() then decides),
+ * -EC_EPLIST when it is not a bplist at all.  No I/O, no copies of data.
+ */
+#define EC_PAYLOAD_FRAME_MAX 160
+
+/*
+ * The payload pt (ec_secure_alloc'd, ptlen bytes) taken over and turned
+ * into the entry's data: in place when ec_payload_locate() knows its
+ * shape (the data moved to the front, the rest wiped; no second copy),
+ * else through ec_payload_unpack() (pt freed).  Codes as unpack.
+ */
+int ec_payload_take(uint8_t *pt, size_t ptlen, uint8_t **data, size_t *len,
+		    char **validasof) __attribute__((warn_unused_result));
+
+/*
+ * A 64-bit tag of one version of an envelope: BLAKE2b of its bytes, or,
+ * for a big one read in a stream, of its JSON without the token plus the
+ * token's last EC_TAG_TAIL characters (they encode its MAC).  Two
+ * versions that differ get different tags.  No I/O.
+ */
+#define EC_TAG_TAIL 64
+uint64_t ec_envelope_tag(const void *buf, size_t len);
+int ec_payload_frame(size_t len, const char *validasof, uint8_t *pre,
+		     size_t *prelen, uint8_t *post, size_t *postlen)
+	__attribute__((warn_unused_result));
+int ec_payload_locate(const uint8_t *pt, size_t ptlen, size_t *off,
+		      size_t *len, char **validasof)
+	__attribute__((warn_unused_result));
+
+/*
+ * The envelope's JSON around its token, for writing a big one in a
+ * stream: *head is everything before the token's first character and
+ * *tail everything after its last (both malloc'd; free()), exactly as
+ * ec_envelope_serialize() would write them.  env->encrypted is ignored.
+ */
+int ec_envelope_serialize_split(const struct ec_envelope *env, char **head,
+				size_t *headlen, char **tail,
+				size_t *taillen)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -40,4 +40,55 @@ int ec_fernet_open(const uint8_t key[EC_KEYBYTES],
 		   uint8_t **pt, size_t *ptlen, uint64_t *timestamp)
 	__attribute__((warn_unused_result));
 
+/* ---- streaming (fernet_stream.c): big tokens in one pass ------------- */
+
+/*
+ * Opening a token whose text arrives in pieces: every piece is checked
+ * against the alphabet, decoded, fed to the HMAC and decrypted into one
+ * guarded buffer of the caller's capacity, so the plaintext exists once
+ * and the raw token never in whole.  Nothing of the plaintext is given
+ * out before ec_fernet_dec_final() has checked the MAC (in constant
+ * time); on any failure the buffer is wiped.  Codes as ec_fernet_open(),
+ * plus -EC_ETOOBIG when the plaintext would pass the capacity.
+ */
+struct ec_fernet_dec;
+
+/* cap: the most plaintext bytes expected (e.g. 3/4 of the text's length).
+ * *out: free with ec_fernet_dec_free().  -ENOMEM, -EIO. */
+int ec_fernet_dec_new(const uint8_t key[EC_KEYBYTES], size_t cap,
+		      struct ec_fernet_dec **out)
+	__attribute__((warn_unused_result));
+/* The next n characters of the token text (any split). */
+int ec_fernet_dec_update(struct ec_fernet_dec *d, const char *text, size_t n)
+	__attribute__((warn_unused_result));
+/* The end of the text: check lengths, MAC and padding; then *pt (the
+ * buffer, ec_secure_alloc'd, ec_secure_free it) holds *ptlen bytes. */
+int ec_fernet_dec_final(struct ec_fernet_dec *d, uint8_t **pt, size_t *ptlen,
+			uint64_t *timestamp) __attribute__((warn_unused_result));
+void ec_fernet_dec_free(struct ec_fernet_dec *d);
+
+/*
+ * Sealing plaintext that arrives in pieces: the token text is handed to
+ * emit(ctx, text, n) as it is made (in pieces of up to a few hundred
+ * KiB), so neither the ciphertext nor the token is ever whole in memory.
+ * emit returns 0 or a negative code, which stops the sealing.  The text
+ * is exactly what ec_fernet_seal() makes for the same input.
+ */
+typedef int (*ec_fernet_emit)(void *ctx, const char *text, size_t n);
+struct ec_fernet_enc;
+
+int ec_fernet_enc_new(const uint8_t key[EC_KEYBYTES], uint64_t timestamp,
+		      const uint8_t iv[EC_FERNET_IVBYTES], ec_fernet_emit emit,
+		      void *ctx, struct ec_fernet_enc **out)
+	__attribute__((warn_unused_result));
+int ec_fernet_enc_update(struct ec_fernet_enc *e, const uint8_t *pt,
+			 size_t n) __attribute__((warn_unused_result));
+/* Pad, MAC and the last of the text. */
+int ec_fernet_enc_final(struct ec_fernet_enc *e)
+	__attribute__((warn_unused_result));
+void ec_fernet_enc_free(struct ec_fernet_enc *e);
+
+/* The length of the token text for ptlen bytes of plaintext. */
+size_t ec_fernet_token_len(size_t ptlen);
+
 #endif

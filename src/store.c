@@ -19,8 +19,9 @@
 
 #include "error.h"
 #include "store.h"
+#include "store_int.h"
 
-#define MAX_DEPTH 128	/* deeper trees are not walked by ec_store_walk */
+#define MAX_DEPTH EC_STORE_MAX_DEPTH
 
 int ec_store_open(struct ec_store *s, const char *dir, const char *suffix)
 {
@@ -225,6 +226,17 @@ static int open_parent(const struct ec_store *s, const char *path,
 	return fd;
 }
 
+int ec_store_open_dir(const struct ec_store *s, const char *reldir)
+{
+	return open_dir(s, reldir, false);
+}
+
+int ec_store_open_parent(const struct ec_store *s, const char *path,
+			 bool is_entry, char name[NAME_MAX + 1])
+{
+	return open_parent(s, path, is_entry, false, name);
+}
+
 /*
  * Read the regular file open on fd (fstat in *sb) to its end into *buf
  * (malloc'd, NUL-terminated), at most max bytes.  The file may still grow
@@ -400,8 +412,8 @@ static int write_all(int fd, const void *buf, size_t len)
 
 /* A fresh temp name: EC_STORE_TMP_PREFIX + EC_STORE_TMP_HEX random hex
  * chars, into buf[TMP_NAME_SIZE]. */
-#define TMP_NAME_SIZE (sizeof(EC_STORE_TMP_PREFIX) + EC_STORE_TMP_HEX)
-static int temp_name(char buf[TMP_NAME_SIZE])
+#define TMP_NAME_SIZE EC_STORE_TMP_NAME_SIZE
+int ec_store_temp_name(char buf[TMP_NAME_SIZE])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char r[EC_STORE_TMP_HEX / 2];
@@ -445,7 +457,7 @@ int ec_store_write(const struct ec_store *s, const char *id,
 		goto out;
 	}
 	for (tries = 0; tries < 16; tries++) {
-		err = temp_name(tmp);
+		err = ec_store_temp_name(tmp);
 		if (err)
 			goto out;
 		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -494,102 +506,6 @@ out:
 	if (made)
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
-	return err;
-}
-
-/* ---- sweeping old temp files ------------------------------------------ */
-
-static int64_t mtime_us(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000 +
-	       st->st_mtim.tv_nsec / 1000;
-}
-
-/*
- * Sweep the directory open on dfd (taken over: closed here), then its
- * subdirectories up to MAX_DEPTH below the cache dir.  Removes temp files
- * with mtime before cutoff_us, counting them in *removed.  Returns 0, or
- * -errno when dfd itself cannot be read; a subdirectory's failures are
- * skipped.
- */
-static int sweep_dir(int dfd, unsigned depth, int64_t cutoff_us,
-		     size_t *removed)
-{
-	DIR *d = fdopendir(dfd);
-	int err = 0;
-
-	if (!d) {
-		err = -errno;
-		close(dfd);
-		return err;
-	}
-	for (;;) {
-		struct dirent *de;
-		struct stat st;
-		bool dir;
-		int sub;
-
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			err = -errno;
-			break;
-		}
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		/* Symlinks, FIFOs, sockets, devices: never touched. */
-		if (de->d_type != DT_DIR && de->d_type != DT_REG &&
-		    de->d_type != DT_UNKNOWN)
-			continue;
-		dir = de->d_type == DT_DIR;
-		if (de->d_type != DT_DIR && ec_store_is_temp_name(de->d_name)) {
-			if (fstatat(dirfd(d), de->d_name, &st,
-				    AT_SYMLINK_NOFOLLOW) < 0)
-				continue;	/* gone meanwhile */
-			if (S_ISREG(st.st_mode)) {
-				if (mtime_us(&st) < cutoff_us &&
-				    unlinkat(dirfd(d), de->d_name, 0) == 0)
-					++*removed;
-				continue;
-			}
-			dir = S_ISDIR(st.st_mode);
-		} else if (de->d_type == DT_UNKNOWN) {
-			dir = true;	/* O_DIRECTORY below tells */
-		}
-		if (!dir || depth >= MAX_DEPTH)
-			continue;
-		/* O_NOFOLLOW: a directory swapped for a symlink since readdir
-		 * gives ELOOP/ENOTDIR, never a way out of the cache dir. */
-		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
-			     O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (sub >= 0)
-			(void)sweep_dir(sub, depth + 1, cutoff_us, removed);
-	}
-	closedir(d);
-	return err;
-}
-
-int ec_store_sweep_temps(const struct ec_store *s, int64_t now_us,
-			 int64_t min_age_us, size_t *removed)
-{
-	size_t n = 0;
-	int64_t cutoff;
-	int fd, err;
-
-	if (removed)
-		*removed = 0;
-	if (min_age_us < 0)
-		return -EINVAL;
-	/* older than min_age_us: mtime < now - min_age (saturating) */
-	cutoff = now_us < INT64_MIN + min_age_us ? INT64_MIN :
-		 now_us - min_age_us;
-	/* A new open file description, as open_dir() explains. */
-	fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = sweep_dir(fd, 0, cutoff, &n);
-	if (removed)
-		*removed = n;
 	return err;
 }
 
@@ -891,4 +807,19 @@ int ec_store_walk(const struct ec_store *s,
 	struct walk w = { s, cb, ctx, (char *)"", 0 };
 
 	return ec_store_list_dir(s, "", walk_item, &w);
+}
+
+/* For store_stream.c: id's parent, made as ec_store_write makes it. */
+int ec_store_open_parent_mk(const struct ec_store *s, const char *id,
+			    char name[NAME_MAX + 1])
+{
+	return open_parent(s, id, true, true, name);
+}
+
+int ec_store_read_fd(int fd, size_t max, const struct stat *st, char **buf,
+		     size_t *len)
+{
+	*buf = NULL;
+	*len = 0;
+	return read_fd(fd, max, st, buf, len);
 }

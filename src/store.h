@@ -112,6 +112,42 @@ int ec_store_sweep_temps(const struct ec_store *s, int64_t now_us,
 			 int64_t min_age_us, size_t *removed)
 	__attribute__((warn_unused_result));
 
+/*
+ * Call cb for every temp file below the cache dir that ec_store_sweep_temps
+ * would consider (regular files with a temp name, any age), with its path
+ * relative to the cache dir (e.g. "a/.ec-tmp-<hex>") and its lstat, each
+ * directory's names in strcmp order.  Symlinks are never followed;
+ * unreadable subdirectories are skipped.  cb returns non-zero to stop
+ * (returned).  0, or -errno when the cache dir itself cannot be read.
+ */
+int ec_store_walk_temps(const struct ec_store *s,
+			int (*cb)(void *ctx, const char *path,
+				  const struct stat *st),
+			void *ctx) __attribute__((warn_unused_result));
+
+/*
+ * Remove the temp file at path (as ec_store_walk_temps() gave it) if it is
+ * still the file seen (same device, inode and mtime).  -ESTALE when it
+ * changed (left alone), -EINVAL when path does not name a temp file,
+ * -ENOENT, -errno.
+ */
+int ec_store_remove_temp(const struct ec_store *s, const char *path,
+			 const struct stat *seen)
+	__attribute__((warn_unused_result));
+
+/*
+ * Remove id's envelope only while it is still the version seen (the stat
+ * of the file when it was judged: device, inode, size, mtime, ctime).  It
+ * is renamed to a fresh temp name in its directory first, so a writer that
+ * opens id from then on makes a new file, looked at again, then unlinked.
+ * When it changed meanwhile it is left (renamed back, unless a new
+ * envelope has taken its name; then it stays a temp file for the next
+ * sweep) and -ESTALE is returned.  -ENOENT, -EC_EID, -errno otherwise.
+ */
+int ec_store_remove_version(const struct ec_store *s, const char *id,
+			    const struct stat *seen)
+	__attribute__((warn_unused_result));
+
 /* Remove id's envelope. */
 int ec_store_remove(const struct ec_store *s, const char *id)
 	__attribute__((warn_unused_result));
@@ -171,5 +207,29 @@ int ec_store_list_dir(const struct ec_store *s, const char *reldir,
 int ec_store_walk(const struct ec_store *s,
 		  int (*cb)(void *ctx, const char *id, const struct stat *st),
 		  void *ctx) __attribute__((warn_unused_result));
+
+/* ---- store_stream.c: big envelopes in pieces ---------------------------- */
+
+/*
+ * Open id's envelope for reading (no symlink followed; a FIFO does not
+ * block): *fd (close it) and its fstat.  -ENOENT, -ELOOP, -EISDIR,
+ * -EINVAL (not a regular file), -EC_EID.
+ */
+int ec_store_open_entry(const struct ec_store *s, const char *id, int *fd,
+			struct stat *st) __attribute__((warn_unused_result));
+
+/* The whole regular file open on fd (its fstat st), at most max bytes
+ * (-EC_ETOOBIG beyond), as ec_store_read() reads it. */
+int ec_store_read_fd(int fd, size_t max, const struct stat *st, char **buf,
+		     size_t *len) __attribute__((warn_unused_result));
+
+/*
+ * ec_store_write() with the content written by fill(ctx, fd) into the
+ * temp file (fill returns 0 or a negative code, which is returned and
+ * leaves the old envelope as it was).
+ */
+int ec_store_write_with(const struct ec_store *s, const char *id,
+			unsigned flags, int (*fill)(void *ctx, int fd),
+			void *ctx) __attribute__((warn_unused_result));
 
 #endif

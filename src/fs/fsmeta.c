@@ -8,11 +8,11 @@
 #include "config.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "fsmeta.h"
 
 #define ONCE_MAX 4096u
@@ -57,14 +57,7 @@ void ec_fsmeta_key_of(struct ec_fsmeta_key *k, const struct stat *st)
 
 uint64_t ec_fsmeta_digest(const void *buf, size_t len)
 {
-	unsigned char h[crypto_generichash_BYTES_MIN];
-	uint64_t d = 0;
-	size_t i;
-
-	crypto_generichash(h, sizeof(h), buf, len, NULL, 0);
-	for (i = 0; i < 8; i++)	/* (16 bytes is BLAKE2b's least) */
-		d = d << 8 | h[i];
-	return d;
+	return ec_envelope_tag(buf, len);
 }
 
 bool ec_fsmeta_key_equal(const struct ec_fsmeta_key *a,

@@ -1,0 +1,44 @@
+/*
+ * cache_int: what the files of the cache module share (cache.c, the small
+ * envelopes and everything else; cache_stream.c, the big ones).
+ * Internal: only src/cache*.c include it.
+ */
+#ifndef EC_CACHE_INT_H
+#define EC_CACHE_INT_H
+
+#include "cache.h"
+
+struct ec_cache {
+	struct ec_store store;
+	struct ec_keyring keys;
+	struct ec_ttl ttl;
+	int64_t oldest_us;
+	char *default_key;	/* malloc'd, or NULL when none can be chosen */
+	bool durable;
+};
+
+/* Envelopes from this size on are read and written in a stream
+ * (cache_stream.c): the plaintext is held once. */
+#define EC_STREAM_MIN ((size_t)1 << 20)
+
+/* e emptied (no allocation), states as set by the loaders. */
+void ec_entry_init(struct ec_entry *e);
+void ec_entry_set_state(struct ec_entry *e, enum ec_state s, int reason);
+
+/* classify()'s two halves around opening the token: see cache.c. */
+const struct ec_key *ec_cache_check_head(const struct ec_cache *c,
+					 struct ec_entry *e);
+void ec_cache_finish(const struct ec_cache *c, struct ec_entry *e,
+		     uint8_t *pt, size_t ptlen, unsigned flags, int64_t now);
+
+/* cache_stream.c: load the big envelope open on fd (fstat in e->st), and
+ * save data as id in a stream.  As ec_cache_load and ec_cache_save. */
+int ec_cache_load_stream(const struct ec_cache *c, int fd, unsigned flags,
+			 int64_t now, struct ec_entry *e);
+int ec_cache_save_stream(const struct ec_cache *c, const char *id,
+			 const struct ec_envelope *env,
+			 const struct ec_key *k, int64_t created_us,
+			 const uint8_t *data, size_t len,
+			 const char *validasof, unsigned store_flags);
+
+#endif

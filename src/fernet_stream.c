@@ -1,0 +1,423 @@
+/*
+ * fernet_stream: Fernet tokens opened and sealed in pieces, for entries
+ * too big to hold three or four times over (see fernet.h).  The format is
+ * fernet.c's; the bulk work goes to OpenSSL (EVP_MAC HMAC-SHA256 and
+ * AES-128-CBC, which use SHA-NI and AES-NI where the CPU has them).
+ *
+ * Opening decrypts each block as it arrives, into the caller's one
+ * buffer, and checks the MAC at the end: the plaintext is given out only
+ * after that check, and wiped when it fails, so an unauthenticated byte
+ * never leaves this module.  (fernet.c checks the MAC before decrypting,
+ * which needs the whole raw token in memory as well.)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <sodium.h>
+
+#include "error.h"
+#include "fernet.h"
+#include "secure.h"
+
+#define TOKEN_VERSION 0x80
+#define HDR_LEN (1 + 8 + EC_FERNET_IVBYTES)	/* version, time, IV */
+#define BLOCK 16
+#define SIGN_KEYBYTES 16
+#define B64_VARIANT sodium_base64_VARIANT_URLSAFE
+#define TEXT_SLICE (64u << 10)			/* text chars per step */
+#define RAW_SLICE (TEXT_SLICE / 4 * 3)		/* their raw bytes */
+#define HOLD (EC_FERNET_MACBYTES + BLOCK)	/* most bytes held back */
+
+static EVP_MAC_CTX *hmac_new(const uint8_t key[EC_KEYBYTES])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[2];
+
+	EVP_MAC_free(mac);
+	if (!ctx)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, key, SIGN_KEYBYTES, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static bool in_alphabet(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+struct ec_fernet_dec {
+	const uint8_t *key;	/* borrowed */
+	EVP_MAC_CTX *mac;
+	EVP_CIPHER_CTX *aes;
+	char quad[4];		/* text not yet a whole group */
+	size_t nquad;
+	bool ended;		/* the padded last group was seen */
+	uint8_t hdr[HDR_LEN];
+	size_t nhdr;
+	uint8_t raw[HOLD + RAW_SLICE];	/* held back, then the new bytes */
+	size_t nraw;
+	size_t rawtotal;
+	uint8_t *out;		/* ec_secure_alloc'd, cap + BLOCK bytes */
+	size_t cap, outlen;
+	int err;		/* sticky */
+};
+
+int ec_fernet_dec_new(const uint8_t key[EC_KEYBYTES], size_t cap,
+		      struct ec_fernet_dec **out)
+{
+	struct ec_fernet_dec *d = calloc(1, sizeof(*d));
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->key = key;
+	d->cap = cap;
+	d->out = ec_secure_alloc(cap + BLOCK);
+	d->mac = hmac_new(key);
+	d->aes = EVP_CIPHER_CTX_new();
+	if (!d->out || !d->mac || !d->aes) {
+		ec_fernet_dec_free(d);
+		return -ENOMEM;
+	}
+	*out = d;
+	return 0;
+}
+
+void ec_fernet_dec_free(struct ec_fernet_dec *d)
+{
+	if (!d)
+		return;
+	ec_secure_free(d->out);		/* wipes */
+	EVP_MAC_CTX_free(d->mac);
+	EVP_CIPHER_CTX_free(d->aes);	/* cleanses the key schedule */
+	sodium_memzero(d, sizeof(*d));
+	free(d);
+}
+
+/* The header: version, then the cipher keyed with the token's IV. */
+static int take_header(struct ec_fernet_dec *d)
+{
+	if (d->hdr[0] != TOKEN_VERSION)
+		return -EC_EVERSION;
+	if (EVP_DecryptInit_ex(d->aes, EVP_aes_128_cbc(), NULL,
+			       d->key + SIGN_KEYBYTES, d->hdr + 1 + 8) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(d->aes, 0) != 1 ||
+	    EVP_MAC_update(d->mac, d->hdr, HDR_LEN) != 1)
+		return -EIO;
+	return 0;
+}
+
+/* MAC and decrypt n bytes of ciphertext (whole blocks) at p. */
+static int take_blocks(struct ec_fernet_dec *d, const uint8_t *p, size_t n)
+{
+	int outl = 0;
+
+	if (n == 0)
+		return 0;
+	if (d->outlen + n > d->cap + BLOCK)
+		return -EC_ETOOBIG;
+	if (EVP_MAC_update(d->mac, p, n) != 1 ||
+	    EVP_DecryptUpdate(d->aes, d->out + d->outlen, &outl, p,
+			      (int)n) != 1 || outl < 0)
+		return -EIO;
+	d->outlen += (size_t)outl;
+	return 0;
+}
+
+/* d->raw holds nraw bytes: use all whole blocks but the last HOLD
+ * bytes' worth, keep the rest at the front. */
+static int take_raw(struct ec_fernet_dec *d)
+{
+	size_t skip = 0, n;
+	int err;
+
+	if (d->nhdr < HDR_LEN) {
+		skip = HDR_LEN - d->nhdr < d->nraw ? HDR_LEN - d->nhdr :
+		       d->nraw;
+		memcpy(d->hdr + d->nhdr, d->raw, skip);
+		d->nhdr += skip;
+		if (d->nhdr == HDR_LEN && (err = take_header(d)) != 0)
+			return err;
+	}
+	n = d->nraw - skip;
+	if (n > EC_FERNET_MACBYTES) {
+		n = (n - EC_FERNET_MACBYTES) / BLOCK * BLOCK;
+		err = take_blocks(d, d->raw + skip, n);
+		if (err)
+			return err;
+		skip += n;
+	}
+	memmove(d->raw, d->raw + skip, d->nraw - skip);
+	d->nraw -= skip;
+	return 0;
+}
+
+/* Decode whole groups of text (a padded one only at the very end). */
+static int take_text(struct ec_fernet_dec *d, const char *t, size_t n)
+{
+	size_t got = 0;
+
+	if (n == 0)
+		return 0;
+	if (d->ended)
+		return -EC_EBASE64;	/* text after the padding */
+	if (t[n - 1] == '=')
+		d->ended = true;
+	if (sodium_base642bin(d->raw + d->nraw, sizeof(d->raw) - d->nraw, t,
+			      n, NULL, &got, NULL, B64_VARIANT) != 0)
+		return -EC_EBASE64;
+	d->nraw += got;
+	d->rawtotal += got;
+	return take_raw(d);
+}
+
+int ec_fernet_dec_update(struct ec_fernet_dec *d, const char *text, size_t n)
+{
+	while (!d->err && n) {
+		char buf[TEXT_SLICE];
+		size_t k = 0, i;
+
+		/* Whole groups only: the partial one waits in quad. */
+		memcpy(buf, d->quad, d->nquad);
+		k = d->nquad;
+		while (k < TEXT_SLICE && n) {
+			char c = *text++;
+
+			n--;
+			if (!in_alphabet(c) && c != '=') {
+				d->err = -EC_EBASE64;
+				break;
+			}
+			buf[k++] = c;
+		}
+		if (d->err)
+			break;
+		d->nquad = k % 4;
+		memcpy(d->quad, buf + k - d->nquad, d->nquad);
+		/* '=' may stand only in the last group of the text. */
+		for (i = 0; i + 4 < k - d->nquad; i++)
+			if (buf[i] == '=')
+				d->err = -EC_EBASE64;
+		if (!d->err)
+			d->err = take_text(d, buf, k - d->nquad);
+		sodium_memzero(buf, sizeof(buf));
+	}
+	return d->err;
+}
+
+/* The PKCS#7 padding of the plaintext, after the MAC checked out. */
+static int unpad(const struct ec_fernet_dec *d, size_t *ptlen)
+{
+	size_t pad, i;
+
+	pad = d->out[d->outlen - 1];
+	if (pad == 0 || pad > BLOCK)
+		return -EC_EPADDING;
+	for (i = 1; i <= pad; i++)
+		if (d->out[d->outlen - i] != pad)
+			return -EC_EPADDING;
+	*ptlen = d->outlen - pad;
+	return 0;
+}
+
+int ec_fernet_dec_final(struct ec_fernet_dec *d, uint8_t **pt, size_t *ptlen,
+			uint64_t *timestamp)
+{
+	uint8_t mac[EC_FERNET_MACBYTES];
+	size_t maclen = 0, i;
+	int outl = 0, err = d->err;
+
+	*pt = NULL;
+	*ptlen = 0;
+	if (!err && d->nquad)
+		err = -EC_EBASE64;	/* not whole groups: padding missing */
+	if (!err && d->nhdr < HDR_LEN)
+		err = d->rawtotal ? -EC_ELENGTH : -EC_EBASE64;
+	if (!err && (d->rawtotal < EC_FERNET_MIN_RAW ||
+		     d->nraw < EC_FERNET_MACBYTES ||
+		     (d->nraw - EC_FERNET_MACBYTES) % BLOCK != 0))
+		err = -EC_ELENGTH;
+	if (!err)
+		err = take_blocks(d, d->raw, d->nraw - EC_FERNET_MACBYTES);
+	if (!err && (EVP_MAC_final(d->mac, mac, &maclen, sizeof(mac)) != 1 ||
+		     maclen != sizeof(mac) ||
+		     EVP_DecryptFinal_ex(d->aes, d->out + d->outlen,
+					 &outl) != 1 || outl != 0))
+		err = -EIO;
+	if (!err && ec_secure_memcmp(mac, d->raw + d->nraw -
+				     EC_FERNET_MACBYTES, sizeof(mac)) != 0)
+		err = -EC_EHMAC;
+	if (!err)
+		err = unpad(d, ptlen);
+	sodium_memzero(mac, sizeof(mac));
+	if (err) {
+		d->err = err;
+		sodium_memzero(d->out, d->outlen);
+		*ptlen = 0;
+		return err;
+	}
+	if (timestamp) {
+		*timestamp = 0;
+		for (i = 0; i < 8; i++)
+			*timestamp = *timestamp << 8 | d->hdr[1 + i];
+	}
+	*pt = d->out;	/* handed over */
+	d->out = NULL;
+	return 0;
+}
+
+/* ---- sealing -------------------------------------------------------------- */
+
+struct ec_fernet_enc {
+	EVP_MAC_CTX *mac;
+	EVP_CIPHER_CTX *aes;
+	ec_fernet_emit emit;
+	void *ctx;
+	uint8_t raw[RAW_SLICE + 2 * BLOCK + EC_FERNET_MACBYTES + 2];
+	size_t nraw;		/* raw bytes not yet in base64 */
+	char text[TEXT_SLICE + 64];
+	int err;
+};
+
+size_t ec_fernet_token_len(size_t ptlen)
+{
+	size_t raw = HDR_LEN + (ptlen / BLOCK + 1) * BLOCK +
+		     EC_FERNET_MACBYTES;
+
+	return (raw + 2) / 3 * 4;
+}
+
+/* Encode the raw bytes pending: all of them at the end, else whole groups
+ * of three (no padding inside the text). */
+static int flush_text(struct ec_fernet_enc *e, bool last)
+{
+	size_t n = last ? e->nraw : e->nraw / 3 * 3, len;
+
+	if (n == 0)
+		return 0;
+	sodium_bin2base64(e->text, sizeof(e->text), e->raw, n, B64_VARIANT);
+	len = sodium_base64_encoded_len(n, B64_VARIANT) - 1;
+	memmove(e->raw, e->raw + n, e->nraw - n);
+	e->nraw -= n;
+	return e->emit(e->ctx, e->text, len);
+}
+
+/* n bytes of ciphertext (or header, or MAC) become part of the token. */
+static int put_raw(struct ec_fernet_enc *e, const uint8_t *p, size_t n,
+		   bool macd)
+{
+	if (macd && EVP_MAC_update(e->mac, p, n) != 1)
+		return -EIO;
+	memcpy(e->raw + e->nraw, p, n);
+	e->nraw += n;
+	return 0;
+}
+
+int ec_fernet_enc_new(const uint8_t key[EC_KEYBYTES], uint64_t timestamp,
+		      const uint8_t iv[EC_FERNET_IVBYTES], ec_fernet_emit emit,
+		      void *ctx, struct ec_fernet_enc **out)
+{
+	struct ec_fernet_enc *e = calloc(1, sizeof(*e));
+	uint8_t hdr[HDR_LEN];
+	int i, err;
+
+	*out = NULL;
+	if (!e)
+		return -ENOMEM;
+	e->emit = emit;
+	e->ctx = ctx;
+	e->mac = hmac_new(key);
+	e->aes = EVP_CIPHER_CTX_new();
+	if (!e->mac || !e->aes) {
+		ec_fernet_enc_free(e);
+		return -ENOMEM;
+	}
+	if (EVP_EncryptInit_ex(e->aes, EVP_aes_128_cbc(), NULL,
+			       key + SIGN_KEYBYTES, iv) != 1) {
+		ec_fernet_enc_free(e);
+		return -EIO;
+	}
+	hdr[0] = TOKEN_VERSION;
+	for (i = 0; i < 8; i++)
+		hdr[1 + i] = (uint8_t)(timestamp >> (56 - 8 * i));
+	memcpy(hdr + 9, iv, EC_FERNET_IVBYTES);
+	err = put_raw(e, hdr, sizeof(hdr), true);
+	if (err) {
+		ec_fernet_enc_free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+int ec_fernet_enc_update(struct ec_fernet_enc *e, const uint8_t *pt,
+			 size_t n)
+{
+	while (!e->err && n) {
+		uint8_t ct[RAW_SLICE + BLOCK];
+		size_t step = n < RAW_SLICE - BLOCK ? n : RAW_SLICE - BLOCK;
+		int outl = 0;
+
+		if (EVP_EncryptUpdate(e->aes, ct, &outl, pt, (int)step) != 1 ||
+		    outl < 0)
+			e->err = -EIO;
+		else
+			e->err = put_raw(e, ct, (size_t)outl, true);
+		if (!e->err)
+			e->err = flush_text(e, false);
+		sodium_memzero(ct, sizeof(ct));
+		pt += step;
+		n -= step;
+	}
+	return e->err;
+}
+
+int ec_fernet_enc_final(struct ec_fernet_enc *e)
+{
+	uint8_t ct[BLOCK], mac[EC_FERNET_MACBYTES];
+	size_t maclen = 0;
+	int outl = 0;
+
+	if (!e->err && (EVP_EncryptFinal_ex(e->aes, ct, &outl) != 1 ||
+			outl != BLOCK))
+		e->err = -EIO;
+	if (!e->err)
+		e->err = put_raw(e, ct, BLOCK, true);
+	if (!e->err && (EVP_MAC_final(e->mac, mac, &maclen, sizeof(mac)) != 1 ||
+			maclen != sizeof(mac)))
+		e->err = -EIO;
+	if (!e->err)
+		e->err = put_raw(e, mac, sizeof(mac), false);
+	if (!e->err)
+		e->err = flush_text(e, true);
+	sodium_memzero(ct, sizeof(ct));
+	return e->err;
+}
+
+void ec_fernet_enc_free(struct ec_fernet_enc *e)
+{
+	if (!e)
+		return;
+	EVP_MAC_CTX_free(e->mac);
+	EVP_CIPHER_CTX_free(e->aes);
+	sodium_memzero(e, sizeof(*e));
+	free(e);
+}

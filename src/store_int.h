@@ -1,0 +1,39 @@
+/*
+ * store_int: what the files of the store module share.  Internal: only
+ * src/store*.c include it (everything else uses store.h).
+ *
+ *   store.c        ids and paths, reads, the atomic save, renames,
+ *                  listing and walking entries
+ *   store_tidy.c   temp files (walked, swept, removed) and removing an
+ *                  entry only while it is the version that was judged
+ */
+#ifndef EC_STORE_INT_H
+#define EC_STORE_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "store.h"
+
+#define EC_STORE_MAX_DEPTH 128	/* deeper trees are not walked */
+#define EC_STORE_TMP_NAME_SIZE (sizeof(EC_STORE_TMP_PREFIX) + EC_STORE_TMP_HEX)
+
+/* Open the directory reldir (checked, "" = the cache dir) without
+ * following any symlink; a new fd (close it) or -errno. */
+int ec_store_open_dir(const struct ec_store *s, const char *reldir);
+
+/* Check path (an id when is_entry, else any relative path), open its
+ * parent directory without following symlinks, and name its leaf in name
+ * (with the suffix when is_entry).  The parent's fd or -EC_EID/-errno. */
+int ec_store_open_parent(const struct ec_store *s, const char *path,
+			 bool is_entry, char name[NAME_MAX + 1]);
+
+/* A fresh temp name of the new form into buf; 0 or -errno. */
+int ec_store_temp_name(char buf[EC_STORE_TMP_NAME_SIZE]);
+
+/* The same for an entry id whose parents are made 0700 when missing, as
+ * ec_store_write() makes them (store_stream.c). */
+int ec_store_open_parent_mk(const struct ec_store *s, const char *id,
+			    char name[NAME_MAX + 1]);
+
+#endif
