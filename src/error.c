@@ -28,6 +28,8 @@ static const char *const messages[EC_ERR_END - EC_ERR_BASE] = {
 	[EC_EID - EC_ERR_BASE] =
 		"invalid cache id (empty, absolute, or with an empty, '.' or '..' part)",
 	[EC_EUTF8 - EC_ERR_BASE] = "not valid UTF-8",
+	[EC_EARCHIVE - EC_ERR_BASE] =
+		"not a tar archive or JSON lines of entries",
 };
 
 const char *ec_strerror(int err)
@@ -52,6 +54,7 @@ static int errno_of(int err)
 	case EC_EJSON:
 	case EC_EFIELD:
 	case EC_EPLIST:
+	case EC_EARCHIVE:
 		return EBADMSG;
 	case EC_ESALT:
 	case EC_EKEY:

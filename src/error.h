@@ -30,6 +30,7 @@ enum {
 	EC_ESECRETS,	/* secrets file is not a JSON object of strings */
 	EC_EID,		/* cache id is empty, absolute, or has `..` */
 	EC_EUTF8,	/* text is not valid UTF-8 */
+	EC_EARCHIVE,	/* not a tar archive or JSON lines of entries */
 	EC_ERR_END
 };
 

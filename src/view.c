@@ -107,6 +107,21 @@ size_t ec_view_utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+bool ec_view_is_utf8(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (n > 0) {
+		size_t k = ec_view_utf8_len(p, n);
+
+		if (k == 0)
+			return false;
+		p += k;
+		n -= k;
+	}
+	return true;
+}
+
 /* Into b a chunk at a time, wiping the chunk. */
 int ec_view_b64_encode(struct ec_sbuf *b, const uint8_t *s, size_t n)
 {

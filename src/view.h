@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "secure.h"
+
 enum ec_view { EC_VIEW_AUTO, EC_VIEW_RAW, EC_VIEW_JSON, EC_VIEW_XML };
 
 /* Containers nest at most this deep (a top-level dict is 1).  A bplist
@@ -67,6 +69,29 @@ int ec_view_render(enum ec_view v, const uint8_t *data, size_t len,
 int ec_view_parse_content(enum ec_view v, bool was_bplist,
 			  const uint8_t *text, size_t len,
 			  uint8_t **out, size_t *outlen)
+	__attribute__((warn_unused_result));
+
+/* --- the JSON form's vocabulary, for other JSON writers (export) ------- */
+
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), 0 if
+ * invalid (overlong forms, surrogates and code points past U+10FFFF
+ * are).  No I/O. */
+size_t ec_view_utf8_len(const unsigned char *s, size_t n);
+
+/* Whether the n bytes at s are valid UTF-8 (NUL bytes are). */
+bool ec_view_is_utf8(const char *s, size_t n);
+
+/* Standard base64 with padding of s[0..n), appended to b. */
+int ec_view_b64_encode(struct ec_sbuf *b, const uint8_t *s, size_t n)
+	__attribute__((warn_unused_result));
+
+/*
+ * Standard base64 with padding, canonical (unused bits zero), decoded
+ * and appended to out, or only checked when out is NULL; *dlen (when not
+ * NULL) gets the decoded length.  -EINVAL when s is not such base64.
+ */
+int ec_view_b64_decode(const char *s, size_t n, struct ec_sbuf *out,
+		       size_t *dlen)
 	__attribute__((warn_unused_result));
 
 #endif

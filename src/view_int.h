@@ -65,22 +65,7 @@ static inline void be_write(uint8_t *p, uint64_t v, unsigned n)
 
 /* --- view.c: the JSON form's vocabulary --------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), 0 if
- * invalid. */
-size_t ec_view_utf8_len(const unsigned char *s, size_t n);
-
-/* Standard base64 with padding of s[0..n), appended to b. */
-int ec_view_b64_encode(struct ec_sbuf *b, const uint8_t *s, size_t n)
-	__attribute__((warn_unused_result));
-
-/*
- * Standard base64 with padding, canonical (unused bits zero), decoded
- * and appended to out, or only checked when out is NULL; *dlen (when not
- * NULL) gets the decoded length.  -EINVAL when s is not such base64.
- */
-int ec_view_b64_decode(const char *s, size_t n, struct ec_sbuf *out,
-		       size_t *dlen)
-	__attribute__((warn_unused_result));
+/* ec_view_utf8_len() and the base64 of $data: see view.h. */
 
 enum ec_view_tag {
 	EC_VIEW_TAG_NONE, EC_VIEW_TAG_DATE, EC_VIEW_TAG_DATA, EC_VIEW_TAG_UID,
