@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -43,6 +45,10 @@
 #endif
 #ifndef POOL_ON
 #define POOL_ON 1
+#define BIG_ON 1
+#endif
+#ifndef BIG_ON
+#define BIG_ON 0	/* sanitizers: sodium_malloc's guard pages for all */
 #endif
 
 struct slot {
@@ -199,6 +205,128 @@ out:
 	return kept;
 }
 
+/*
+ * Big blocks (BIG_MIN bytes and more: an entry's plaintext) are anonymous
+ * mappings of their own, locked where the limit allows and kept out of
+ * core dumps (MADV_DONTDUMP), wiped on free, like sodium_malloc's but
+ * without its guard pages, so that a growing buffer can be moved with
+ * mremap(2): no second copy of a 256 MiB entry ever exists, and pages of
+ * the capacity never written are never resident.  A small table
+ * remembers them (there are few).
+ */
+#define BIG_MIN ((size_t)1 << 20)
+#define BIG_SLOTS 256
+
+static struct {
+	pthread_mutex_t mu;
+	struct {
+		void *p;
+		size_t len;	/* mapped bytes (a page multiple) */
+	} v[BIG_SLOTS];
+} big = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static size_t page_round(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) / pg * pg;
+}
+
+static void big_protect(void *p, size_t len)
+{
+	(void)madvise(p, len, MADV_DONTDUMP);
+	(void)mlock(p, len);	/* best effort, as sodium_malloc's */
+}
+
+/* Record p; false when the table is full (the caller unmaps). */
+static bool big_add(void *p, size_t len)
+{
+	int i;
+
+	pthread_mutex_lock(&big.mu);
+	for (i = 0; i < BIG_SLOTS && big.v[i].p; i++)
+		;
+	if (i < BIG_SLOTS) {
+		big.v[i].p = p;
+		big.v[i].len = len;
+	}
+	pthread_mutex_unlock(&big.mu);
+	return i < BIG_SLOTS;
+}
+
+/* The slot of p (held: big.mu), or -1. */
+static int big_find(const void *p)
+{
+	int i;
+
+	for (i = 0; i < BIG_SLOTS; i++)
+		if (big.v[i].p == p)
+			return i;
+	return -1;
+}
+
+static void *big_alloc(size_t n)
+{
+	size_t len = page_round(n);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	big_protect(p, len);
+	if (!big_add(p, len)) {
+		munmap(p, len);
+		return NULL;
+	}
+	return p;
+}
+
+/* Free p when it is a big block: true. */
+static bool big_free(void *p)
+{
+	size_t len = 0;
+	int i;
+
+	pthread_mutex_lock(&big.mu);
+	i = big_find(p);
+	if (i >= 0) {
+		len = big.v[i].len;
+		big.v[i].p = NULL;
+	}
+	pthread_mutex_unlock(&big.mu);
+	if (i < 0)
+		return false;
+	sodium_memzero(p, len);
+	munlock(p, len);
+	munmap(p, len);
+	return true;
+}
+
+/* Grow big block p to n bytes, moving its pages, not copying them; NULL
+ * when p is not one (or on failure, p left as it was). */
+static void *big_grow(void *p, size_t n)
+{
+	size_t len = page_round(n), old = 0;
+	void *np = MAP_FAILED;
+	int i;
+
+	pthread_mutex_lock(&big.mu);
+	i = big_find(p);
+	if (i >= 0) {
+		old = big.v[i].len;
+		np = mremap(p, old, len, MREMAP_MAYMOVE);
+		if (np != MAP_FAILED) {
+			big.v[i].p = np;
+			big.v[i].len = len;
+		}
+	}
+	pthread_mutex_unlock(&big.mu);
+	if (np == MAP_FAILED)
+		return NULL;
+	big_protect((uint8_t *)np + old, len - old);
+	return np;
+}
+
 int ec_secure_init(void)
 {
 	/* 0 the first time, 1 when already done, -1 on failure. */
@@ -216,6 +344,8 @@ void *ec_secure_alloc(size_t n)
 		return NULL;
 	if (POOL_ON && n <= POOL_MAX)
 		return pool_alloc(n);
+	if (BIG_ON && n >= BIG_MIN)
+		return big_alloc(n);
 	return sodium_malloc(n);
 }
 
@@ -229,6 +359,8 @@ void ec_secure_free(void *p)
 	if (!p)
 		return;
 	if (POOL_ON && pool_keep(p))
+		return;
+	if (BIG_ON && big_free(p))
 		return;
 	sodium_free(p);		/* wipes the whole block */
 }
@@ -260,6 +392,17 @@ int ec_sbuf_reserve(struct ec_sbuf *b, size_t cap)
 		ncap *= 2;
 	if (ncap < cap)
 		ncap = cap;
+	/* A big block grows in place (or its pages move): no copy. */
+	if (BIG_ON && b->p && b->cap >= BIG_MIN) {
+		np = big_grow(b->p, ncap);
+		if (np == NULL && ncap > cap)
+			np = big_grow(b->p, ncap = cap);
+		if (np) {
+			b->p = np;
+			b->cap = ncap;
+			return 0;
+		}
+	}
 	np = ec_secure_alloc(ncap);
 	if (np == NULL && ncap > cap) {
 		ncap = cap;

@@ -387,6 +387,31 @@ START_TEST(test_errno_map)
 }
 END_TEST
 
+/* Big buffers grow without a second copy and keep their content. */
+START_TEST(test_big_sbuf)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+	size_t i, n = (size_t)3 << 20;
+	uint8_t *p;
+
+	for (i = 0; i < n; i += 4096)
+		ck_assert_int_eq(ec_sbuf_append(&b, &i, sizeof(i)), 0);
+	ck_assert_int_eq(ec_sbuf_resize(&b, (size_t)64 << 20), 0);
+	for (i = 0; i < n; i += 4096) {
+		size_t v;
+
+		memcpy(&v, b.p + i / 4096 * sizeof(i), sizeof(v));
+		ck_assert_uint_eq(v, i);
+	}
+	ck_assert_uint_eq(b.p[((size_t)64 << 20) - 1], 0);	/* zero-filled */
+	ec_sbuf_release(&b);
+	p = ec_secure_alloc((size_t)5 << 20);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0xab, (size_t)5 << 20);
+	ec_secure_free(p);
+}
+END_TEST
+
 static Suite *secure_suite(void)
 {
 	Suite *s = suite_create("secure");
@@ -394,6 +419,7 @@ static Suite *secure_suite(void)
 
 	tc = tcase_create("init");
 	tcase_add_test(tc, test_init_idempotent);
+	tcase_add_test(tc, test_big_sbuf);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("alloc");
