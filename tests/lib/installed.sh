@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# (being written)
+exit 77
