@@ -82,6 +82,14 @@ static struct ec_ttl inf(void)
 
 /* --- the golden cache written by the Python module -------------------- */
 
+/* An absolute expiry at t. */
+static struct ec_ttl until(int64_t t)
+{
+	struct ec_ttl ttl = { EC_TTL_ABSOLUTE, t };
+
+	return ttl;
+}
+
 static struct ec_cache *golden;
 
 static void golden_setup(void)
@@ -442,7 +450,19 @@ START_TEST(test_bad_payload_and_created_at)
 		c = open_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
 		ck_assert_int_eq(state_of(c, "nc", now, NULL), EC_STATE_VALID);
 		ec_cache_free(c);
-		/* an unparsable created_at is corrupt */
+		/* no created_at with oldest_valid set: still valid under
+		 * inf and an absolute expiry (FORMAT.md, Validity) */
+		c = open_cache(tmp, SECRETS2, "s1", inf(), now - 1000000);
+		ck_assert_int_eq(state_of(c, "nc", now, NULL), EC_STATE_VALID);
+		ec_cache_free(c);
+		c = open_cache(tmp, SECRETS2, "s1", until(now + 1000000),
+			       now - 1000000);
+		ck_assert_int_eq(state_of(c, "nc", now, NULL), EC_STATE_VALID);
+		ck_assert_int_eq(state_of(c, "nc", now + 2000000, NULL),
+				 EC_STATE_STALE);
+		ec_cache_free(c);
+		/* an unparsable created_at: not valid under a duration
+		 * (the module raises), ... */
 		n = snprintf(buf, sizeof(buf), "{\"key\": \"default\", "
 			     "\"created_at\": \"yesterday\", %.*s}",
 			     (int)(strchr(tokp + 14, '"') - tokp + 1), tokp);
@@ -450,6 +470,25 @@ START_TEST(test_bad_payload_and_created_at)
 		ck_assert_int_eq(state_of(tc_cache, "nc", now, &reason),
 				 EC_STATE_CORRUPT);
 		ck_assert_int_eq(reason, -EC_ETIME);
+		/* ... nor with oldest_valid set, ... */
+		c = open_cache(tmp, SECRETS2, "s1", inf(), now - 1000000);
+		ck_assert_int_eq(state_of(c, "nc", now, &reason),
+				 EC_STATE_CORRUPT);
+		ck_assert_int_eq(reason, -EC_ETIME);
+		ec_cache_free(c);
+		/* ... but valid where the module never reads it: a TTL
+		 * that never expires, an absolute expiry until it passes */
+		c = open_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
+		ck_assert_int_eq(state_of(c, "nc", now, &reason),
+				 EC_STATE_VALID);
+		ck_assert_int_eq(reason, 0);
+		ec_cache_free(c);
+		c = open_cache(tmp, SECRETS2, "s1", until(now + 1000000),
+			       EC_TIME_NONE);
+		ck_assert_int_eq(state_of(c, "nc", now, NULL), EC_STATE_VALID);
+		ck_assert_int_eq(state_of(c, "nc", now + 2000000, NULL),
+				 EC_STATE_STALE);
+		ec_cache_free(c);
 		free(env);
 	}
 }
@@ -711,9 +750,8 @@ START_TEST(test_verdict_stale_texts)
 	expect_verdict(c, "o2", t0, t0, EC_STATE_STALE, 0,
 		       "stale (created before --oldest-valid "
 		       "2026-02-07T12:00:00+00:00)");
-	/* oldest-valid set and no created_at */
-	expect_verdict(c, "nc", t0, t0, EC_STATE_STALE, 0,
-		       "stale (no created_at)");
+	/* oldest-valid set and no created_at: valid (FORMAT.md) */
+	expect_verdict(c, "nc", t0, t0, EC_STATE_VALID, 0, "");
 	ec_cache_free(c);
 
 	c = open_cache(tmp, SECRETS2, "s1", zero, EC_TIME_NONE);
@@ -779,8 +817,8 @@ START_TEST(test_verdict_bad_states)
 	tok[40] = tok[40] == 'A' ? 'B' : 'A';
 	spit(tpath("t.enc.json"), env, len);
 	expect_verdict(tc_cache, "t", now, now, EC_STATE_TAMPERED, -EC_EHMAC,
-		       "tampered: token failed authentication (tampered, or "
-		       "the wrong password)");
+		       "does not open with key 'default' (the wrong "
+		       "password, or tampered with)");
 	tok[40] = '!';
 	spit(tpath("t.enc.json"), env, len);
 	expect_verdict(tc_cache, "t", now, now, EC_STATE_CORRUPT, -EC_EBASE64,
@@ -789,6 +827,13 @@ START_TEST(test_verdict_bad_states)
 	spit(tpath("g.enc.json"), "garbage", 7);
 	expect_verdict(tc_cache, "g", now, now, EC_STATE_CORRUPT, -EC_EJSON,
 		       "corrupt: not a JSON envelope (corrupt or half-written)");
+	env = ec_test_slurp(tpath("k.enc.json"), &len);
+	tok = strstr(env, "\"created_at\": \"") + 15;
+	memcpy(tok, "yesterday", 9);
+	spit(tpath("y.enc.json"), env, len);
+	expect_verdict(tc_cache, "y", now, now, EC_STATE_CORRUPT, -EC_ETIME,
+		       "corrupt: created_at is not an ISO-8601 date-time");
+	free(env);
 
 	/* entries as a listing reports them: errno texts are lower-cased;
 	 * no reason, no key */
