@@ -24,6 +24,7 @@
 
 #include "cache.h"
 #include "error.h"
+#include "probe.h"
 #include "secure.h"
 #include "startup.h"
 #include "store.h"
@@ -313,6 +314,7 @@ enum cmd_opt {			/* options that belong to one command */
 
 struct opts {
 	const char *secrets;
+	const char *extpass;
 	const char *salt;
 	const char *salt_file;
 	const char *dir;
@@ -352,11 +354,12 @@ enum {
 	OPT_SECRETS = 256, OPT_SALT, OPT_SALT_FILE, OPT_DIR, OPT_SUFFIX,
 	OPT_TTL, OPT_OLDEST, OPT_SYNC, OPT_KEY, OPT_COMMENT, OPT_VALIDASOF,
 	OPT_STALE_OK, OPT_ALL, OPT_JSON, OPT_LENGTH, OPT_PREFIX, OPT_VIEW,
-	OPT_CREATED,
+	OPT_CREATED, OPT_EXTPASS,
 };
 
 static const struct option long_options[] = {
 	{ "secrets", required_argument, NULL, OPT_SECRETS },
+	{ "extpass", required_argument, NULL, OPT_EXTPASS },
 	{ "salt", required_argument, NULL, OPT_SALT },
 	{ "salt-file", required_argument, NULL, OPT_SALT_FILE },
 	{ "dir", required_argument, NULL, OPT_DIR },
@@ -406,7 +409,10 @@ static const char usage_text[] =
 "  inspect FILE         print an envelope's cleartext metadata (no secrets)\n"
 "\n"
 "Options:\n"
-"  --secrets FILE       JSON object of key names to passwords (mode 0600)\n"
+"  --secrets FILE       JSON object of key names to passwords (mode 0600);\n"
+"                       - or /dev/fd/N read standard input or a pipe\n"
+"  --extpass COMMAND    run COMMAND (with /bin/sh) and read the secrets\n"
+"                       JSON from its standard output\n"
 "  --salt TEXT          the salt, as the UTF-8 bytes of TEXT\n"
 "  --salt-file FILE     the salt, as the exact bytes of FILE\n"
 "  --dir CACHEDIR       the cache directory\n"
@@ -470,6 +476,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *cmd_index)
 				NULL)) != -1) {
 		switch (c) {
 		case OPT_SECRETS: o->secrets = optarg; break;
+		case OPT_EXTPASS: o->extpass = optarg; break;
 		case OPT_SALT: o->salt = optarg; break;
 		case OPT_SALT_FILE: o->salt_file = optarg; break;
 		case OPT_DIR: o->dir = optarg; break;
@@ -661,7 +668,9 @@ static int open_cache(const struct opts *o, bool for_put,
 	int rc, ret = EXIT_CONFIG;
 
 	ec_startup_init(&st);
-	st.secrets_file = env_or(o->secrets, "ENCCACHE_SECRETS");
+	st.extpass = o->extpass;
+	st.secrets_file = o->extpass ? NULL :
+		env_or(o->secrets, "ENCCACHE_SECRETS");
 	st.salt_text = o->salt;
 	st.salt_file = o->salt ? NULL : env_or(o->salt_file,
 					       "ENCCACHE_SALT_FILE");
@@ -671,9 +680,21 @@ static int open_cache(const struct opts *o, bool for_put,
 		complain("no cache directory: use --dir or set ENCCACHE_DIR");
 		goto out;
 	}
-	if (!st.secrets_file) {
-		complain("no secrets file: use --secrets or set "
+	if (o->extpass && o->secrets) {
+		complain("options --secrets and --extpass cannot be used "
+			 "together");
+		goto out;
+	}
+	if (!st.secrets_file && !st.extpass) {
+		complain("no secrets file: use --secrets, --extpass or set "
 			 "ENCCACHE_SECRETS");
+		goto out;
+	}
+	if (for_put && st.secrets_file &&
+	    ec_secrets_fd_of(st.secrets_file) == 0) {
+		complain("cannot read secrets from standard input: put reads "
+			 "the entry from it (use --secrets /dev/fd/N or "
+			 "--extpass)");
 		goto out;
 	}
 	if (!st.salt_text && !st.salt_file) {
@@ -1180,6 +1201,24 @@ static void ls_table(const struct listing *l, struct buf *out)
 	free(cells);
 }
 
+/* The verdict of the probe (probe.h); 0 or EXIT_CONFIG (reported). */
+static int check_keys(const struct ec_cache *c, int64_t now)
+{
+	char msg[EC_REASON_MAX];
+	struct ec_probe p;
+	int rc;
+
+	rc = ec_probe_cache(c, now, &p);
+	if (rc == 0 && ec_probe_verdict(c, &p, msg, sizeof(msg), NULL) < 0) {
+		complain("%s", msg);
+		rc = EXIT_CONFIG;
+	} else {
+		rc = 0;		/* nothing held against listing it */
+	}
+	ec_probe_release(&p);
+	return rc;
+}
+
 static int cmd_ls(const struct opts *o, char **args)
 {
 	struct listing l = { o, NULL, 0, NULL, 0, 0 };
@@ -1193,6 +1232,14 @@ static int cmd_ls(const struct opts *o, char **args)
 		goto out;
 	l.c = c;
 	l.now = ec_clock_now_us();
+	/* A wrong password or salt would list nothing: say so instead (as
+	 * enccachefs refuses to mount); --all shows every envelope's
+	 * state. */
+	if (!o->all) {
+		ret = check_keys(c, l.now);
+		if (ret)
+			goto out;
+	}
 	/* Without EC_LOAD_DATA tokens are still authenticated and sizes
 	 * known, but no plaintext is kept; --json also shows validasof,
 	 * which is unpacked with the data. */

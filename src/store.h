@@ -232,4 +232,34 @@ int ec_store_write_with(const struct ec_store *s, const char *id,
 			unsigned flags, int (*fill)(void *ctx, int fd),
 			void *ctx) __attribute__((warn_unused_result));
 
+/* ---- store_dir.c: all that a directory holds ---------------------------- */
+
+enum ec_store_kind {
+	EC_STORE_KIND_ENTRY,	/* a regular file with the suffix */
+	EC_STORE_KIND_TEMP,	/* a temp file of ours (either form) */
+	EC_STORE_KIND_DIR,	/* a directory */
+	EC_STORE_KIND_OTHER,	/* anything else: a file without the suffix,
+				   a symlink, a FIFO, a device... */
+};
+
+/* One name in a directory.  Borrowed: valid during the callback only. */
+struct ec_store_name {
+	const char *name;	/* the file name, as it is */
+	const char *path;	/* below the cache dir: the id of an entry,
+				   else the path of the name (for
+				   ec_store_remove_temp()) */
+	enum ec_store_kind kind;
+	struct stat st;		/* its lstat */
+};
+
+/*
+ * Call cb for every name directly in reldir ("" = the cache dir), in
+ * readdir order, whatever it is (nothing skipped, nothing followed).  cb
+ * returns 0 to go on, non-zero to stop (returned).  -errno when reldir
+ * cannot be opened or read (-ENOTDIR, -ENOENT...), -ENAMETOOLONG.
+ */
+int ec_store_scan_dir(const struct ec_store *s, const char *reldir,
+		      int (*cb)(void *ctx, const struct ec_store_name *it),
+		      void *ctx) __attribute__((warn_unused_result));
+
 #endif

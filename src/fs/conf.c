@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,8 +40,17 @@ const struct fuse_opt ec_conf_opts[] = {
 	EC_OPT("view=%s", view),
 	EC_OPT("cache_timeout=%s", cache_timeout),
 	EC_OPT("meta_cache=%s", meta_cache),
+	EC_OPT("extpass=%s", extpass),
+	EC_OPT("extpass_timeout=%s", extpass_timeout),
+	EC_OPT("uid=%s", uid),
+	EC_OPT("gid=%s", gid),
+	EC_OPT("strict_perms", strict_perms),
+	EC_OPT("set_times", set_times),
+	EC_OPT("no_key_check", no_key_check),
 	FUSE_OPT_KEY("ro", EC_CONF_KEY_RO),
 	FUSE_OPT_KEY("sync", EC_CONF_KEY_SYNC),
+	FUSE_OPT_KEY("fsname=", EC_CONF_KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", EC_CONF_KEY_SUBTYPE),
 	FUSE_OPT_END
 };
 
@@ -58,6 +69,12 @@ int ec_conf_proc(void *data, const char *arg, int key,
 		 * a whole save here.  We make every save durable instead. */
 		c->sync = 1;
 		return 0;
+	case EC_CONF_KEY_FSNAME:
+		c->has_fsname = 1;
+		return 1;	/* libfuse's: the mount's source */
+	case EC_CONF_KEY_SUBTYPE:
+		c->has_subtype = 1;
+		return 1;
 	case FUSE_OPT_KEY_NONOPT:
 		/* Both are ours, so that we word the errors about them. */
 		c->nonopts++;
@@ -84,10 +101,16 @@ void ec_conf_usage(const char *prog)
 "\n"
 "enccachefs options:\n"
 "    -o secrets=FILE        secrets file: JSON object of key names to\n"
-"                           passwords, mode 0600 (required)\n"
+"                           passwords, mode 0600; - or /dev/fd/N read\n"
+"                           standard input or a pipe (default:\n"
+"                           $ENCCACHE_SECRETS)\n"
+"    -o extpass=COMMAND     or: run COMMAND (with /bin/sh) and read the\n"
+"                           secrets JSON from its standard output\n"
+"    -o extpass_timeout=SECS  how long COMMAND may take (default: %d)\n"
 "    -o salt=TEXT           the salt, as the UTF-8 bytes of TEXT\n"
 "    -o salt_file=FILE      the salt, as the exact bytes of FILE\n"
-"                           (one of salt= and salt_file= is required)\n"
+"                           (one of salt= and salt_file= is required;\n"
+"                           default: $ENCCACHE_SALT_FILE)\n"
 "    -o ttl=DURATION        time to live: '5 days', '3d 2h', '0', 'inf',\n"
 "                           or an ISO-8601 expiry time (default: 5 days)\n"
 "    -o oldest_valid=ISO    entries created before this time are stale\n"
@@ -102,7 +125,16 @@ void ec_conf_usage(const char *prog)
 "                           attributes (default: 60 on local file\n"
 "                           systems, 0 on network ones)\n"
 "    -o meta_cache=N        metadata cache size in entries (default: %u)\n"
-"\n", prog, EC_FSMETA_DEFAULT_MAX);
+"    -o uid=USER,gid=GROUP  show the tree as owned by USER and GROUP\n"
+"                           (names or numbers; default: ours)\n"
+"    -o strict_perms        chmod and chown that would change a mode or\n"
+"                           owner fail with EPERM (default: ignored)\n"
+"    -o set_times           utimensat(2) with an explicit time sets\n"
+"                           created_at (default: ignored; touch without\n"
+"                           a time still refreshes)\n"
+"    -o no_key_check        mount even when no entry opens with a key\n"
+"                           or the salt matches none\n"
+"\n", prog, EC_STARTUP_EXTPASS_TIMEOUT_MS / 1000, EC_FSMETA_DEFAULT_MAX);
 }
 
 /* One line on stderr: "enccachefs: <message>". */
@@ -209,9 +241,59 @@ void ec_conf_setup_release(struct ec_conf_setup *s)
 	free(s->salt);
 }
 
+/* A user or group: a name, or a number. */
+static bool parse_id(const char *text, bool group, unsigned long *out)
+{
+	char *end;
+
+	if (*text >= '0' && *text <= '9') {
+		errno = 0;
+		*out = strtoul(text, &end, 10);
+		return !*end && !errno && *out < (unsigned long)UINT32_MAX;
+	}
+	if (group) {
+		struct group *g = getgrnam(text);
+
+		if (g)
+			*out = g->gr_gid;
+		return g != NULL;
+	} else {
+		struct passwd *pw = getpwnam(text);
+
+		if (pw)
+			*out = pw->pw_uid;
+		return pw != NULL;
+	}
+}
+
+/* uid= and gid=: who the tree is shown as owned by; 0 or -1. */
+static int check_owner(const struct ec_conf *c, struct ec_conf_setup *s)
+{
+	unsigned long v;
+
+	s->uid = getuid();
+	s->gid = getgid();
+	if (c->uid) {
+		if (!parse_id(c->uid, false, &v)) {
+			ec_conf_complain("invalid uid '%s': no such user", c->uid);
+			return -1;
+		}
+		s->uid = (uid_t)v;
+	}
+	if (c->gid) {
+		if (!parse_id(c->gid, true, &v)) {
+			ec_conf_complain("invalid gid '%s': no such group", c->gid);
+			return -1;
+		}
+		s->gid = (gid_t)v;
+	}
+	return 0;
+}
+
 /* The options' values; 0, or -1 after complaining. */
 static int check_options(const struct ec_conf *c, struct ec_conf_setup *s)
 {
+	double secs = 0;
 	int err;
 
 	if (!c->cachedir || !c->mountpoint) {
@@ -225,8 +307,17 @@ static int check_options(const struct ec_conf *c, struct ec_conf_setup *s)
 			 "CACHEDIR MOUNTPOINT");
 		return -1;
 	}
-	if (!c->secrets) {
-		ec_conf_complain("missing option -o secrets=FILE");
+	if (c->secrets && c->extpass) {
+		ec_conf_complain("options secrets= and extpass= cannot be used "
+			 "together");
+		return -1;
+	}
+	s->secrets = c->secrets;
+	if (!c->secrets && !c->extpass)
+		s->secrets = getenv("ENCCACHE_SECRETS");
+	if (!s->secrets && !c->extpass) {
+		ec_conf_complain("missing option -o secrets=FILE or "
+			 "-o extpass=COMMAND (or ENCCACHE_SECRETS)");
 		return -1;
 	}
 	if (c->salt && c->salt_file) {
@@ -234,10 +325,22 @@ static int check_options(const struct ec_conf *c, struct ec_conf_setup *s)
 			 "together");
 		return -1;
 	}
-	if (!c->salt && !c->salt_file) {
-		ec_conf_complain("missing option -o salt=TEXT or -o salt_file=FILE");
+	if (!c->salt && !c->salt_file && !getenv("ENCCACHE_SALT_FILE")) {
+		ec_conf_complain("missing option -o salt=TEXT or -o salt_file=FILE "
+			 "(or ENCCACHE_SALT_FILE)");
 		return -1;
 	}
+	if (c->extpass_timeout &&
+	    (!parse_double(c->extpass_timeout, &secs) || secs < 0.001 ||
+	     secs > 86400)) {
+		ec_conf_complain("invalid extpass_timeout '%s': not a number of "
+			 "seconds (up to 86400)", c->extpass_timeout);
+		return -1;
+	}
+	if (c->extpass_timeout)
+		s->extpass_timeout_ms = (int)(secs * 1000);
+	if (check_owner(c, s) != 0)
+		return -1;
 	if (c->ttl) {
 		err = ec_ttl_parse(c->ttl, &s->co.ttl);
 		if (err) {
@@ -339,6 +442,8 @@ static int read_salt(const struct ec_conf *c, struct ec_conf_setup *s)
 	ec_startup_init(&st);
 	st.salt_text = c->salt;
 	st.salt_file = c->salt_file;
+	if (!c->salt && !c->salt_file)
+		st.salt_file = getenv("ENCCACHE_SALT_FILE");
 	err = ec_startup_read_salt(&st);
 	if (err) {
 		ec_startup_message(&st, msg, sizeof(msg));
@@ -369,6 +474,38 @@ int ec_conf_check(const struct ec_conf *c, struct ec_conf_setup *s)
 	return 0;
 }
 
+/* Append s to b (cap bytes) with fuse_opt's escapes for ',' and '\\'. */
+static size_t add_escaped(char *b, size_t at, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			b[at++] = '\\';
+		b[at++] = *s;
+	}
+	b[at] = '\0';
+	return at;
+}
+
+int ec_conf_fuse_opts(const struct ec_conf *c, const struct ec_conf_setup *s,
+		      char **out)
+{
+	size_t n = 2 * strlen(s->cachedir) + 80, at;
+	char *b = malloc(n);
+
+	*out = NULL;
+	if (!b)
+		return -ENOMEM;
+	at = (size_t)snprintf(b, n, "-odefault_permissions");
+	if (!c->has_fsname) {
+		at += (size_t)snprintf(b + at, n - at, ",fsname=");
+		at = add_escaped(b, at, s->cachedir);
+	}
+	if (!c->has_subtype)
+		snprintf(b + at, n - at, ",subtype=" PROG);
+	*out = b;
+	return 0;
+}
+
 void ec_conf_release(struct ec_conf *c)
 {
 	free(c->secrets);
@@ -381,6 +518,10 @@ void ec_conf_release(struct ec_conf *c)
 	free(c->view);
 	free(c->cache_timeout);
 	free(c->meta_cache);
+	free(c->extpass);
+	free(c->extpass_timeout);
+	free(c->uid);
+	free(c->gid);
 	free(c->cachedir);
 	free(c->mountpoint);
 	memset(c, 0, sizeof(*c));

@@ -23,14 +23,24 @@ struct ec_conf {
 	char *view;
 	char *cache_timeout;
 	char *meta_cache;
+	char *extpass;
+	char *extpass_timeout;
+	char *uid;
+	char *gid;
 	char *cachedir;
 	char *mountpoint;
 	int ro;
 	int sync;
+	int strict_perms;	/* chmod/chown that change something: EPERM */
+	int set_times;		/* utimensat with a time sets created_at */
+	int no_key_check;	/* mount even when no entry opens */
+	int has_fsname;		/* -o fsname= / subtype= given (kept for */
+	int has_subtype;	/* libfuse, which uses them) */
 	int nonopts;
 };
 
-enum { EC_CONF_KEY_RO, EC_CONF_KEY_SYNC };
+enum { EC_CONF_KEY_RO, EC_CONF_KEY_SYNC, EC_CONF_KEY_FSNAME,
+       EC_CONF_KEY_SUBTYPE };
 
 /* The option table and its processing function for fuse_opt_parse(). */
 extern const struct fuse_opt ec_conf_opts[];
@@ -47,6 +57,11 @@ struct ec_conf_setup {
 	char *mountpoint;	/* realpath, malloc'd */
 	char *cachedir;		/* realpath, malloc'd */
 	uint8_t *salt;		/* malloc'd */
+	const char *secrets;	/* secrets= or $ENCCACHE_SECRETS (borrowed),
+				   NULL with extpass= */
+	int extpass_timeout_ms;	/* 0: the default */
+	uid_t uid;		/* the owner shown: uid= or ours */
+	gid_t gid;
 };
 
 /* Validate everything that needs no key into *s (release it with
@@ -54,6 +69,15 @@ struct ec_conf_setup {
  * complaining. */
 int ec_conf_check(const struct ec_conf *c, struct ec_conf_setup *s);
 void ec_conf_setup_release(struct ec_conf_setup *s);
+
+/*
+ * The libfuse options we add: default_permissions, and unless given,
+ * fsname=<the cache directory> (so that df, findmnt and mount -a see the
+ * source that fstab names) and subtype=enccachefs.  *out malloc'd
+ * ("-o..."); -ENOMEM.
+ */
+int ec_conf_fuse_opts(const struct ec_conf *c, const struct ec_conf_setup *s,
+		      char **out) __attribute__((warn_unused_result));
 
 void ec_conf_usage(const char *prog);
 /* One line on stderr: "enccachefs: <message>". */

@@ -122,6 +122,12 @@
 
 struct ec_notifier;
 
+/* What the daemon counts (read by the statistics). */
+struct ecfs_stats {
+	uint64_t failed_saves;	/* saves that failed (close, fsync,
+				   release): the entry was left as it was */
+};
+
 struct ecfs {
 	struct ec_cache *cache;
 	const struct ec_store *store;
@@ -142,6 +148,11 @@ struct ecfs {
 	long notify_wait_ms;	/* see ec_inval_wait() */
 	bool ro;		/* -o ro: every change is EROFS */
 	bool sync;		/* -o sync: every change is durable */
+	bool strict_perms;	/* -o strict_perms: chmod/chown that would
+				   change something are EPERM */
+	bool set_times;		/* -o set_times: explicit utimensat times
+				   set created_at */
+	struct ecfs_stats stats;	/* under fs->lock */
 	struct ec_notifier *notifier;
 };
 

@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "fs.h"
 #include "ops.h"
+#include "probe.h"
 #include "secrets.h"
 #include "startup.h"
 #include "secure.h"
@@ -126,8 +127,10 @@ static int fs_init(struct ecfs *fs, const struct ec_conf *c,
 	fs->view = s->view;
 	fs->ro = c->ro;
 	fs->sync = c->sync;
-	fs->uid = getuid();
-	fs->gid = getgid();
+	fs->uid = s->uid;
+	fs->gid = s->gid;
+	fs->strict_perms = c->strict_perms;
+	fs->set_times = c->set_times;
 	pthread_mutex_init(&fs->lock, NULL);
 	/* Renames must not wait behind a stream of saves. */
 	pthread_rwlockattr_init(&ra);
@@ -161,7 +164,9 @@ static int open_cache(struct ecfs *fs, const struct ec_conf *c,
 	int err;
 
 	ec_startup_init(&st);
-	st.secrets_file = c->secrets;
+	st.secrets_file = s->secrets;
+	st.extpass = c->extpass;
+	st.extpass_timeout_ms = s->extpass_timeout_ms;
 	st.key = c->key;
 	st.key_option = "key=";
 	err = ec_startup_read_secrets(&st, false);
@@ -182,6 +187,33 @@ static int open_cache(struct ecfs *fs, const struct ec_conf *c,
 	fs->timeout = s->timeout >= 0 ? s->timeout :
 		ec_watch_reliable(fs->store->dirfd) ? TIMEOUT_DEFAULT : 0;
 	return 0;
+}
+
+/* Refuse a cache that none of the keys (or not the salt) opens: a wrong
+ * password would show empty directories.  0, or -1 after complaining. */
+static int check_keys(struct ecfs *fs, const struct ec_conf *c)
+{
+	char msg[EC_REASON_MAX];
+	struct ec_probe p;
+	int err;
+
+	if (c->no_key_check)
+		return 0;
+	err = ec_probe_cache(fs->cache, ec_clock_now_us(), &p);
+	if (err) {
+		/* Mounting shows what can be read; the walk found nothing
+		 * to hold against it. */
+		ec_conf_complain("warning: cannot check the keys against "
+				 "'%s': %s", c->cachedir, ec_conf_errtext(err));
+		ec_probe_release(&p);
+		return 0;
+	}
+	err = ec_probe_verdict(fs->cache, &p, msg, sizeof(msg), NULL);
+	ec_probe_release(&p);
+	if (!err)
+		return 0;
+	ec_conf_complain("%s; -o no_key_check mounts anyway", msg);
+	return -1;
 }
 
 /* Remove the temp files (.ec-tmp-*) that writers killed mid-save left
@@ -291,6 +323,7 @@ int main(int argc, char *argv[])
 	struct ec_conf_setup s;
 	struct ecfs fs;
 	struct fuse_session *se = NULL;
+	char *fuse_opts = NULL;
 	bool mounted = false, handlers = false;
 	int ret = 1;
 
@@ -316,8 +349,8 @@ int main(int argc, char *argv[])
 	}
 	if (ec_conf_check(&c, &s) != 0)
 		goto out;
-	if (fuse_opt_add_arg(&args, "-odefault_permissions,fsname=" PROG
-			     ",subtype=" PROG) != 0 ||
+	if (ec_conf_fuse_opts(&c, &s, &fuse_opts) != 0 ||
+	    fuse_opt_add_arg(&args, fuse_opts) != 0 ||
 	    fs_init(&fs, &c, &s) != 0) {
 		ec_conf_complain("out of memory");
 		goto out;
@@ -332,7 +365,8 @@ int main(int argc, char *argv[])
 		ec_conf_complain("out of memory");
 		goto out;
 	}
-	if (open_cache(&fs, &c, &s) != 0 || open_watch(&fs, &c) != 0)
+	if (open_cache(&fs, &c, &s) != 0 || check_keys(&fs, &c) != 0 ||
+	    open_watch(&fs, &c) != 0)
 		goto out;
 	if (!fs.ro)
 		sweep_temps(&fs);
@@ -362,6 +396,7 @@ out:
 	fs_release(&fs);
 	ec_conf_setup_release(&s);
 	free(cmd.mountpoint);
+	free(fuse_opts);
 	ec_conf_release(&c);
 	fuse_opt_free_args(&args);
 	return ret;

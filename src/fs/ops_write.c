@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "clear.h"
 #include "handle.h"
 #include "ops.h"
+#include "replace.h"
 #include "ttl.h"
 
 void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -62,6 +64,34 @@ out:
 }
 
 /*
+ * A save of h failed with err (the entry is left as it was): say so at
+ * warning level, where a person looks, and count it.  close() returns
+ * err too, but a shell ignores that for a redirection (bash's builtin
+ * echo), so this log line may be all anybody sees.
+ */
+static void save_failed(struct ecfs *fs, struct handle *h, int err)
+{
+	char id[PATH_MAX], shown[PATH_MAX];
+	const char *why = ec_strerror(err);
+	bool json = h->wview == EC_VIEW_JSON ||
+		    (h->wview == EC_VIEW_AUTO && h->wbplist);
+
+	pthread_mutex_lock(&fs->lock);
+	fs->stats.failed_saves++;
+	if (ec_node_path(h->node, id, sizeof(id)) != 0)
+		strcpy(id, "?");
+	pthread_mutex_unlock(&fs->lock);
+	if (err == -EINVAL && json)
+		why = "not JSON that a plist can hold (the entry is shown as "
+		      "JSON)";
+	else if (err == -EINVAL && h->wview == EC_VIEW_XML)
+		why = "not an XML plist";
+	ec_fs_printable(id, shown, sizeof(shown));
+	fuse_log(FUSE_LOG_WARNING, PROG ": cannot save '%s': %s; the entry "
+		 "is left as it was\n", shown, why);
+}
+
+/*
  * Every close(2) of a file descriptor: a handle with unsaved writes saves
  * here, so that the new version is on disk (and shown) when close()
  * returns, and a failure is its return value.
@@ -85,6 +115,8 @@ void ecfs_flush(fuse_req_t req, fuse_ino_t ino,
 		pthread_mutex_lock(&h->lock);
 		if (ec_handle_flush_due(fs, h))
 			err = ec_handle_save(fs, h, fs->sync);
+		if (err)
+			save_failed(fs, h, err);
 		pthread_mutex_unlock(&h->lock);
 	}
 	ecfs_reply_err(req, err);
@@ -95,7 +127,6 @@ void ecfs_release(fuse_req_t req, fuse_ino_t ino,
 {
 	struct ecfs *fs = ecfs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	char id[PATH_MAX], shown[PATH_MAX];
 	int err;
 
 	(void)ino;
@@ -104,16 +135,9 @@ void ecfs_release(fuse_req_t req, fuse_ino_t ino,
 	if (h->writable && h->dirty && !h->written) {
 		pthread_mutex_lock(&h->lock);
 		err = ec_handle_save(fs, h, fs->sync);
+		if (err)
+			save_failed(fs, h, err);
 		pthread_mutex_unlock(&h->lock);
-		if (err) {
-			pthread_mutex_lock(&fs->lock);
-			if (ec_node_path(h->node, id, sizeof(id)) != 0)
-				strcpy(id, "?");
-			pthread_mutex_unlock(&fs->lock);
-			ec_fs_printable(id, shown, sizeof(shown));
-			fuse_log(FUSE_LOG_WARNING, PROG ": cannot save '%s': "
-				 "%s\n", shown, ec_strerror(err));
-		}
 	}
 	ec_handle_unpin(fs, h);
 	ec_handle_free(h);
@@ -137,6 +161,8 @@ void ecfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		pthread_mutex_lock(&h->lock);
 		if (h->dirty) {
 			err = ec_handle_save(fs, h, true);
+			if (err)
+				save_failed(fs, h, err);
 			pthread_mutex_unlock(&h->lock);
 			ecfs_reply_err(req, err);
 			return;
@@ -202,9 +228,15 @@ void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	pthread_mutex_unlock(&fs->lock);
 	if (err)
 		goto out;
-	if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
-	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid) ||
-	    ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07077))) {
+	/* Modes and owners are fixed (0600/0700, fs->uid/gid): a change is
+	 * accepted and ignored, so that cp -p, rsync -a, tar and mv work,
+	 * as vfat's quiet and bindfs' --chmod-ignore do; strict_perms
+	 * refuses it instead.  The kernel (default_permissions) has
+	 * already refused what the caller may not ask. */
+	if (fs->strict_perms &&
+	    (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
+	     ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid) ||
+	     ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07077)))) {
 		err = -EPERM;
 		goto out;
 	}
@@ -239,11 +271,15 @@ void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (err)
 			goto out;
 	}
-	/* mtime is created_at; atime is not kept. */
-	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
-		err = ec_meta_set_created(fs, n,
-				  (to_set & FUSE_SET_ATTR_MTIME_NOW) ?
-				  ec_clock_now_us() : ec_us_of_ts(&attr->st_mtim));
+	/* mtime is created_at; atime is not kept.  touch (no time given)
+	 * refreshes the entry; an explicit time is what copy tools send
+	 * (cp -p, rsync -t, tar: the source's age), and is ignored unless
+	 * set_times asks: setfattr user.enccache.created_at sets one on
+	 * purpose. */
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		err = ec_meta_set_created(fs, n, ec_clock_now_us());
+	else if ((to_set & FUSE_SET_ATTR_MTIME) && fs->set_times)
+		err = ec_meta_set_created(fs, n, ec_us_of_ts(&attr->st_mtim));
 out:
 	if (err) {
 		ecfs_reply_err(req, err);
@@ -398,10 +434,16 @@ void ecfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			err = -ENOTEMPTY;
 		pthread_mutex_unlock(&fs->lock);
 	}
-	/* ENOTEMPTY also when only hidden envelopes (stale, invalid) or
-	 * other files remain: they are not ours to remove. */
+	/* What looks empty may still hold hidden envelopes and temp files:
+	 * the stale ones and ours go with the directory; envelopes that
+	 * are not ours to judge, and other files, keep it (ENOTEMPTY). */
 	if (!err)
 		err = ec_store_rmdir(fs->store, id);
+	if (err == -ENOTEMPTY) {
+		err = ec_clear_dir(fs, id);
+		if (!err)
+			err = ec_store_rmdir(fs->store, id);
+	}
 	if (err)
 		goto out;
 	pthread_mutex_lock(&fs->lock);
@@ -426,10 +468,10 @@ void ecfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 }
 
 /*
- * The target of an entry rename as the user sees it: 1 when it exists (a
- * valid entry, or one being created), 0 when it does not, and then
- * *hidden tells whether an envelope that is not shown (stale, invalid) is
- * there: it is replaced, as a new entry replaces it.
+ * The target of an entry rename as the user sees it: 2 when it is a valid
+ * entry, 1 when it is a file being created, 0 when it does not exist, and
+ * then *hidden tells whether an envelope that is not shown (stale,
+ * invalid) is there: it is replaced, as a new entry replaces it.
  */
 static int rename_target(struct ecfs *fs, fuse_ino_t newparent,
 			 const char *newname, const char *to, bool *hidden)
@@ -451,7 +493,7 @@ static int rename_target(struct ecfs *fs, fuse_ino_t newparent,
 		return 1;
 	err = ec_present_meta(fs, to, NULL, now, &key, &mi);
 	if (err == 0 && ec_present_shown(fs, &mi, now))
-		return 1;
+		return 2;
 	*hidden = err == 0;
 	return 0;
 }
@@ -461,12 +503,16 @@ struct rename_src {
 	bool known;		/* a node has the name */
 	bool is_dir, pending;
 	struct ec_fsmeta_key old;
+	/* Rewritten for the entry it replaces (replace.h): the version
+	 * renamed, which shows the same content. */
+	bool rewritten;
+	struct ec_fsmeta_info mi;
 };
 
 /* Rename the backing file or directory from -> to (fs->ns held
  * exclusively).  *key gets the entry's version after the rename, when
  * *have_key. */
-static int rename_backing(struct ecfs *fs, const struct rename_src *rs,
+static int rename_backing(struct ecfs *fs, struct rename_src *rs,
 			  fuse_ino_t newparent, const char *newname,
 			  const char *from, const char *to, unsigned flags,
 			  struct ec_fsmeta_key *key, bool *have_key)
@@ -474,7 +520,7 @@ static int rename_backing(struct ecfs *fs, const struct rename_src *rs,
 	struct node *np, *tgt;
 	struct stat st;
 	bool hidden, busy;
-	int err;
+	int err, target;
 
 	*have_key = false;
 	if (rs->is_dir) {
@@ -492,8 +538,8 @@ static int rename_backing(struct ecfs *fs, const struct rename_src *rs,
 		return -ENAMETOOLONG;
 	if (ec_store_stat_dir(fs->store, to, &st) == 0)
 		return -EISDIR;
-	if (rename_target(fs, newparent, newname, to, &hidden) &&
-	    (flags & RENAME_NOREPLACE))
+	target = rename_target(fs, newparent, newname, to, &hidden);
+	if (target && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
 	if (rs->pending) {
 		/* Not saved yet: only the name moves (it is saved under the
@@ -501,11 +547,25 @@ static int rename_backing(struct ecfs *fs, const struct rename_src *rs,
 		err = ec_cache_remove(fs->cache, to);
 		return err == -ENOENT ? 0 : err;
 	}
+	/* Over a valid entry: as an overwrite of it (key, comment, what
+	 * content it takes). */
+	if (target == 2 && strcmp(from, to) != 0) {
+		err = ec_replace_prepare(fs, from, to, &rs->rewritten);
+		if (err)
+			return err;
+	}
 	/* A hidden target is replaced: no RENAME_NOREPLACE then. */
 	err = ec_store_rename_entry(fs->store, from, to, hidden ? 0 : flags);
 	if (!err && ec_store_stat_entry(fs->store, to, &st) == 0) {
 		ec_fsmeta_key_of(key, &st);
 		*have_key = true;
+		/* What the node stands for now (the kernel's pages and
+		 * attributes of it stay true: the content shown is the
+		 * same). */
+		if (rs->rewritten &&
+		    ec_present_meta(fs, to, &st, ec_clock_now_us(), key,
+				    &rs->mi) != 0)
+			rs->rewritten = false;
 	}
 	return err;
 }
@@ -530,7 +590,10 @@ static void rename_nodes(struct ecfs *fs, const struct rename_src *rs,
 	if (!src || !np || ec_node_move(&fs->nodes, src, np, newname) != 0 ||
 	    src->is_dir || src->pending)
 		return;
-	if (have_key && key->dev == old->dev && key->ino == old->ino &&
+	if (have_key && rs->rewritten && ec_fsmeta_key_equal(&src->key, old)) {
+		src->key = *key;	/* same content, new key and comment */
+		src->info = rs->mi;
+	} else if (have_key && key->dev == old->dev && key->ino == old->ino &&
 	    key->size == old->size && key->mtime_ns == old->mtime_ns &&
 	    ec_fsmeta_key_equal(&src->key, old)) {
 		if (ec_fsmeta_copy(fs->meta, old, key) != 0)
