@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "clear.h"
+#include "startup.h"
 
 #define SHOW_MAX 5	/* files named in the log; the rest are counted */
 
@@ -29,21 +30,40 @@ struct judge {
 	int64_t now;
 	struct victim *v;
 	size_t n, cap;
-	size_t kept;		/* names that must stay */
+	size_t shown;		/* names the mount shows: ENOTEMPTY as ever */
+	size_t kept;		/* hidden names that must stay */
+	char *why[SHOW_MAX];	/* the first ones: "'<path>' <why>" */
 	int err;
 };
 
-/* One line for a name that must stay (the first SHOW_MAX). */
+/* A hidden name that must stay; the first SHOW_MAX are named in the log
+ * (unless the directory holds what the mount shows: that says why). */
 static void keep(struct judge *j, const char *path, const char *why)
 {
-	char dir[PATH_MAX], shown[PATH_MAX];
+	char shown[PATH_MAX];
 
-	if (j->kept++ >= SHOW_MAX)
-		return;
+	if (j->kept < SHOW_MAX) {
+		ec_fs_printable(path, shown, sizeof(shown));
+		if (asprintf(&j->why[j->kept], "'%s' %s", shown, why) < 0)
+			j->why[j->kept] = NULL;
+	}
+	j->kept++;
+}
+
+static void report(struct judge *j)
+{
+	char dir[PATH_MAX];
+	size_t i;
+
 	ec_fs_printable(*j->dir ? j->dir : ".", dir, sizeof(dir));
-	ec_fs_printable(path, shown, sizeof(shown));
-	fuse_log(FUSE_LOG_WARNING, PROG ": cannot remove directory '%s': "
-		 "'%s' %s\n", dir, shown, why);
+	for (i = 0; i < j->kept && i < SHOW_MAX; i++)
+		if (j->why[i])
+			fuse_log(FUSE_LOG_WARNING, PROG ": cannot remove "
+				 "directory '%s': %s\n", dir, j->why[i]);
+	if (j->kept > SHOW_MAX)
+		fuse_log(FUSE_LOG_WARNING, PROG ": cannot remove directory "
+			 "'%s': and %zu more that must stay\n", dir,
+			 j->kept - SHOW_MAX);
 }
 
 static int add_victim(struct judge *j, const struct ec_store_name *it,
@@ -82,8 +102,10 @@ static int judge_entry(struct judge *j, const struct ec_store_name *it)
 	if (err == -ENOENT)
 		return 0;	/* gone meanwhile */
 	if (err) {
+		char text[EC_STARTUP_ERRTEXT_MAX];
+
 		snprintf(why, sizeof(why), "cannot be read (%s)",
-			 ec_strerror(err));
+			 ec_startup_errtext(err, text, sizeof(text)));
 		keep(j, it->path, why);
 		return 0;
 	}
@@ -91,7 +113,7 @@ static int judge_entry(struct judge *j, const struct ec_store_name *it)
 	if (state == EC_STATE_STALE) {
 		err = add_victim(j, it, false);
 	} else if (state == EC_STATE_VALID) {
-		keep(j, it->path, "is a valid entry");
+		j->shown++;
 	} else {
 		char text[EC_REASON_MAX];
 
@@ -116,32 +138,32 @@ static int judge_one(void *ctx, const struct ec_store_name *it)
 		j->err = judge_entry(j, it);
 		break;
 	case EC_STORE_KIND_DIR:
-		keep(j, it->path, "is a directory");
+		j->shown++;
 		break;
 	case EC_STORE_KIND_OTHER:
 		keep(j, it->path, "is not an envelope");
 		break;
 	}
-	return j->err ? 1 : 0;
+	/* Something the mount shows: ENOTEMPTY, nothing more to learn. */
+	return j->err || j->shown ? 1 : 0;
 }
 
 int ec_clear_dir(struct ecfs *fs, const char *id)
 {
-	struct judge j = { fs, id, ec_clock_now_us(), NULL, 0, 0, 0, 0 };
-	char dir[PATH_MAX];
+	struct judge j;
 	size_t i;
 	int err;
 
+	memset(&j, 0, sizeof(j));
+	j.fs = fs;
+	j.dir = id;
+	j.now = ec_clock_now_us();
 	err = ec_store_scan_dir(fs->store, id, judge_one, &j);
-	if (j.err)
-		err = j.err;
-	if (!err && j.kept > SHOW_MAX) {
-		ec_fs_printable(*id ? id : ".", dir, sizeof(dir));
-		fuse_log(FUSE_LOG_WARNING, PROG ": cannot remove directory "
-			 "'%s': and %zu more that must stay\n", dir,
-			 j.kept - SHOW_MAX);
-	}
-	if (!err && j.kept)
+	if (err > 0)
+		err = j.err;	/* stopped early */
+	if (!err && !j.shown && j.kept)
+		report(&j);
+	if (!err && (j.shown || j.kept))
 		err = -ENOTEMPTY;
 	for (i = 0; !err && i < j.n; i++) {
 		const struct victim *v = &j.v[i];
@@ -157,5 +179,7 @@ int ec_clear_dir(struct ecfs *fs, const char *id)
 	for (i = 0; i < j.n; i++)
 		free(j.v[i].path);
 	free(j.v);
+	for (i = 0; i < SHOW_MAX; i++)
+		free(j.why[i]);
 	return err;
 }

@@ -16,9 +16,10 @@
  * 0, so that it can be removed.  Anything else stays, and nothing is
  * removed: envelopes that do not open with our keys or salt, corrupt or
  * half-written ones, valid ones, files that are not envelopes,
- * directories.  Then -ENOTEMPTY, after one warning line per file that
- * must stay (the first five, then how many more).  -errno when the
- * directory cannot be read.
+ * directories.  Then -ENOTEMPTY, after one warning line per hidden file
+ * that must stay (the first five, then how many more) when the mount
+ * shows nothing in the directory (otherwise that says why).  -errno when
+ * the directory cannot be read.
  */
 int ec_clear_dir(struct ecfs *fs, const char *id)
 	__attribute__((warn_unused_result));

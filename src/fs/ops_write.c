@@ -18,6 +18,7 @@
 #include "handle.h"
 #include "ops.h"
 #include "replace.h"
+#include "startup.h"
 #include "ttl.h"
 
 void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -71,8 +72,8 @@ out:
  */
 static void save_failed(struct ecfs *fs, struct handle *h, int err)
 {
-	char id[PATH_MAX], shown[PATH_MAX];
-	const char *why = ec_strerror(err);
+	char id[PATH_MAX], shown[PATH_MAX], text[EC_STARTUP_ERRTEXT_MAX];
+	const char *why = ec_startup_errtext(err, text, sizeof(text));
 	bool json = h->wview == EC_VIEW_JSON ||
 		    (h->wview == EC_VIEW_AUTO && h->wbplist);
 
@@ -437,12 +438,13 @@ void ecfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	/* What looks empty may still hold hidden envelopes and temp files:
 	 * the stale ones and ours go with the directory; envelopes that
 	 * are not ours to judge, and other files, keep it (ENOTEMPTY). */
-	if (!err)
+	if (!err) {
 		err = ec_store_rmdir(fs->store, id);
-	if (err == -ENOTEMPTY) {
-		err = ec_clear_dir(fs, id);
-		if (!err)
-			err = ec_store_rmdir(fs->store, id);
+		if (err == -ENOTEMPTY) {
+			err = ec_clear_dir(fs, id);
+			if (!err)
+				err = ec_store_rmdir(fs->store, id);
+		}
 	}
 	if (err)
 		goto out;

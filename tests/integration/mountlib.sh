@@ -65,6 +65,9 @@ fs_start() {
 
 # Every line the daemon may log; anything else fails the test.
 LOG_OK="^enccachefs: hiding '[^']*': (tampered|salt-mismatch|unknown-key|corrupt) \(.*\)\$|^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$|^enccachefs: removed [0-9]+ temp files? left by killed writers\$"
+# Lines that only tests provoking them accept (LOG_OK="$LOG_OK|$LOG_...").
+LOG_SAVE_FAILED="^enccachefs: cannot save '[^']*': [^A-Z].*; the entry is left as it was\$"
+LOG_RMDIR_KEPT="^enccachefs: cannot remove directory '[^']*': ('[^']*' [^A-Z].*|and [0-9]+ more that must stay)\$"
 check_log() {
 	local bad f
 	bad=$(grep -Ev "$LOG_OK" "$LOG" || :)

@@ -111,8 +111,8 @@ for f in "$D"/trunc/*.enc.json "$D"/bad/*.enc.json; do
 	*) bad_get "$id" 1 'corrupt' ;;
 	esac
 done
-bad_get tampered 1 'tampered'
-bad_get wrongpw 1 'tampered'
+bad_get tampered 1 "does not open with key 'default' \\(the wrong password, or tampered with\\)"
+bad_get wrongpw 1 "does not open with key 'default'"
 bad_get wrongkey 1 "unknown key name 'nosuch'"
 bad_get wrongsalt 1 'salt mismatch'
 bad_get nocreated 1 'stale'
