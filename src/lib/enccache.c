@@ -134,37 +134,6 @@ int enccache_buf_append(enccache_buf *b, const void *data, size_t len)
 
 /* ---- secrets ---------------------------------------------------------- */
 
-/* Whether s is UTF-8 as Python's str.encode() makes it: shortest forms,
- * no surrogates, nothing above U+10FFFF. */
-static bool is_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned c = *p++, need, min, cp;
-
-		if (c < 0x80)
-			continue;
-		if ((c & 0xE0) == 0xC0) {
-			need = 1, min = 0x80, cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			need = 2, min = 0x800, cp = c & 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			need = 3, min = 0x10000, cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (; need > 0; need--, p++) {
-			if ((*p & 0xC0) != 0x80)
-				return false;
-			cp = cp << 6 | (*p & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-	}
-	return true;
-}
-
 int enccache_secrets_new(enccache_secrets **out)
 {
 	enccache_secrets *s;
@@ -220,7 +189,10 @@ int enccache_secrets_add(enccache_secrets *s, const char *name,
 {
 	if (!s || !name || !password)
 		return -EINVAL;
-	if (!is_utf8(name) || !is_utf8(password))
+	/* UTF-8 as Python's str.encode() makes it: shortest forms, no
+	 * surrogates. */
+	if (!ec_view_is_utf8(name, strlen(name)) ||
+	    !ec_view_is_utf8(password, strlen(password)))
 		return ENCCACHE_EUTF8;
 	if (find_secret(&s->s, name))
 		return ENCCACHE_ESECRETS;

@@ -2,15 +2,22 @@
  * libFuzzer harness over every parser that sees untrusted bytes: the
  * envelope (JSON), the Fernet token, the inner bplist payload, the views
  * (bplist -> JSON/XML and JSON/XML -> bplist), TTL and time text, and the
- * secrets file.  The first byte picks the target.
+ * secrets file; and libenccache's public entry points that take untrusted
+ * bytes: enccache_decode (an envelope, with a TTL text), the JSON <-> plist
+ * conversions and get_hashed_filename.  The first byte picks the target:
+ * 0xF0..0xF3 the libenccache ones, any other its value modulo 7.
  *
  *   ./configure CC=clang --enable-fuzzing && make tests/fuzz/fuzz_envelope
  *   tests/fuzz/fuzz_envelope -max_total_time=600 corpus/
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "enccache.h"
 
 #include "envelope.h"
 #include "fernet.h"
@@ -23,6 +30,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static uint8_t key[EC_KEYBYTES];
+static enccache *lib_cache;	/* keys "default" and "other", salt "salt" */
+
+/* A cache for enccache_decode (real PBKDF2, once), in a temp dir that
+ * decode never touches. */
+static void lib_init(void)
+{
+	char dir[] = "/tmp/fuzz-enccache-XXXXXX";
+	enccache_secrets *s;
+
+	if (!mkdtemp(dir) || enccache_secrets_new(&s) != 0 ||
+	    enccache_secrets_add(s, "default", "fuzz") != 0 ||
+	    enccache_secrets_add(s, "other", "fuzz2") != 0 ||
+	    enccache_open(dir, s, "salt", 4, "inf", NULL, &lib_cache) != 0)
+		abort();
+	enccache_secrets_free(s);
+	rmdir(dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -32,6 +56,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	if (ec_kdf_derive("fuzz", 4, (const uint8_t *)"salt", 4, 1, key) != 0)
 		abort();
+	lib_init();
 	return 0;
 }
 
@@ -143,6 +168,83 @@ static void fuzz_secrets(const char *p, size_t n)
 		ec_secrets_release(&s);
 }
 
+/* TTL text up to the first newline, the envelope after it; without a
+ * newline, the whole input is the envelope (default TTL). */
+static void fuzz_lib_decode(const char *p, size_t n)
+{
+	const char *nl = memchr(p, '\n', n);
+	struct enccache_entry *e;
+	char *ttl = NULL;
+
+	if (nl) {
+		ttl = strndup(p, (size_t)(nl - p));
+		if (!ttl)
+			return;
+		n -= (size_t)(nl + 1 - p);
+		p = nl + 1;
+	}
+	if (enccache_decode(lib_cache, p, n, ttl, NULL, &e) == 0) {
+		if (!e->data || !e->key)
+			abort();
+		enccache_entry_free(e);
+	}
+	free(ttl);
+}
+
+/* JSON -> plist -> JSON -> plist: lossless, so the plists are equal. */
+static void fuzz_lib_json(const char *p, size_t n)
+{
+	uint8_t *pl, *again;
+	size_t plen, alen, jlen;
+	char *json;
+	int err;
+
+	if (enccache_json_to_plist(p, n, &pl, &plen) != 0)
+		return;
+	err = enccache_plist_to_json(pl, plen, &json, &jlen);
+	if (err == 0) {
+		if (json[jlen] != '\0' ||
+		    enccache_json_to_plist(json, jlen, &again, &alen) != 0 ||
+		    alen != plen || memcmp(again, pl, plen) != 0)
+			abort();
+		enccache_free(again);
+		enccache_free(json);
+	} else if (err != ENCCACHE_ENOTPLIST) {	/* a date JSON cannot carry */
+		abort();
+	}
+	enccache_free(pl);
+}
+
+static void fuzz_lib_plist(const uint8_t *p, size_t n)
+{
+	size_t jlen;
+	char *json;
+
+	if (enccache_plist_to_json(p, n, &json, &jlen) == 0)
+		enccache_free(json);
+}
+
+/* Text up to the first NUL, the prefix after it (none without a NUL). */
+static void fuzz_lib_hashed(const uint8_t *p, size_t n)
+{
+	char *s = malloc(n + 2), *prefix = NULL, *out;
+	size_t len;
+
+	if (!s)
+		return;
+	memcpy(s, p, n);
+	s[n] = s[n + 1] = '\0';
+	len = strlen(s);
+	if (len < n)
+		prefix = s + len + 1;
+	if (enccache_get_hashed_filename(s, n % 65, prefix, &out) == 0) {
+		if (strlen(out) < 8)
+			abort();
+		enccache_free(out);
+	}
+	free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data + 1;
@@ -151,6 +253,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	n = size - 1;
+	switch (data[0]) {
+	case 0xF0:
+		fuzz_lib_decode((const char *)p, n);
+		return 0;
+	case 0xF1:
+		fuzz_lib_json((const char *)p, n);
+		return 0;
+	case 0xF2:
+		fuzz_lib_plist(p, n);
+		return 0;
+	case 0xF3:
+		fuzz_lib_hashed(p, n);
+		return 0;
+	}
 	switch (data[0] % 7) {
 	case 0:
 		fuzz_envelope((const char *)p, n);

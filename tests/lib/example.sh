@@ -5,10 +5,12 @@
 # PKG_CONFIG_SYSROOT_DIR pointing there), in a directory outside the
 # source tree.  Run twice: computed, then cached; what it saved loads in
 # the Python reference as the same object, and what Python saved it reads.
-# Then the same program linked with the static library.
+# Every man3 page's EXAMPLE, as installed, builds and runs too.  Then
+# fetch_prices linked with the static library.
 #
-# EC_EXAMPLE_INSTALLED=1 uses the library installed on this machine (the
-# Debian packages, in .ci/run) instead of installing one.
+# EC_EXAMPLE_INSTALLED=1 uses the library, the example and the man pages
+# installed on this machine (the Debian packages, in .ci/run) instead of
+# installing them.
 . "$(dirname "$0")/../lib.sh"
 
 require_python
@@ -18,12 +20,13 @@ command -v pkg-config >/dev/null ||
 SALT=my-application-salt
 
 mkdir "$T/ext"
-cp "$top_srcdir/examples/fetch_prices.c" "$T/ext/"
 if [ "${EC_EXAMPLE_INSTALLED:-0}" = 1 ]; then
 	pc() { pkg-config "$@"; }
 	libdir=$(pkg-config --variable=libdir enccache) ||
 		fail "pkg-config finds no installed enccache"
 	run_env=(env)
+	example=/usr/share/doc/libenccache-dev/examples/fetch_prices.c
+	man3=/usr/share/man/man3
 else
 	inst=$T/inst
 	[ -f "$builddir/Makefile" ] || hard_error "no Makefile in '$builddir'"
@@ -46,7 +49,12 @@ else
 	}
 	libdir=$(dirname "$(dirname "$pcfile")")
 	run_env=(env "LD_LIBRARY_PATH=$libdir")
+	example=$top_srcdir/examples/fetch_prices.c
 fi
+[ -f "$example" ] || fail "no example at '$example'"
+cp "$example" "$T/ext/fetch_prices.c"
+[ -f "$man3/libenccache.3" ] || [ -f "$man3/libenccache.3.gz" ] ||
+	fail "no libenccache.3 in '$man3'"
 cd "$T/ext"
 
 cflags=$(pc --cflags enccache) || fail "pkg-config --cflags enccache failed"
@@ -118,6 +126,82 @@ run "${run_env[@]}" ./fetch_prices "$C" "$T/secrets.json"
 	fail "loose secrets file: $(cat "$T/err")"
 [ ! -s "$T/out" ] || fail "output on an error"
 chmod 600 "$T/secrets.json"
+
+# Every man3 page's EXAMPLE builds and runs: complete programs with
+# CACHE_DIR SECRETS_FILE, fragments inside a main() that has opened
+# `cache` (secrets default and api, salt "my-salt").
+cat >"$T/prelude.c" <<'EOF_C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <enccache.h>
+
+static const char *password = "pw";
+
+int main(void)
+{
+	enccache_secrets *secrets_;
+	enccache *cache;
+
+	(void)password;
+	if (enccache_secrets_new(&secrets_) != 0 ||
+	    enccache_secrets_add(secrets_, "default", "pw") != 0 ||
+	    enccache_secrets_add(secrets_, "api", "pw") != 0 ||
+	    enccache_open("cache", secrets_, "my-salt", 7, NULL, NULL,
+			  &cache) != 0)
+		return 99;
+	enccache_secrets_free(secrets_);
+	{
+EOF_C
+make_secrets "$T/man-secrets.json" default pw api pw
+pages=0
+for page in "$man3"/libenccache.3* "$man3"/enccache_*.3*; do
+	# the pages themselves, not the links to them
+	[ -f "$page" ] && [ ! -L "$page" ] || continue
+	zcat -f "$page" | grep -q '^\.so ' && continue
+	name=$(basename "$page" .gz)
+	name=${name%.3}
+	zcat -f "$page" | awk '/^\.SH EXAMPLE/ { s = 1 } s && /^\.EE/ { exit }
+	     s && f { print } s && /^\.EX/ { f = 1 }' |
+		sed -e 's/\\-/-/g' -e 's/\\e/\\/g' >"$T/$name.body"
+	[ -s "$T/$name.body" ] || fail "man page $name.3 has no EXAMPLE code"
+	mkdir "$T/run-$name"
+	if grep -q '^int main(' "$T/$name.body"; then
+		cp "$T/$name.body" "$T/run-$name/$name.c"
+		args=(cache "$T/man-secrets.json")
+	else
+		{ cat "$T/prelude.c" "$T/$name.body"
+		  printf '\t}\n\tenccache_close(cache);\n\treturn 0;\n}\n'; } \
+			>"$T/run-$name/$name.c"
+		args=()
+	fi
+	# shellcheck disable=SC2086
+	$CC -Wall -Wextra -Werror -o "$T/run-$name/prog" "$T/run-$name/$name.c" \
+		$cflags $libs ${SAN_LDFLAGS:-} ||
+		fail "the EXAMPLE of $name.3 does not build ($T/run-$name/$name.c)"
+	(cd "$T/run-$name" && run_ok "${run_env[@]}" ./prog "${args[@]}")
+	[ ! -s "$T/err" ] || fail "the EXAMPLE of $name.3 wrote to stderr: $(cat "$T/err")"
+	cp "$T/out" "$T/run-$name/out"
+	pages=$((pages + 1))
+done
+[ "$pages" -ge 6 ] || fail "only $pages man3 pages found"
+[ "$(cat "$T/run-libenccache/out")" = "hello, world" ] ||
+	fail "libenccache.3's program: $(cat "$T/run-libenccache/out")"
+got=$(ecref get --dir "$T/run-libenccache/cache" --secrets "$T/man-secrets.json" \
+	--salt my-salt notes/hello) || fail "ecref cannot load libenccache.3's entry"
+[ "$got" = "hello, world" ] || fail "ecref loads '$got' from libenccache.3's entry"
+grep -qx '42 (key default, created .*, comment computed)' "$T/run-enccache_save/out" &&
+	grep -qx removed "$T/run-enccache_save/out" ||
+	fail "enccache_save.3's example: $(cat "$T/run-enccache_save/out")"
+head -n 1 "$T/run-enccache_get_hashed_filename/out" |
+	grep -qx "prices-$(printf 'get_prices(date=2026-02-07)' | sha256sum | cut -c1-32)" ||
+	fail "enccache_get_hashed_filename.3's example: $(cat "$T/run-enccache_get_hashed_filename/out")"
+grep -q '^computed: {' "$T/run-enccache_execute_cached/out" ||
+	fail "enccache_execute_cached.3's example: $(cat "$T/run-enccache_execute_cached/out")"
+(cd "$T/run-enccache_execute_cached" &&
+	run_ok "${run_env[@]}" ./prog cache "$T/man-secrets.json")
+grep -q '^cached: {' "$T/out" || fail "enccache_execute_cached.3's example, again: $(cat "$T/out")"
+[ -d "$T/run-enccache_open/myapp-cache" ] || fail "enccache_open.3's example made no cache"
 
 # The static library: the same program, no libenccache.so at run time.
 if [ -f "$libdir/libenccache.a" ]; then
