@@ -128,6 +128,18 @@ struct ecfs_stats {
 				   release): the entry was left as it was */
 };
 
+/* replace.c: entries renamed away lately, and files that took their
+ * place (see replace.h). */
+#define EC_REPLACE_RECENT 16
+struct ec_replace_recent {
+	fuse_ino_t parent;	/* 0: the slot is free */
+	char *name;
+	fuse_ino_t node;	/* the file that claimed it, or 0 */
+	char *key, *comment;
+	bool bplist;
+	int64_t at_us;
+};
+
 struct ecfs {
 	struct ec_cache *cache;
 	const struct ec_store *store;
@@ -153,6 +165,7 @@ struct ecfs {
 	bool set_times;		/* -o set_times: explicit utimensat times
 				   set created_at */
 	struct ecfs_stats stats;	/* under fs->lock */
+	struct ec_replace_recent recent[EC_REPLACE_RECENT];	/* fs->lock */
 	struct ec_notifier *notifier;
 };
 

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "handle.h"
+#include "replace.h"
 #include "ttl.h"
 
 /* An envelope rewritten in place is half-written for a moment: how often
@@ -281,10 +282,13 @@ struct save_target {
 	bool live;		/* live readers want the content */
 	int64_t created_us;
 	char *comment, *validasof;	/* pending: set by setxattr */
+	char *key;		/* pending: the key of the entry it replaces
+				   (replace.h), or NULL for key= */
 };
 
 /* 1 when n is unlinked (nothing to save), else 0 or -errno. */
-static int save_target(struct node *n, struct save_target *t)
+static int save_target(struct ecfs *fs, struct node *n,
+		       struct save_target *t)
 {
 	int err;
 
@@ -301,6 +305,15 @@ static int save_target(struct node *n, struct save_target *t)
 	if (t->pending && n->next_validasof &&
 	    !(t->validasof = strdup(n->next_validasof)))
 		err = -ENOMEM;
+	if (t->pending && !err) {
+		char *comment = NULL;
+
+		err = ec_replace_for_save(fs, n, &t->key, &comment);
+		if (!t->comment)
+			t->comment = comment;	/* setxattr's wins */
+		else
+			free(comment);
+	}
 	return err;
 }
 
@@ -326,6 +339,7 @@ static int save_data(struct ecfs *fs, const struct save_target *t,
 		}
 	}
 	if (t->pending) {
+		o.key = t->key;
 		o.comment = t->comment;
 		o.validasof = t->validasof;
 	}
@@ -354,7 +368,7 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 		return err;
 	pthread_rwlock_rdlock(&fs->ns);
 	pthread_mutex_lock(&fs->lock);
-	err = save_target(n, &t);
+	err = save_target(fs, n, &t);
 	if (err == 1) {
 		/* Removed or replaced: the changes go nowhere, as writes to
 		 * an unlinked file do. */
@@ -404,6 +418,7 @@ out:
 	ec_secure_free(shown);
 	free(t.comment);
 	free(t.validasof);
+	free(t.key);
 	return err == 1 ? 0 : err;
 }
 

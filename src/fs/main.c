@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "ops.h"
 #include "probe.h"
+#include "replace.h"
 #include "secrets.h"
 #include "startup.h"
 #include "secure.h"
@@ -146,6 +147,7 @@ static int fs_init(struct ecfs *fs, const struct ec_conf *c,
 
 static void fs_release(struct ecfs *fs)
 {
+	ec_replace_release(fs);
 	ec_watch_free(fs->watch);
 	fs->watch = NULL;
 	ec_nodes_release(&fs->nodes);

@@ -509,6 +509,9 @@ struct rename_src {
 	 * renamed, which shows the same content. */
 	bool rewritten;
 	struct ec_fsmeta_info mi;
+	/* What the source entry was (remembered for its old name), or,
+	 * for a file being created, what the entry it replaces was. */
+	struct ec_replace_info info;
 };
 
 /* Rename the backing file or directory from -> to (fs->ns held
@@ -545,9 +548,24 @@ static int rename_backing(struct ecfs *fs, struct rename_src *rs,
 		return -EEXIST;
 	if (rs->pending) {
 		/* Not saved yet: only the name moves (it is saved under the
-		 * new one); what the name held goes now, as POSIX says. */
+		 * new one); what the name held goes now, as POSIX says, and
+		 * the first save keeps its key name and comment. */
+		if (target == 2) {
+			err = ec_replace_info_of(fs, to, &rs->info);
+			if (err)
+				return err;
+		}
 		err = ec_cache_remove(fs->cache, to);
 		return err == -ENOENT ? 0 : err;
+	}
+	/* Moved to a free name: what leaves from's name is remembered for
+	 * a file created there next (an editor's save: rename to a backup,
+	 * write a new file).  A file renamed over an entry replaces it
+	 * instead (a temp file's name is free again, not an entry's). */
+	if (target == 0) {
+		err = ec_replace_info_of(fs, from, &rs->info);
+		if (err)
+			return err;
 	}
 	/* Over a valid entry: as an overwrite of it (key, comment, what
 	 * content it takes). */
@@ -575,7 +593,7 @@ static int rename_backing(struct ecfs *fs, struct rename_src *rs,
 /* After the backing rename: the target's node is unlinked (replaced),
  * the source's node moves, and keeps its version when the envelope is
  * still the same file (a rename changes only its ctime).  fs->lock held. */
-static void rename_nodes(struct ecfs *fs, const struct rename_src *rs,
+static void rename_nodes(struct ecfs *fs, struct rename_src *rs,
 			 fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname,
 			 const struct ec_fsmeta_key *key, bool have_key)
@@ -589,6 +607,13 @@ static void rename_nodes(struct ecfs *fs, const struct rename_src *rs,
 	tgt = np ? ec_node_child(&fs->nodes, np, newname) : NULL;
 	if (tgt && tgt != src)
 		ec_node_unlinked(&fs->nodes, tgt);
+	if (!rs->is_dir) {
+		ec_replace_forget(fs, newparent, newname);
+		if (rs->pending && src)
+			ec_replace_attach(fs, src, &rs->info);
+		else if (!rs->pending)
+			ec_replace_away(fs, parent, name, &rs->info);
+	}
 	if (!src || !np || ec_node_move(&fs->nodes, src, np, newname) != 0 ||
 	    src->is_dir || src->pending)
 		return;
@@ -630,6 +655,7 @@ void ecfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		ecfs_reply_err(req, -EINVAL);	/* RENAME_EXCHANGE... */
 		return;
 	}
+	memset(&rs, 0, sizeof(rs));
 	/* No save lands under either name meanwhile (fs.h). */
 	pthread_rwlock_wrlock(&fs->ns);
 	err = child_id(fs, parent, name, from);
@@ -637,7 +663,6 @@ void ecfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = child_id(fs, newparent, newname, to);
 	if (err)
 		goto out;
-	memset(&rs, 0, sizeof(rs));
 	pthread_mutex_lock(&fs->lock);
 	p = ec_node_get(&fs->nodes, parent);
 	src = p ? ec_node_child(&fs->nodes, p, name) : NULL;
@@ -663,6 +688,7 @@ void ecfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = sync_parent(fs, to);
 out:
 	pthread_rwlock_unlock(&fs->ns);
+	ec_replace_info_release(&rs.info);
 	ecfs_reply_err(req, err);
 }
 
@@ -802,8 +828,17 @@ void ecfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (!err && (fi->flags & O_TRUNC))
 			ec_handle_changed(fs, h);
 	} else {
+		bool over = false, bp = false;
+
 		h->ready = true;	/* empty */
-		ec_handle_set_view(fs, h, false, false);
+		/* In the place of an entry just renamed away: as an
+		 * overwrite of it (an editor's save; replace.h). */
+		if (fresh) {
+			pthread_mutex_lock(&fs->lock);
+			over = ec_replace_claim(fs, parent, name, n, &bp);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		ec_handle_set_view(fs, h, over, bp);
 		h->append = (fi->flags & O_APPEND) != 0;
 		if (fresh)
 			ec_handle_changed(fs, h);	/* saved even if empty */
