@@ -243,11 +243,13 @@ int ec_archive_put_jsonl(struct ec_sbuf *out, const struct ec_record *r)
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		goto out;
+	/* SPACED is "{ ... }": the line is '{', the members, the data */
 	n = strlen(text);
-	/* SPACED ends in " }" */
 	while (n > 0 && (text[n - 1] == '}' || text[n - 1] == ' '))
 		n--;
-	err = ec_sbuf_append(out, text, n);
+	err = n < 2 ? -EINVAL : ec_sbuf_append(out, "{", 1);
+	if (!err)
+		err = ec_sbuf_append(out, text + 2, n - 2);
 	if (!err)
 		err = ec_sbuf_append(out, tail, sizeof(tail) - 1);
 	if (!err)

@@ -158,7 +158,7 @@ START_TEST(test_jsonl_form)
 	struct ec_sbuf out = EC_SBUF_INIT;
 	struct ec_record r;
 	static const char want[] =
-		"{ \"id\": \"a/b\", \"key\": \"default\", \"created_at\": null, "
+		"{\"id\": \"a/b\", \"key\": \"default\", \"created_at\": null, "
 		"\"comment\": \"x/y\", \"validasof\": null, \"size\": 3, "
 		"\"data\": \"AAEC\"}\n";
 

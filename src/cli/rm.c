@@ -1,0 +1,73 @@
+/* rm: remove entries, each failure on its own line. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+
+/* Remove one entry; 0 or an exit code, with *why the error (or NULL). */
+static int rm_one(const struct ec_cache *c, const char *id, const char **why)
+{
+	int rc = ec_cache_remove(c, id);
+
+	*why = NULL;
+	if (rc == -ENOENT) {
+		ec_complain("cannot remove '%s': no such entry", id);
+		*why = "no such entry";
+		return EXIT_INVALID;
+	}
+	if (rc < 0) {
+		*why = ec_errtext(rc);
+		ec_complain("cannot remove '%s': %s", id, *why);
+		if (rc == -EC_EID)
+			return EXIT_USAGE;
+		if (rc == -ENOTDIR || rc == -ELOOP || rc == -EISDIR)
+			return EXIT_INVALID;	/* no entry there */
+		return EXIT_IO;
+	}
+	return 0;
+}
+
+int ec_cmd_rm(struct ec_opts *o, int argc, char **args)
+{
+	struct ec_cache *c = NULL;
+	struct ec_buf out = { 0 };
+	struct ec_idlist ids;
+	struct ec_jw w;
+	size_t i;
+	int ret;
+
+	ret = ec_cli_ids(o, argc, args, &ids);
+	if (ret)
+		return ret;
+	ret = ec_cli_open(o, false, &c);
+	if (ret)
+		goto out;
+	ec_jw_init(&w, &out);
+	ec_jw_open_lines(&w);
+	for (i = 0; i < ids.n; i++) {
+		const char *why;
+		int rc = rm_one(c, ids.ids[i], &why);
+
+		ret = ec_worse(ret, rc);
+		ec_jw_open(&w, '{');
+		ec_jw_key(&w, "id");
+		ec_jw_str(&w, ids.ids[i]);
+		ec_jw_key(&w, "removed");
+		ec_jw_bool(&w, rc == 0);
+		ec_jw_key(&w, "error");
+		ec_jw_str(&w, why);
+		ec_jw_close(&w);
+	}
+	ec_jw_close(&w);
+	ec_buf_addc(&out, '\n');
+	if (o->json)
+		ret = ec_worse(ret, ec_flush_stdout(out.p, out.len));
+out:
+	ec_buf_release(&out);
+	ec_cache_free(c);
+	ec_idlist_release(&ids);
+	return ret;
+}
