@@ -32,6 +32,11 @@ struct ec_cache_options {
 
 struct ec_cache;
 
+/* Envelopes (and data) from this size on are read and written in a
+ * stream (cache_stream.c): the plaintext is held once, never the
+ * envelope, the raw token or the ciphertext as well. */
+#define EC_STREAM_MIN ((size_t)1 << 20)
+
 /*
  * Derive the keys (in parallel) and open the store.  *secrets is wiped and
  * released on every path.  -EC_EKEY when default_key names no secret.

@@ -17,10 +17,6 @@ struct ec_cache {
 	bool durable;
 };
 
-/* Envelopes from this size on are read and written in a stream
- * (cache_stream.c): the plaintext is held once. */
-#define EC_STREAM_MIN ((size_t)1 << 20)
-
 /* e emptied (no allocation), states as set by the loaders. */
 void ec_entry_init(struct ec_entry *e);
 void ec_entry_set_state(struct ec_entry *e, enum ec_state s, int reason);

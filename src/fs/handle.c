@@ -115,6 +115,39 @@ static void adopt(struct handle *h, uint8_t *content, size_t len)
 }
 
 /*
+ * A big envelope (EC_STREAM_MIN bytes and more): loaded now, in one
+ * pass through the core, and its content adopted, so that it is never in
+ * memory twice (no envelope kept for later).  Another version than want
+ * is told by its key and its tag.  1 when it looks half-written.
+ */
+static int read_big(struct ecfs *fs, struct handle *h, const char *id,
+		    const struct ec_fsmeta_key *want,
+		    struct ec_fsmeta_info *mi)
+{
+	struct ec_fsmeta_info known;
+	struct ec_fsmeta_key got;
+	uint8_t *content = NULL;
+	size_t clen = 0;
+	bool had;
+	int err;
+
+	had = ec_fsmeta_get(fs->meta, want, &known);
+	err = ec_present_load(fs, id, h->opened_us, want, &got, mi, &content,
+			      &clen);
+	if (err)
+		return err == -EISDIR || err == -ELOOP || err == -EINVAL ||
+		       err == -EC_EID ? -ENOENT : err;
+	if (!ec_present_shown(fs, mi, h->opened_us)) {
+		ec_secure_free(content);
+		return ec_present_torn(mi, &got, ec_clock_now_us());
+	}
+	h->other = !ec_fsmeta_key_equal(want, &got) ||
+		   (had && known.digest != mi->digest);
+	adopt(h, content, clen);
+	return 0;
+}
+
+/*
  * Read id's envelope into h (a writer opened with O_TRUNC only stats it)
  * and tell what it is (*mi).  When the bytes are want's version (same
  * key, same digest) the metadata cache answers and the content is
@@ -134,9 +167,10 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 
 	free(h->env);
 	h->env = NULL;
-	if (trunc)
-		err = ec_store_stat_entry(fs->store, id, &st);
-	else
+	err = ec_store_stat_entry(fs->store, id, &st);
+	if (!err && !trunc && (size_t)st.st_size >= EC_STREAM_MIN)
+		return read_big(fs, h, id, want, mi);
+	if (!err && !trunc)
 		err = ec_store_read(fs->store, id, EC_ENVELOPE_MAX, &h->env,
 				    &h->envlen, &st);
 	if (err == -EC_ETOOBIG || err == -ELOOP || err == -EINVAL ||
@@ -350,13 +384,47 @@ static int save_data(struct ecfs *fs, const struct save_target *t,
 	return err;
 }
 
+/* Whether the text cannot start a JSON value (after white space), so
+ * view=auto would keep it as bytes: decided without parsing it. */
+static bool not_json(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+			 p[i] == '\r'))
+		i++;
+	return i < n && !strchr("{[\"-0123456789tfn", p[i]);
+}
+
+/*
+ * The data a save stores for h's content under its view: the buffer
+ * itself when it is stored as it is (raw view, or auto with bytes that
+ * are not JSON: a big file is never copied), else the converted data in
+ * *owned (ec_secure_free).
+ */
+static int save_bytes(struct handle *h, const uint8_t **data, size_t *len,
+		      uint8_t **owned)
+{
+	*owned = NULL;
+	if (h->wview == EC_VIEW_RAW ||
+	    (h->wview == EC_VIEW_AUTO && !h->wbplist &&
+	     not_json(h->buf.p, h->buf.len))) {
+		*data = h->buf.p ? h->buf.p : (const uint8_t *)"";
+		*len = h->buf.len;
+		return 0;
+	}
+	return ec_view_parse_content(h->wview, h->wbplist, h->buf.p,
+				     h->buf.len, owned, len);
+}
+
 int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 {
 	struct node *n = h->node;
 	struct save_target t;
 	struct ec_fsmeta_key key;
 	struct ec_fsmeta_info mi;
-	uint8_t *data = NULL, *shown = NULL;
+	const uint8_t *data = NULL;
+	uint8_t *owned = NULL, *shown = NULL;
 	size_t dlen = 0, shownlen = 0;
 	fuse_ino_t ino = n->ino;
 	bool inplace;
@@ -378,11 +446,10 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (!err)
-		err = ec_view_parse_content(h->wview, h->wbplist, h->buf.p,
-					    h->buf.len, &data, &dlen);
+		err = save_bytes(h, &data, &dlen, &owned);
 	if (err)
 		goto out;
-	err = save_data(fs, &t, data, dlen, durable);
+	err = save_data(fs, &t, owned ? owned : data, dlen, durable);
 	if (err)
 		goto out;
 
@@ -414,7 +481,7 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 out:
 	pthread_rwlock_unlock(&fs->ns);
 	ec_inval_wait(fs, seq);
-	ec_secure_free(data);
+	ec_secure_free(owned);
 	ec_secure_free(shown);
 	free(t.comment);
 	free(t.validasof);

@@ -15,7 +15,9 @@
 #include "fs.h"
 #include "secure.h"
 
-#define EC_WRITE_MAX ((size_t)256 << 20)	/* largest content written */
+/* The largest content a file open for writing may hold: it lives in
+ * guarded memory once, so memory is the real bound (ENOMEM, EFBIG). */
+#define EC_WRITE_MAX ((size_t)16 << 30)
 
 /*
  * A read-only handle holds its content as data/len: rendered from the

@@ -235,7 +235,7 @@ void ec_present_bytes(struct ecfs *fs, const char *id, const char *env,
 	if (content)
 		*content = NULL;
 	(void)render(fs, &e, mi, content, clen);
-	mi->digest = ec_fsmeta_digest(env, envlen);
+	mi->digest = e.tag;
 	record(fs, id, &e, &key, mi, now);
 	ec_entry_release(&e);
 }
@@ -246,33 +246,26 @@ static int load_once(struct ecfs *fs, const char *id, int64_t now,
 		     struct ec_fsmeta_key *key, struct ec_fsmeta_info *mi,
 		     uint8_t **content, size_t *clen)
 {
-	char *env = NULL;
-	size_t envlen = 0;
-	struct stat st;
+	struct ec_entry e;
 	int err;
 
-	memset(&st, 0, sizeof(st));
-	err = ec_store_read(fs->store, id, EC_ENVELOPE_MAX, &env, &envlen,
-			    &st);
-	if (err == -EC_ETOOBIG) {
-		/* Not ours to show; known by its version, not remembered. */
-		memset(mi, 0, sizeof(*mi));
-		mi->state = EC_STATE_CORRUPT;
-		mi->reason = err;
-		if (hint)
-			*key = *hint;
-		else
-			memset(key, 0, sizeof(*key));
-		if (content)
-			*content = NULL;
-		return 0;
-	}
+	/* The core reads a big envelope in a stream (the plaintext once). */
+	err = ec_cache_load(fs->cache, id, EC_LOAD_DATA, now, &e);
 	if (err)
 		return err;
-	ec_present_bytes(fs, id, env, envlen, &st, now, EC_LOAD_DATA, mi,
-			 content, clen);
-	ec_fsmeta_key_of(key, &st);
-	free(env);
+	if (e.st.st_ino)
+		ec_fsmeta_key_of(key, &e.st);
+	else if (hint)
+		*key = *hint;
+	else
+		memset(key, 0, sizeof(*key));
+	if (content)
+		*content = NULL;
+	(void)render(fs, &e, mi, content, clen);
+	mi->digest = e.tag;
+	if (e.st.st_ino)
+		record(fs, id, &e, key, mi, now);
+	ec_entry_release(&e);
 	return 0;
 }
 
