@@ -70,11 +70,14 @@ int ec_conf_proc(void *data, const char *arg, int key,
 		c->sync = 1;
 		return 0;
 	case EC_CONF_KEY_FSNAME:
-		c->has_fsname = 1;
-		return 1;	/* libfuse's: the mount's source */
+		/* libfuse's too (the mount's source): kept, and noted */
+		free(c->fsname);
+		c->fsname = strdup(arg + strlen("fsname="));
+		return c->fsname ? 1 : -1;
 	case EC_CONF_KEY_SUBTYPE:
-		c->has_subtype = 1;
-		return 1;
+		free(c->subtype);
+		c->subtype = strdup(arg + strlen("subtype="));
+		return c->subtype ? 1 : -1;
 	case FUSE_OPT_KEY_NONOPT:
 		/* Both are ours, so that we word the errors about them. */
 		c->nonopts++;
@@ -176,12 +179,17 @@ static void unescape(char *s)
 	*w = '\0';
 }
 
-/* Whether something is mounted on the directory real (a realpath). */
-static bool is_mounted(const char *real)
+/* Whether something is mounted on the directory real (a realpath); the
+ * type and source of the last such mount into type/source (size bytes
+ * each, "" when unknown). */
+static bool is_mounted(const char *real, char *type, char *source,
+		       size_t size)
 {
 	char line[8192];
 	bool found = false;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	type[0] = source[0] = '\0';
 
 	if (!f) {
 		/* No /proc: compare devices with the parent instead. */
@@ -194,16 +202,27 @@ static bool is_mounted(const char *real)
 			return false;
 		return a.st_dev != b.st_dev && strcmp(real, "/") != 0;
 	}
-	while (!found && fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f)) {
 		char *save = NULL, *field = strtok_r(line, " ", &save);
 		int i;
 
 		for (i = 1; field && i < 5; i++)
 			field = strtok_r(NULL, " ", &save);
-		if (field) {
-			unescape(field);
-			found = strcmp(field, real) == 0;
-		}
+		if (!field)
+			continue;
+		unescape(field);
+		if (strcmp(field, real) != 0)
+			continue;
+		found = true;
+		/* ... optional fields, "-", then the type and the source */
+		while ((field = strtok_r(NULL, " ", &save)) &&
+		       strcmp(field, "-") != 0)
+			;
+		field = field ? strtok_r(NULL, " ", &save) : NULL;
+		snprintf(type, size, "%s", field ? field : "");
+		field = field ? strtok_r(NULL, " ", &save) : NULL;
+		snprintf(source, size, "%s", field ? field : "");
+		unescape(source);
 	}
 	fclose(f);
 	return found;
@@ -388,6 +407,7 @@ static int check_options(const struct ec_conf *c, struct ec_conf_setup *s)
 /* The cache directory and the mount point; 0, or -1 after complaining. */
 static int check_paths(const struct ec_conf *c, struct ec_conf_setup *s)
 {
+	char type[PATH_MAX], source[PATH_MAX], want[NAME_MAX + 8];
 	struct ec_store probe;
 	struct stat st;
 	size_t cl;
@@ -417,7 +437,19 @@ static int check_paths(const struct ec_conf *c, struct ec_conf_setup *s)
 			 ec_conf_errtext(-errno));
 		return -1;
 	}
-	if (is_mounted(s->mountpoint)) {
+	if (is_mounted(s->mountpoint, type, source, sizeof(type))) {
+		/* This very mount (mount -a run again, with a source that
+		 * mount(8) does not recognise: a given fsname=): nothing to
+		 * do, as for mount(8). */
+		snprintf(want, sizeof(want), "fuse.%s",
+			 c->subtype ? c->subtype : PROG);
+		if (strcmp(type, want) == 0 &&
+		    strcmp(source, c->fsname ? c->fsname : s->cachedir) == 0) {
+			fprintf(stderr, PROG ": '%s' is already mounted there "
+				"from '%s'\n", c->mountpoint, source);
+			s->already = true;
+			return -1;
+		}
 		ec_conf_complain("mount point '%s' is busy: something is already "
 			 "mounted there", c->mountpoint);
 		return -1;
@@ -496,11 +528,11 @@ int ec_conf_fuse_opts(const struct ec_conf *c, const struct ec_conf_setup *s,
 	if (!b)
 		return -ENOMEM;
 	at = (size_t)snprintf(b, n, "-odefault_permissions");
-	if (!c->has_fsname) {
+	if (!c->fsname) {
 		at += (size_t)snprintf(b + at, n - at, ",fsname=");
 		at = add_escaped(b, at, s->cachedir);
 	}
-	if (!c->has_subtype)
+	if (!c->subtype)
 		snprintf(b + at, n - at, ",subtype=" PROG);
 	*out = b;
 	return 0;
@@ -520,6 +552,8 @@ void ec_conf_release(struct ec_conf *c)
 	free(c->meta_cache);
 	free(c->extpass);
 	free(c->extpass_timeout);
+	free(c->fsname);
+	free(c->subtype);
 	free(c->uid);
 	free(c->gid);
 	free(c->cachedir);

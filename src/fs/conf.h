@@ -5,6 +5,7 @@
 #define EC_FS_CONF_H
 
 #include <fuse_lowlevel.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,8 +35,8 @@ struct ec_conf {
 	int strict_perms;	/* chmod/chown that change something: EPERM */
 	int set_times;		/* utimensat with a time sets created_at */
 	int no_key_check;	/* mount even when no entry opens */
-	int has_fsname;		/* -o fsname= / subtype= given (kept for */
-	int has_subtype;	/* libfuse, which uses them) */
+	char *fsname;		/* -o fsname= / subtype= when given (kept */
+	char *subtype;		/* for libfuse too, which uses them) */
 	int nonopts;
 };
 
@@ -62,6 +63,8 @@ struct ec_conf_setup {
 	int extpass_timeout_ms;	/* 0: the default */
 	uid_t uid;		/* the owner shown: uid= or ours */
 	gid_t gid;
+	bool already;		/* this mount is there already (said so):
+				   ec_conf_check() fails, exit 0 */
 };
 
 /* Validate everything that needs no key into *s (release it with

@@ -349,8 +349,11 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out;
 	}
-	if (ec_conf_check(&c, &s) != 0)
+	if (ec_conf_check(&c, &s) != 0) {
+		if (s.already)
+			ret = 0;
 		goto out;
+	}
 	if (ec_conf_fuse_opts(&c, &s, &fuse_opts) != 0 ||
 	    fuse_opt_add_arg(&args, fuse_opts) != 0 ||
 	    fs_init(&fs, &c, &s) != 0) {

@@ -63,6 +63,46 @@ fs_start() {
 	fail "enccachefs did not mount within $((WAIT_STEPS / 10)) s (-o $opts)"
 }
 
+# fs_run MOUNTPOINT ARGS...: mount with exactly these arguments (-f is
+# added), in the background, as fs_start does; stdin as the caller's.
+fs_run() {
+	local mnt=$1 i
+	shift
+	NLOG=$((NLOG + 1))
+	LOG=$T/daemon.$NLOG.log
+	# (An asynchronous command's stdin is /dev/null unless redirected.)
+	exec 9<&0
+	"$ENCCACHEFS" -f "$@" <&9 9<&- >"$LOG" 2>&1 &
+	FS_PID=$!
+	exec 9<&-
+	FS_MNT=$mnt
+	for ((i = 0; i < WAIT_STEPS; i++)); do
+		mounted "$mnt" && return 0
+		if ! kill -0 "$FS_PID" 2>/dev/null; then
+			cat "$LOG" >&2
+			FS_PID=
+			fail "enccachefs exited before mounting: $*"
+		fi
+		sleep 0.1
+	done
+	fail "enccachefs did not mount within $((WAIT_STEPS / 10)) s: $*"
+}
+
+# fs_refuses REGEX ARGS...: enccachefs ARGS exits 1 with one stderr line
+# matching REGEX (grep -E), and nothing is mounted on MNT.
+fs_refuses() {
+	local re=$1
+	shift
+	run "$ENCCACHEFS" "$@"
+	[ "$rc" -eq 1 ] || { cleanup_fs; fail "exit $rc, expected 1: $* [stderr: $(cat "$T/err")]"; }
+	[ "$(wc -l <"$T/err")" -eq 1 ] ||
+		fail "expected one line on stderr: $* [stderr: $(cat "$T/err")]"
+	grep -Eq -- "$re" "$T/err" ||
+		fail "stderr does not match /$re/: $* [stderr: $(cat "$T/err")]"
+	mounted "$MNT" && fail "something was mounted by: $*"
+	return 0
+}
+
 # Every line the daemon may log; anything else fails the test.
 LOG_OK="^enccachefs: hiding '[^']*': (tampered|salt-mismatch|unknown-key|corrupt) \(.*\)\$|^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$|^enccachefs: removed [0-9]+ temp files? left by killed writers\$"
 # Lines that only tests provoking them accept (LOG_OK="$LOG_OK|$LOG_...").
