@@ -175,9 +175,21 @@ static void record(struct ecfs *fs, const char *id,
 		char shown[PATH_MAX];
 
 		ec_fs_printable(id, shown, sizeof(shown));
-		fuse_log(FUSE_LOG_WARNING, PROG ": hiding '%s': %s (%s)\n",
-			 shown, ec_state_name(mi->state),
-			 ec_strerror(mi->reason));
+		if (mi->state == EC_STATE_TAMPERED) {
+			/* Said as enccache says it: most often the wrong
+			 * password, not a changed file. */
+			char why[EC_REASON_MAX];
+
+			ec_entry_reason_text(fs->cache, e, now, why,
+					     sizeof(why));
+			ec_fs_printable(why, why, sizeof(why));
+			fuse_log(FUSE_LOG_WARNING, PROG ": hiding '%s': %s\n",
+				 shown, why);
+		} else {
+			fuse_log(FUSE_LOG_WARNING, PROG ": hiding '%s': %s "
+				 "(%s)\n", shown, ec_state_name(mi->state),
+				 ec_strerror(mi->reason));
+		}
 	}
 	if (mi->state == EC_STATE_VALID) {
 		report_loose(fs, id, false, &e->st);

@@ -245,7 +245,7 @@ for b in tampered salt ghost half garbage plainfile .ec-tmp-0123456789ab; do
 	done
 done
 ls -l "$MNT/bad" >/dev/null
-for pat in "'bad/tampered': tampered" "'bad/salt': salt-mismatch" \
+for pat in "'bad/tampered': does not open with key" "'bad/salt': salt-mismatch" \
 	   "'bad/ghost': unknown-key" "'bad/half': corrupt" \
 	   "'bad/garbage': corrupt"; do
 	[ "$(grep -cF "hiding $pat" "$LOG")" = 1 ] ||
@@ -279,8 +279,13 @@ put fresh/sub/one --data-file "$D/raw3"
 put_wait
 within "$SLACK" same "$MNT/fresh/sub/one" "$D/raw3"
 
-# G (part): a busy mount point fails before anything happens.
-expect_fs_err "mount point .* is busy" -o "secrets=$T/secrets.json,salt_file=$T/salt" "$C" "$MNT"
+# G (part): a busy mount point fails before anything happens; the same
+# mount again is already there (exit 0, as mount -a needs).
+mkdir -p -m 700 "$T/other-cache"
+expect_fs_err "mount point .* is busy" -o "secrets=$T/secrets.json,salt_file=$T/salt" "$T/other-cache" "$MNT"
+run "$ENCCACHEFS" -o "secrets=$T/secrets.json,salt_file=$T/salt" "$C" "$MNT"
+[ "$rc" = 0 ] && grep -q "is already mounted there from '$C'" "$T/err" ||
+	fail "mounting the same again: exit $rc, $(cat "$T/err")"
 fs_stop
 chmod 600 "$C/plain/raw1.enc.json"
 chmod 700 "$C/old"

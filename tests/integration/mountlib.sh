@@ -104,7 +104,7 @@ fs_refuses() {
 }
 
 # Every line the daemon may log; anything else fails the test.
-LOG_OK="^enccachefs: hiding '[^']*': (tampered|salt-mismatch|unknown-key|corrupt) \(.*\)\$|^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$|^enccachefs: removed [0-9]+ temp files? left by killed writers\$"
+LOG_OK="^enccachefs: hiding '[^']*': (salt-mismatch|unknown-key|corrupt) \(.*\)\$|^enccachefs: hiding '[^']*': does not open with key '[^']*' \(the wrong password, or tampered with\)\$|^enccachefs: (entry|directory) '[^']*' is accessible by group or others \(mode 0[0-7]{3}\); shown as 0[67]00\$|^enccachefs: removed [0-9]+ temp files? left by killed writers\$"
 # Lines that only tests provoking them accept (LOG_OK="$LOG_OK|$LOG_...").
 LOG_SAVE_FAILED="^enccachefs: cannot save '[^']*': [^A-Z].*; the entry is left as it was\$"
 LOG_RMDIR_KEPT="^enccachefs: cannot remove directory '[^']*': ('[^']*' [^A-Z].*|and [0-9]+ more that must stay)\$"
