@@ -208,7 +208,9 @@ int ec_cmd_export(struct ec_opts *o, int argc, char **args)
 		x.ret = ret;
 		rc = export_run(&x);
 		ret = ec_worse(x.ret, rc);
-		if (x.skipped)
+		if (rc == EXIT_IO)
+			;	/* the one line said where it stopped */
+		else if (x.skipped)
 			ec_summary(o, "export: %zu entries (%llu bytes of "
 				   "data); skipped %zu not valid (see "
 				   "'enccache ls --all')", x.done,

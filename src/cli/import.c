@@ -24,7 +24,8 @@ struct import {
 	struct ec_progress p;
 	size_t saved, failed, skipped;
 	uint64_t bytes;
-	bool stop;			/* an I/O error: no more saves */
+	bool stop;			/* the input or the disk failed: the
+					   one line said so, no summary */
 };
 
 /* The exit status and message of a failed save of r. */
@@ -94,17 +95,22 @@ static int read_failed(struct import *im, struct ec_archive_reader *ar,
 	const char *unit = ec_archive_reader_format(ar) == EC_ARCHIVE_TAR ?
 			   "member" : "line";
 
+	im->stop = true;
 	if (rc != -EC_EARCHIVE && rc != -EC_ETOOBIG) {
-		ec_complain("cannot read '%s': %s", im->name, ec_errtext(rc));
+		ec_complain("cannot read '%s': %s (%zu entries saved before "
+			    "it, each complete)", im->name, ec_errtext(rc),
+			    im->saved);
 		return EXIT_IO;
 	}
+	im->stop = true;
 	if (pos == 0 && rc == -EC_EARCHIVE)
 		ec_complain("cannot import '%s': %s", im->name,
 			    ec_archive_error(ar));
 	else
-		ec_complain("cannot import '%s': %s %zu: %s", im->name, unit,
-			    pos, rc == -EC_ETOOBIG ? "too large" :
-			    ec_archive_error(ar));
+		ec_complain("cannot import '%s': %s %zu: %s (%zu entries saved "
+			    "before it, each complete)", im->name, unit, pos,
+			    rc == -EC_ETOOBIG ? "too large" :
+			    ec_archive_error(ar), im->saved);
 	return EXIT_USAGE;
 }
 
@@ -190,10 +196,11 @@ int ec_cmd_import(struct ec_opts *o, int argc, char **args)
 		ret = import_run(&im, fd, f);
 		if (o->json)
 			ret = import_json(&im, ret);
-		ec_summary(o, "import: saved %zu entries (%llu bytes of data) "
-			   "from '%s'%s", im.saved,
-			   (unsigned long long)im.bytes, im.name,
-			   im.failed || ret ? "; see the errors above" : "");
+		if (!im.stop)
+			ec_summary(o, "import: saved %zu entries (%llu bytes "
+				   "of data) from '%s'%s", im.saved,
+				   (unsigned long long)im.bytes, im.name,
+				   im.failed ? "; see the errors above" : "");
 	}
 	if (fd != STDIN_FILENO)
 		close(fd);
