@@ -60,8 +60,8 @@ cd "$T/ext"
 cflags=$(pc --cflags enccache) || fail "pkg-config --cflags enccache failed"
 libs=$(pc --libs enccache) || fail "pkg-config --libs enccache failed"
 case " $cflags $libs " in
-*" -I$top_srcdir"* | *"$builddir/src"*)
-	fail "pkg-config points into the tree: $cflags $libs" ;;
+*" -I$top_srcdir/src"* | *"$builddir/src"*)
+	fail "pkg-config points into the source or build tree: $cflags $libs" ;;
 esac
 # shellcheck disable=SC2086  # word splitting is what pkg-config output needs
 $CC -Wall -Wextra -Werror -o fetch_prices fetch_prices.c $cflags $libs \
