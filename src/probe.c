@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "envelope.h"
 #include "error.h"
 #include "probe.h"
+#include "startup.h"
 #include "store.h"
 
 /* Key names of others kept for counting; beyond, they are classified
@@ -67,37 +67,79 @@ static bool opened(enum ec_state s, int r)
 		(r == -EC_EPADDING || r == -EC_EPLIST));
 }
 
-/* Verify env's bytes with the core; update the key's tally. */
-static int verify(struct walk *w, const char *buf, size_t len,
-		  const char *name)
+/* Whether the key name still has something to tell. */
+static bool wanted(struct walk *w, const char *name)
 {
 	struct ec_probe_key *k = find_key(w->p, name);
-	struct ec_entry e;
 
-	if (k && (!k->ours || k->opened))
-		return 0;	/* known: nothing to learn */
-	ec_cache_classify(w->c, buf, len, 0, w->now, &e);
-	if (!k && e.state == EC_STATE_UNKNOWN_KEY) {
+	return !k || (k->ours && !k->opened);
+}
+
+/* What e, classified, tells of its key name: the key's tally. */
+static void tally(struct walk *w, const struct ec_entry *e, const char *name)
+{
+	struct ec_probe_key *k = find_key(w->p, name);
+
+	if (!k && e->state == EC_STATE_UNKNOWN_KEY) {
 		if (w->foreign < FOREIGN_MAX) {
 			if (!add_key(w->p, name, false))
 				w->err = -ENOMEM;
 			w->foreign++;
 		}
-	} else if (e.state != EC_STATE_UNKNOWN_KEY) {
+	} else if (e->state != EC_STATE_UNKNOWN_KEY) {
 		if (!k)
 			k = add_key(w->p, name, true);
 		if (!k) {
 			w->err = -ENOMEM;
-		} else if (opened(e.state, e.reason)) {
+		} else if (opened(e->state, e->reason)) {
 			k->opened = true;
 			if (w->ours_left)
 				w->ours_left--;
-		} else if (e.state == EC_STATE_TAMPERED) {
+		} else if (e->state == EC_STATE_TAMPERED) {
 			k->failed++;
 		}
 	}
+}
+
+/* Verify env's bytes with the core; update the key's tally. */
+static int verify(struct walk *w, const char *buf, size_t len,
+		  const char *name)
+{
+	struct ec_entry e;
+
+	if (!wanted(w, name))
+		return 0;	/* known: nothing to learn */
+	ec_cache_classify(w->c, buf, len, 0, w->now, &e);
+	tally(w, &e, name);
 	ec_entry_release(&e);
 	return 0;
+}
+
+/* A big envelope: through the core's stream (the plaintext held once,
+ * never the envelope), and only when its key has something to tell. */
+static int one_big(struct walk *w, const char *id)
+{
+	struct ec_entry e;
+
+	if (ec_cache_load(w->c, id, 0, w->now, &e) != 0)
+		return 0;	/* gone, unreadable: no evidence */
+	if (e.state == EC_STATE_CORRUPT && !e.env.key) {
+		ec_entry_release(&e);
+		return 0;	/* corrupt or half-written */
+	}
+	w->p->envelopes++;
+	if (e.state == EC_STATE_SALT_MISMATCH) {
+		w->p->salt_other++;
+		if (!w->p->other_fp[0] && e.env.salt_sha256)
+			snprintf(w->p->other_fp, sizeof(w->p->other_fp), "%s",
+				 e.env.salt_sha256);
+	} else {
+		w->p->salt_ours++;
+		if (wanted(w, e.env.key))
+			tally(w, &e, e.env.key);
+	}
+	ec_entry_release(&e);
+	return w->err ? 1 : w->ours_left == 0;
 }
 
 static int one(void *ctx, const char *id, const struct stat *st)
@@ -109,7 +151,8 @@ static int one(void *ctx, const char *id, const struct stat *st)
 	char *buf = NULL;
 	size_t len = 0;
 
-	(void)st;
+	if ((size_t)st->st_size >= EC_STREAM_MIN)
+		return one_big(w, id);
 	if (ec_store_read(ec_cache_store(w->c), id, EC_ENVELOPE_MAX, &buf,
 			  &len, NULL) != 0)
 		return 0;	/* gone, unreadable: no evidence */
@@ -161,23 +204,6 @@ void ec_probe_release(struct ec_probe *p)
 	memset(p, 0, sizeof(*p));
 }
 
-__attribute__((format(printf, 3, 4)))
-static size_t say(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		if (size)
-			buf[0] = '\0';
-		return 0;
-	}
-	return (size_t)n;
-}
-
 int ec_probe_verdict(const struct ec_cache *c, const struct ec_probe *p,
 		     char *buf, size_t size, size_t *len)
 {
@@ -188,7 +214,7 @@ int ec_probe_verdict(const struct ec_cache *c, const struct ec_probe *p,
 		buf[0] = '\0';
 	if (p->salt_ours == 0 && p->salt_other > 0) {
 		err = -EC_ESALT;
-		n = say(buf, size, "salt does not match any entry (the %zu "
+		n = ec_startup_format(buf, size, "salt does not match any entry (the %zu "
 			"envelope%s ha%s salt fingerprint %s, ours is %s)",
 			p->salt_other, p->salt_other == 1 ? "" : "s",
 			p->salt_other == 1 ? "s" : "ve", p->other_fp,
@@ -200,7 +226,7 @@ int ec_probe_verdict(const struct ec_cache *c, const struct ec_probe *p,
 		if (!k->ours || k->opened || !k->failed)
 			continue;
 		err = -EC_EHMAC;
-		n = say(buf, size, "password for key '%s' does not open any "
+		n = ec_startup_format(buf, size, "password for key '%s' does not open any "
 			"of its %zu entr%s", k->name, k->failed,
 			k->failed == 1 ? "y" : "ies");
 	}
