@@ -3,7 +3,8 @@
  * against the shared library as a user's program is: bad arguments,
  * secrets, save/load round trips, each way an entry can be invalid (each
  * with its own code), TTL rules per call, listing with states,
- * execute_cached, the helpers and the error texts.
+ * execute_cached, one handle shared by threads, the helpers and the
+ * error texts.
  *
  * The caches are opened once in main() (PBKDF2 at the real 480,000
  * rounds, so what these tests write is what Python reads); every test
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -953,6 +955,70 @@ START_TEST(test_execute_json)
 }
 END_TEST
 
+/* --- threads -------------------------------------------------------------- */
+
+#define THREADS 4
+#define ROUNDS 40
+
+static int json_cb(void *arg, enccache_buf *out)
+{
+	(void)arg;
+	return enccache_buf_append(out, "{\"n\": 1}", 8);
+}
+
+/* Saves and loads of its own ids, and execute_cached of one shared id,
+ * all on the one handle.  Returns the first failure's code, or 0. */
+static void *worker(void *arg)
+{
+	long k = (long)arg;
+	char id[64], text[64];
+	uint8_t *d;
+	size_t n;
+	int i, err = 0;
+
+	for (i = 0; i < ROUNDS && !err; i++) {
+		snprintf(id, sizeof(id), "thr/%ld/%d", k, i % 5);
+		snprintf(text, sizeof(text), "thread %ld round %d", k, i);
+		err = enccache_save(main_c, NULL, text, strlen(text), id, NULL,
+				    NULL);
+		if (!err)
+			err = enccache_load(main_c, id, NULL, NULL, &d, &n);
+		if (!err) {
+			if (n != strlen(text) || memcmp(d, text, n) != 0)
+				err = -EBADMSG;
+			enccache_free(d);
+		}
+		if (!err) {
+			err = enccache_execute_cached(main_c, NULL, json_cb,
+						      NULL, "thr/shared",
+						      ENCCACHE_JSON, NULL, NULL,
+						      &d, &n);
+			if (err >= 0) {
+				err = strcmp((const char *)d,
+					     "{\n  \"n\": 1\n}\n") ? -EBADMSG : 0;
+				enccache_free(d);
+			}
+		}
+	}
+	return (void *)(long)err;
+}
+
+START_TEST(test_threads)
+{
+	pthread_t t[THREADS];
+	void *ret;
+	long k;
+
+	for (k = 0; k < THREADS; k++)
+		ck_assert_int_eq(pthread_create(&t[k], NULL, worker, (void *)k),
+				 0);
+	for (k = 0; k < THREADS; k++) {
+		ck_assert_int_eq(pthread_join(t[k], &ret), 0);
+		ck_assert_int_eq((int)(long)ret, 0);
+	}
+}
+END_TEST
+
 /* --- helpers -------------------------------------------------------------- */
 
 START_TEST(test_hashed_filename)
@@ -1082,6 +1148,11 @@ static Suite *lib_suite(void)
 	tcase_add_test(tc, test_execute_keeps_bad_entries);
 	tcase_add_test(tc, test_execute_callback_fails);
 	tcase_add_test(tc, test_execute_json);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("threads");
+	tcase_add_unchecked_fixture(tc, setup_once, NULL);
+	tcase_add_test(tc, test_threads);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("helpers");
