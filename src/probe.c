@@ -214,11 +214,13 @@ int ec_probe_verdict(const struct ec_cache *c, const struct ec_probe *p,
 		buf[0] = '\0';
 	if (p->salt_ours == 0 && p->salt_other > 0) {
 		err = -EC_ESALT;
-		n = ec_startup_format(buf, size, "salt does not match any entry (the %zu "
-			"envelope%s ha%s salt fingerprint %s, ours is %s)",
-			p->salt_other, p->salt_other == 1 ? "" : "s",
-			p->salt_other == 1 ? "s" : "ve", p->other_fp,
-			ec_cache_fingerprint(c));
+		n = ec_startup_format(buf, size, "salt does not match any "
+				      "entry (the %zu envelope%s ha%s salt "
+				      "fingerprint %s, ours is %s)",
+				      p->salt_other,
+				      p->salt_other == 1 ? "" : "s",
+				      p->salt_other == 1 ? "s" : "ve",
+				      p->other_fp, ec_cache_fingerprint(c));
 	}
 	for (i = 0; !err && i < p->nkeys; i++) {
 		const struct ec_probe_key *k = &p->keys[i];
@@ -226,9 +228,10 @@ int ec_probe_verdict(const struct ec_cache *c, const struct ec_probe *p,
 		if (!k->ours || k->opened || !k->failed)
 			continue;
 		err = -EC_EHMAC;
-		n = ec_startup_format(buf, size, "password for key '%s' does not open any "
-			"of its %zu entr%s", k->name, k->failed,
-			k->failed == 1 ? "y" : "ies");
+		n = ec_startup_format(buf, size, "password for key '%s' does "
+				      "not open any of its %zu entr%s",
+				      k->name, k->failed,
+				      k->failed == 1 ? "y" : "ies");
 	}
 	if (len)
 		*len = n;

@@ -347,12 +347,41 @@ out:
 	return rc;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until fd can be read, at most until deadline (CLOCK_MONOTONIC
+ * ms): 0, -ETIMEDOUT, -errno. */
+static int wait_readable(int fd, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int64_t left = deadline - now_ms();
+		int rc;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 /*
- * Read the whole of fd (a regular file of about hint bytes) into b.
- * The size can change under us: read until EOF, refusing more than
- * EC_SECRETS_MAX bytes.
+ * Read fd to its end into b (about hint bytes are expected; the size of
+ * a file can change under us), refusing more than EC_SECRETS_MAX bytes.
+ * With deadline >= 0 (CLOCK_MONOTONIC ms), give up then: -ETIMEDOUT.
  */
-static int read_all(int fd, size_t hint, struct ec_sbuf *b)
+static int read_all(int fd, size_t hint, int64_t deadline, struct ec_sbuf *b)
 {
 	ssize_t r;
 	int rc;
@@ -365,6 +394,11 @@ static int read_all(int fd, size_t hint, struct ec_sbuf *b)
 			if (b->len > EC_SECRETS_MAX)
 				return -EC_ETOOBIG;
 			rc = ec_sbuf_reserve(b, b->len + 1);
+			if (rc < 0)
+				return rc;
+		}
+		if (deadline >= 0) {
+			rc = wait_readable(fd, deadline);
 			if (rc < 0)
 				return rc;
 		}
@@ -403,7 +437,8 @@ static int read_parse(int fd, const struct stat *st, struct ec_secrets *out)
 	struct ec_sbuf b = EC_SBUF_INIT;
 	int rc;
 
-	rc = read_all(fd, S_ISREG(st->st_mode) ? (size_t)st->st_size : 0, &b);
+	rc = read_all(fd, S_ISREG(st->st_mode) ? (size_t)st->st_size : 0, -1,
+		      &b);
 	if (rc == 0)
 		rc = ec_secrets_parse((const char *)b.p, b.len, out);
 	ec_sbuf_release(&b);	/* wipes the bytes read */
@@ -496,14 +531,6 @@ int ec_secrets_read_file(const char *path, struct ec_secrets *out)
 
 /* ---- secrets from a command ------------------------------------------ */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Start /bin/sh -c cmd with its standard output on a new pipe, whose
  * reading end is *rfd.  The child's pid, or -errno. */
 static pid_t spawn_shell(const char *cmd, int *rfd)
@@ -562,42 +589,6 @@ static int reap(pid_t pid, int64_t deadline, struct ec_secrets_cmd *st)
 	return 0;
 }
 
-/* Read rfd into b until EOF or deadline; -ETIMEDOUT at the deadline. */
-static int read_until(int rfd, int64_t deadline, struct ec_sbuf *b)
-{
-	for (;;) {
-		struct pollfd pfd = { rfd, POLLIN, 0 };
-		int64_t left = deadline - now_ms();
-		ssize_t n;
-		int rc;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc < 0)
-			return -errno;
-		if (rc == 0)
-			return -ETIMEDOUT;
-		if (b->len == b->cap) {
-			if (b->len > EC_SECRETS_MAX)
-				return -EC_ETOOBIG;
-			rc = ec_sbuf_reserve(b, b->len + 4096);
-			if (rc < 0)
-				return rc;
-		}
-		n = read(rfd, b->p + b->len, b->cap - b->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return b->len > EC_SECRETS_MAX ? -EC_ETOOBIG : 0;
-		b->len += (size_t)n;
-	}
-}
-
 int ec_secrets_read_command(const char *cmd, int timeout_ms,
 			    struct ec_secrets *out, struct ec_secrets_cmd *st)
 {
@@ -616,7 +607,7 @@ int ec_secrets_read_command(const char *cmd, int timeout_ms,
 	pid = spawn_shell(cmd, &rfd);
 	if (pid < 0)
 		return (int)pid;
-	rc = read_until(rfd, deadline, &b);
+	rc = read_all(rfd, 0, deadline, &b);
 	close(rfd);
 	if (rc < 0) {
 		/* Stop it now: nothing it prints later is read. */

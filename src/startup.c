@@ -193,8 +193,7 @@ static const char *str(const char *s)
 	return s ? s : "";
 }
 
-__attribute__((format(printf, 3, 4)))
-static size_t format(char *buf, size_t size, const char *fmt, ...)
+size_t ec_startup_format(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -220,12 +219,12 @@ static size_t secrets_message(const struct ec_startup *st, const char *why,
 	int fd = ec_secrets_fd_of(path);
 
 	if (st->err == -EC_ELOOSE && (fs->st_mode & 077))
-		return format(buf, size, "cannot use secrets file '%s': "
+		return ec_startup_format(buf, size, "cannot use secrets file '%s': "
 			      "permissions %04o are too open (group or "
 			      "others have access; chmod 600 it)", path,
 			      (unsigned)(fs->st_mode & 07777));
 	if (st->err == -EC_ELOOSE && fs->st_mode)
-		return format(buf, size, "cannot use secrets file '%s': "
+		return ec_startup_format(buf, size, "cannot use secrets file '%s': "
 			      "owned by uid %lu, not by you or root", path,
 			      (unsigned long)fs->st_uid);
 	if (st->err == -EINVAL && fs->st_mode && !S_ISREG(fs->st_mode))
@@ -233,9 +232,9 @@ static size_t secrets_message(const struct ec_startup *st, const char *why,
 			"not a regular file (for a pipe, use /dev/fd/N "
 			"or -)";
 	if (fd == 0 && (!strcmp(path, "-") || !strcmp(path, "/dev/stdin")))
-		return format(buf, size, "cannot read secrets from standard "
+		return ec_startup_format(buf, size, "cannot read secrets from standard "
 			      "input: %s", why);
-	return format(buf, size, "cannot use secrets file '%s': %s", path,
+	return ec_startup_format(buf, size, "cannot use secrets file '%s': %s", path,
 		      why);
 }
 
@@ -245,20 +244,20 @@ static size_t extpass_message(const struct ec_startup *st, const char *why,
 	const char *cmd = str(st->extpass);
 
 	if (st->err == -ETIMEDOUT)
-		return format(buf, size, "extpass command '%s' timed out "
+		return ec_startup_format(buf, size, "extpass command '%s' timed out "
 			      "after %d s", cmd, (st->extpass_timeout_ms > 0 ?
 			      st->extpass_timeout_ms :
 			      EC_STARTUP_EXTPASS_TIMEOUT_MS) / 1000);
 	if (st->err == -ECANCELED && st->cmd.signal)
-		return format(buf, size, "extpass command '%s' was killed by "
+		return ec_startup_format(buf, size, "extpass command '%s' was killed by "
 			      "signal %d", cmd, st->cmd.signal);
 	if (st->err == -ECANCELED)
-		return format(buf, size, "extpass command '%s' failed with "
+		return ec_startup_format(buf, size, "extpass command '%s' failed with "
 			      "exit status %d", cmd, st->cmd.exit_status);
 	if (st->cmd.exit_status == 0 || st->err == -EC_ETOOBIG)
-		return format(buf, size, "extpass command '%s' printed no "
+		return ec_startup_format(buf, size, "extpass command '%s' printed no "
 			      "secrets: %s", cmd, why);
-	return format(buf, size, "cannot run extpass command '%s': %s", cmd,
+	return ec_startup_format(buf, size, "cannot run extpass command '%s': %s", cmd,
 		      why);
 }
 
@@ -272,25 +271,25 @@ size_t ec_startup_message(const struct ec_startup *st, char *buf,
 	case EC_STARTUP_OK:
 		break;
 	case EC_STARTUP_SALT:
-		return format(buf, size, "cannot read salt file '%s': %s",
+		return ec_startup_format(buf, size, "cannot read salt file '%s': %s",
 			      str(st->salt_file), why);
 	case EC_STARTUP_SECRETS:
 		return secrets_message(st, why, buf, size);
 	case EC_STARTUP_EXTPASS:
 		return extpass_message(st, why, buf, size);
 	case EC_STARTUP_KEY:
-		return format(buf, size, "unknown key name '%s': not in "
+		return ec_startup_format(buf, size, "unknown key name '%s': not in "
 			      "secrets file '%s'",
 			      st->key ? st->key : "default",
 			      str(st->secrets_file));
 	case EC_STARTUP_NO_DEFAULT:
-		return format(buf, size, "no %s given and secrets file '%s' "
+		return ec_startup_format(buf, size, "no %s given and secrets file '%s' "
 			      "has no 'default' key",
 			      st->key_option ? st->key_option : "--key",
 			      str(st->secrets_file));
 	case EC_STARTUP_CACHE_DIR:
-		return format(buf, size, "cannot open cache directory '%s': "
+		return ec_startup_format(buf, size, "cannot open cache directory '%s': "
 			      "%s", str(st->dir), why);
 	}
-	return format(buf, size, "%s", "");
+	return ec_startup_format(buf, size, "%s", "");
 }

@@ -48,6 +48,12 @@
  */
 char *ec_startup_errtext(int err, char *buf, size_t size);
 
+/* snprintf() that returns the length of the whole text as a size_t (0,
+ * and "" when size > 0, on an encoding error): how the messages here are
+ * made.  No I/O. */
+size_t ec_startup_format(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /*
  * The salt: the bytes of text (without its NUL) when text is not NULL,
  * else the exact bytes of the file at path file (NULs included, empty is

@@ -42,7 +42,7 @@ LOG=
 # fs_start OPTIONS [MOUNTPOINT]: mount C in the foreground, in the
 # background, with $T/secrets.json and $T/salt.
 fs_start() {
-	local opts=$1 mnt=${2:-$MNT} i
+	local opts=$1 mnt=${2:-$MNT}
 	NLOG=$((NLOG + 1))
 	LOG=$T/daemon.$NLOG.log
 	"${VG[@]}" "$ENCCACHEFS" -f \
@@ -51,22 +51,29 @@ fs_start() {
 	FS_PID=$!
 	FS_MNT=$mnt
 	VG=()			# only the first mount runs under valgrind
+	fs_wait "$mnt" "-o $opts"
+}
+
+# fs_wait MOUNTPOINT WHAT: until the daemon FS_PID has mounted (fail if it
+# exits first, or takes too long).
+fs_wait() {
+	local i
 	for ((i = 0; i < WAIT_STEPS; i++)); do
-		mounted "$mnt" && return 0
+		mounted "$1" && return 0
 		if ! kill -0 "$FS_PID" 2>/dev/null; then
 			cat "$LOG" >&2
 			FS_PID=
-			fail "enccachefs exited before mounting (-o $opts)"
+			fail "enccachefs exited before mounting ($2)"
 		fi
 		sleep 0.1
 	done
-	fail "enccachefs did not mount within $((WAIT_STEPS / 10)) s (-o $opts)"
+	fail "enccachefs did not mount within $((WAIT_STEPS / 10)) s ($2)"
 }
 
 # fs_run MOUNTPOINT ARGS...: mount with exactly these arguments (-f is
 # added), in the background, as fs_start does; stdin as the caller's.
 fs_run() {
-	local mnt=$1 i
+	local mnt=$1
 	shift
 	NLOG=$((NLOG + 1))
 	LOG=$T/daemon.$NLOG.log
@@ -76,16 +83,7 @@ fs_run() {
 	FS_PID=$!
 	exec 9<&-
 	FS_MNT=$mnt
-	for ((i = 0; i < WAIT_STEPS; i++)); do
-		mounted "$mnt" && return 0
-		if ! kill -0 "$FS_PID" 2>/dev/null; then
-			cat "$LOG" >&2
-			FS_PID=
-			fail "enccachefs exited before mounting: $*"
-		fi
-		sleep 0.1
-	done
-	fail "enccachefs did not mount within $((WAIT_STEPS / 10)) s: $*"
+	fs_wait "$mnt" "$*"
 }
 
 # fs_refuses REGEX ARGS...: enccachefs ARGS exits 1 with one stderr line
