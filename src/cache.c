@@ -502,9 +502,16 @@ int ec_cache_save(const struct ec_cache *c, const char *id,
 		/* Big: sealed in a stream into the temp file. */
 		if (!data)
 			return -EINVAL;
-		return ec_cache_save_stream(c, id, &env, k, created_us, data,
-					    len, o->validasof,
-					    store_flags(c, o));
+		err = ec_cache_save_stream(c, id, &env, k, created_us, data,
+					   len, o->validasof,
+					   store_flags(c, o),
+					   o->result ? &o->result->tag : NULL);
+		if (!err && o->result) {
+			o->result->created_us = created_us;
+			o->result->key = k->name;
+			o->result->streamed = true;
+		}
+		return err;
 	}
 
 	err = ec_payload_pack(data, len, o->validasof, &payload, &plen);
@@ -519,6 +526,11 @@ int ec_cache_save(const struct ec_cache *c, const char *id,
 	env.encrypted = token;
 	env.encrypted_len = toklen;
 	err = write_envelope(c, id, &env, o->durable, o->noreplace);
+	if (!err && o->result) {
+		o->result->created_us = created_us;
+		o->result->key = k->name;
+		o->result->streamed = false;
+	}
 out:
 	free(token);
 	ec_secure_free(payload);

@@ -161,6 +161,15 @@ struct ec_save_options {
 	int64_t created_us;	/* EC_TIME_NONE: now */
 	bool durable;		/* fsync file and directory (or per cache) */
 	bool noreplace;		/* -EEXIST when the entry exists */
+	struct ec_save_result *result;	/* NULL, or filled on success */
+};
+
+/* What a save wrote, for a caller that would otherwise read it back. */
+struct ec_save_result {
+	int64_t created_us;	/* the envelope's created_at */
+	const char *key;	/* the key name (valid until ec_cache_free) */
+	bool streamed;		/* a big save: tag below is the version's */
+	uint64_t tag;		/* ec_entry.tag a load of it would give */
 };
 
 /*

@@ -35,6 +35,7 @@ int ec_cache_save_stream(const struct ec_cache *c, const char *id,
 			 const struct ec_envelope *env,
 			 const struct ec_key *k, int64_t created_us,
 			 const uint8_t *data, size_t len,
-			 const char *validasof, unsigned store_flags);
+			 const char *validasof, unsigned store_flags,
+			 uint64_t *tag);
 
 #endif

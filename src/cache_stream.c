@@ -291,8 +291,10 @@ static int scan_file(struct scan *s, int fd, char *buf)
 	return err;
 }
 
-/* The tag of a streamed version: skeleton, then the token's tail. */
-static uint64_t stream_tag(const struct scan *s)
+/* The tag of a streamed version: its JSON without the token (given in
+ * one or two parts), then the token's last characters. */
+static uint64_t tag_of(const char *a, size_t alen, const char *b, size_t blen,
+		       const char *tail, size_t ntail)
 {
 	crypto_generichash_state st;
 	unsigned char h[crypto_generichash_BYTES_MIN];
@@ -300,10 +302,9 @@ static uint64_t stream_tag(const struct scan *s)
 	size_t i;
 
 	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	crypto_generichash_update(&st, (const unsigned char *)s->skel,
-				  s->slen);
-	crypto_generichash_update(&st, (const unsigned char *)s->tail,
-				  s->ntail);
+	crypto_generichash_update(&st, (const unsigned char *)a, alen);
+	crypto_generichash_update(&st, (const unsigned char *)b, blen);
+	crypto_generichash_update(&st, (const unsigned char *)tail, ntail);
 	crypto_generichash_final(&st, h, sizeof(h));
 	for (i = 0; i < 8; i++)
 		d = d << 8 | h[i];
@@ -350,7 +351,7 @@ int ec_cache_load_stream(const struct ec_cache *c, int fd, unsigned flags,
 	if (!err && (fstat(fd, &after) < 0 || !same_file(&e->st, &after)))
 		err = -EC_EJSON;	/* changed while read */
 	if (!err) {
-		e->tag = stream_tag(&s);
+		e->tag = tag_of(s.skel, s.slen, "", 0, s.tail, s.ntail);
 		err = finish_token(&s, e, fd, buf, &pt, &ptlen);
 	}
 	if (err == 1) {
@@ -377,7 +378,25 @@ struct sink {
 	int fd;
 	char *buf;
 	size_t n;
+	char tail[EC_TAG_TAIL];	/* the last characters sent */
+	size_t ntail;
 };
+
+/* Keep the last EC_TAG_TAIL characters of the text written. */
+static void sink_tail(struct sink *k, const char *t, size_t n)
+{
+	size_t keep;
+
+	if (n >= EC_TAG_TAIL) {
+		memcpy(k->tail, t + n - EC_TAG_TAIL, EC_TAG_TAIL);
+		k->ntail = EC_TAG_TAIL;
+		return;
+	}
+	keep = k->ntail + n > EC_TAG_TAIL ? EC_TAG_TAIL - n : k->ntail;
+	memmove(k->tail, k->tail + k->ntail - keep, keep);
+	memcpy(k->tail + keep, t, n);
+	k->ntail = keep + n;
+}
 
 static int sink_write(struct sink *k, const char *p, size_t n)
 {
@@ -400,6 +419,7 @@ static int sink_emit(void *ctx, const char *text, size_t n)
 	struct sink *k = ctx;
 	int err = 0;
 
+	sink_tail(k, text, n);
 	if (k->n + n > PIECE) {
 		err = sink_write(k, k->buf, k->n);
 		k->n = 0;
@@ -414,6 +434,8 @@ static int sink_emit(void *ctx, const char *text, size_t n)
 }
 
 struct save_job {
+	char out_tail[EC_TAG_TAIL];	/* out: the token's last characters */
+	size_t out_ntail;
 	const struct ec_key *k;
 	uint64_t timestamp;
 	const char *head, *tail;
@@ -426,11 +448,11 @@ struct save_job {
 /* fill() for ec_store_write_with: head, token, tail into the temp file. */
 static int fill(void *ctx, int fd)
 {
-	const struct save_job *j = ctx;
+	struct save_job *j = ctx;
 	uint8_t pre[EC_PAYLOAD_FRAME_MAX], post[EC_PAYLOAD_FRAME_MAX];
 	uint8_t iv[EC_FERNET_IVBYTES];
 	size_t prelen = 0, postlen = 0;
-	struct sink k = { fd, malloc(PIECE), 0 };
+	struct sink k = { .fd = fd, .buf = malloc(PIECE) };
 	struct ec_fernet_enc *enc = NULL;
 	int err;
 
@@ -452,6 +474,8 @@ static int fill(void *ctx, int fd)
 		err = ec_fernet_enc_update(enc, post, postlen);
 	if (!err)
 		err = ec_fernet_enc_final(enc);
+	memcpy(j->out_tail, k.tail, k.ntail);	/* the token's last ones */
+	j->out_ntail = k.ntail;
 	if (!err)
 		err = sink_emit(&k, j->tail, j->taillen);
 	if (!err)
@@ -465,7 +489,8 @@ int ec_cache_save_stream(const struct ec_cache *c, const char *id,
 			 const struct ec_envelope *env,
 			 const struct ec_key *k, int64_t created_us,
 			 const uint8_t *data, size_t len,
-			 const char *validasof, unsigned store_flags)
+			 const char *validasof, unsigned store_flags,
+			 uint64_t *tag)
 {
 	struct save_job j = {
 		.k = k, .data = data, .len = len, .validasof = validasof,
@@ -482,6 +507,9 @@ int ec_cache_save_stream(const struct ec_cache *c, const char *id,
 	j.head = head;
 	j.tail = tail;
 	err = ec_store_write_with(&c->store, id, store_flags, fill, &j);
+	if (!err && tag)
+		*tag = tag_of(head, j.headlen, tail, j.taillen, j.out_tail,
+			      j.out_ntail);
 	free(head);
 	free(tail);
 	return err;

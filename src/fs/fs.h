@@ -230,6 +230,18 @@ bool ec_present_torn(const struct ec_fsmeta_info *mi,
 /* The pause between two reads of a torn envelope. */
 void ec_present_pause(void);
 
+/*
+ * Remember in fsmeta what a big save (r->streamed) just wrote as id,
+ * data/len shown as they are, without reading it back (which would mean
+ * decrypting it all again); *key and *mi as ec_present_load gives them.
+ * -EAGAIN when the data could be a binary plist (load it then).
+ */
+int ec_present_saved(struct ecfs *fs, const char *id,
+		     const struct ec_save_result *r, const uint8_t *data,
+		     size_t len, const char *comment, struct ec_fsmeta_key *key,
+		     struct ec_fsmeta_info *mi)
+	__attribute__((warn_unused_result));
+
 /* Metadata of id's current version: from fsmeta when st (the backing
  * lstat, or NULL to stat now) is known, else loaded. */
 int ec_present_meta(struct ecfs *fs, const char *id, const struct stat *st,

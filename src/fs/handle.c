@@ -314,6 +314,8 @@ struct save_target {
 	char id[PATH_MAX];
 	bool pending;
 	bool live;		/* live readers want the content */
+	bool have_version;	/* version: the one the save replaces */
+	struct ec_fsmeta_key version;
 	int64_t created_us;
 	char *comment, *validasof;	/* pending: set by setxattr */
 	char *key;		/* pending: the key of the entry it replaces
@@ -332,6 +334,8 @@ static int save_target(struct ecfs *fs, struct node *n,
 	err = ec_node_path(n, t->id, sizeof(t->id));
 	t->pending = n->pending;
 	t->live = n->nlive > 0;
+	t->have_version = !n->pending && n->info.state == EC_STATE_VALID;
+	t->version = n->key;
 	t->created_us = n->next_created_us;
 	if (t->pending && n->next_comment &&
 	    !(t->comment = strdup(n->next_comment)))
@@ -356,15 +360,56 @@ static int save_target(struct ecfs *fs, struct node *n,
  * comment, a new entry (or one replacing a hidden envelope) uses the
  * key= option; created_at is now, or what utimens asked for meanwhile.
  */
-static int save_data(struct ecfs *fs, const struct save_target *t,
-		     const uint8_t *data, size_t dlen, bool durable)
+/* The key name and comment of the version t overwrites, from fsmeta
+ * (what was shown of it), into key/comment (malloc'd, comment may be
+ * NULL); false when fsmeta has forgotten it. */
+static bool known_meta(struct ecfs *fs, const struct save_target *t,
+		       char **key, char **comment)
 {
-	struct ec_save_options o = { .created_us = t->created_us };
+	char k[256], c[4096];
+	int kl, cl;
+
+	*key = *comment = NULL;
+	if (!t->have_version)
+		return false;
+	kl = ec_fsmeta_getxattr(fs->meta, &t->version, "user.enccache.key", k,
+				sizeof(k) - 1);
+	cl = ec_fsmeta_getxattr(fs->meta, &t->version,
+				"user.enccache.comment", c, sizeof(c) - 1);
+	if (kl < 0 || (cl < 0 && cl != -ENODATA))
+		return false;
+	k[kl] = '\0';
+	*key = strdup(k);
+	if (cl >= 0) {
+		c[cl] = '\0';
+		*comment = strdup(c);
+	}
+	return *key && (cl < 0 || *comment);
+}
+
+/*
+ * Encrypt data for t: an overwrite keeps the entry's key name and
+ * comment (as shown: fsmeta knows them without reading the envelope
+ * again, which for a big entry would mean decrypting all of it), a new
+ * entry (or one replacing a hidden envelope) uses the key= option;
+ * created_at is now, or what utimens asked for meanwhile.  *comment_used:
+ * a copy of the comment saved (free), for the caller's record.
+ */
+static int save_data(struct ecfs *fs, const struct save_target *t,
+		     const uint8_t *data, size_t dlen, bool durable,
+		     struct ec_save_result *res, char **comment_used)
+{
+	struct ec_save_options o = { .created_us = t->created_us,
+				     .result = res };
+	char *kname = NULL, *kcomment = NULL;
 	struct ec_entry cur;
 	bool have_cur = false;
 	int err;
 
-	if (!t->pending &&
+	if (!t->pending && known_meta(fs, t, &kname, &kcomment)) {
+		o.key = kname;
+		o.comment = kcomment;
+	} else if (!t->pending &&
 	    ec_cache_load(fs->cache, t->id, 0, ec_clock_now_us(), &cur) == 0) {
 		have_cur = true;
 		if (cur.state == EC_STATE_VALID) {
@@ -379,8 +424,11 @@ static int save_data(struct ecfs *fs, const struct save_target *t,
 	}
 	o.durable = durable;
 	err = ec_cache_save(fs->cache, t->id, data, dlen, &o);
+	*comment_used = !err && o.comment ? strdup(o.comment) : NULL;
 	if (have_cur)
 		ec_entry_release(&cur);
+	free(kname);
+	free(kcomment);
 	return err;
 }
 
@@ -423,8 +471,10 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	struct save_target t;
 	struct ec_fsmeta_key key;
 	struct ec_fsmeta_info mi;
+	struct ec_save_result res = { 0 };
 	const uint8_t *data = NULL;
 	uint8_t *owned = NULL, *shown = NULL;
+	char *comment = NULL;
 	size_t dlen = 0, shownlen = 0;
 	fuse_ino_t ino = n->ino;
 	bool inplace;
@@ -449,14 +499,21 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 		err = save_bytes(h, &data, &dlen, &owned);
 	if (err)
 		goto out;
-	err = save_data(fs, &t, owned ? owned : data, dlen, durable);
+	err = save_data(fs, &t, owned ? owned : data, dlen, durable, &res,
+			&comment);
 	if (err)
 		goto out;
 
 	/* What is on disk now, for the next lookup and for the node (and
 	 * the content itself, for live readers). */
-	lerr = ec_present_load(fs, t.id, ec_clock_now_us(), NULL, &key, &mi,
-			       t.live ? &shown : NULL, &shownlen);
+	lerr = -EAGAIN;
+	if (res.streamed && !t.live && !owned)
+		/* A big save: what it wrote is known, not read again. */
+		lerr = ec_present_saved(fs, t.id, &res, data, dlen, comment,
+					&key, &mi);
+	if (lerr == -EAGAIN)
+		lerr = ec_present_load(fs, t.id, ec_clock_now_us(), NULL, &key,
+				       &mi, t.live ? &shown : NULL, &shownlen);
 	pthread_mutex_lock(&fs->lock);
 	if (h->dirty)
 		n->ndirty--;
@@ -483,6 +540,7 @@ out:
 	ec_inval_wait(fs, seq);
 	ec_secure_free(owned);
 	ec_secure_free(shown);
+	free(comment);
 	free(t.comment);
 	free(t.validasof);
 	free(t.key);

@@ -298,6 +298,43 @@ int ec_present_load(struct ecfs *fs, const char *id, int64_t now,
 	}
 }
 
+int ec_present_saved(struct ecfs *fs, const char *id,
+		     const struct ec_save_result *r, const uint8_t *data,
+		     size_t len, const char *comment, struct ec_fsmeta_key *key,
+		     struct ec_fsmeta_info *mi)
+{
+	char created[EC_TIME_ISO_MAX];
+	int64_t now = ec_clock_now_us();
+	struct ec_entry e;
+	int err;
+
+	/* Shown as it is under every view when it cannot be a bplist. */
+	if (may_be_bplist(data, len))
+		return -EAGAIN;
+	memset(&e, 0, sizeof(e));
+	err = ec_store_stat_entry(fs->store, id, &e.st);
+	if (err)
+		return err;
+	ec_time_format_iso(r->created_us, created);
+	e.state = EC_STATE_VALID;
+	e.created_us = r->created_us;
+	e.expires_us = ec_ttl_expiry(ec_cache_ttl(fs->cache), r->created_us,
+				     ec_cache_oldest_valid(fs->cache));
+	e.env.key = (char *)r->key;
+	e.env.created_at = created;
+	e.env.comment = (char *)comment;
+	e.tag = r->tag;
+	ec_fsmeta_key_of(key, &e.st);
+	memset(mi, 0, sizeof(*mi));
+	mi->state = ec_entry_verdict(fs->cache, &e, now, &mi->reason);
+	mi->created_us = e.created_us;
+	mi->expires_us = e.expires_us;
+	mi->size = len;
+	mi->digest = e.tag;
+	record(fs, id, &e, key, mi, now);
+	return 0;
+}
+
 /* Metadata of id's current version: from fsmeta when st (the backing
  * lstat, or NULL to stat now) is known, else loaded. */
 int ec_present_meta(struct ecfs *fs, const char *id, const struct stat *st,
