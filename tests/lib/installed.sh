@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Debian packages as installed (run by .ci/run after it installs them;
 # not part of `make check`): the demo's core steps with /usr/bin/enccache
-# and /usr/bin/enccachefs (put, mount, ls, cat, unmount), the man pages in
-# place, then tests/lib/example.sh against the installed library, its
-# example and its man pages.
+# and /usr/bin/enccachefs (put, mount, ls, cat, unmount), the same through
+# mount -t fuse.enccachefs, the man pages in place, then
+# tests/lib/example.sh against the installed library, its example and its
+# man pages.
 #   bash tests/lib/installed.sh        (as root or any user, with /dev/fuse)
 . "$(dirname "$0")/../lib.sh"
 
@@ -39,6 +40,23 @@ printf '{\n  "price": 42.0,\n  "currency": "EUR"\n}\n' >"$T/want"
 same_file "$MNT/prices/latest" "$T/want" "cat mnt/prices/latest"
 fs_stop
 note "installed enccache and enccachefs: put, mount, ls, cat, unmount"
+
+# As mount(8) starts it: mount -t fuse.enccachefs runs mount.fuse3, which
+# finds /usr/bin/enccachefs (in the background, as a daemon).
+command -v mount.fuse3 >/dev/null || PATH=$PATH:/sbin:/usr/sbin
+command -v mount.fuse3 >/dev/null ||
+	fail "no mount.fuse3 (the fuse3 package should provide it)"
+mount -t fuse.enccachefs "$C" "$MNT" \
+	-o "secrets=$T/secrets.json,salt_file=$T/salt" ||
+	fail "mount -t fuse.enccachefs failed"
+FS_MNT=$MNT
+[ "$(cat "$MNT/notes/hello")" = "hello, world" ] ||
+	fail "cat after mount -t fuse.enccachefs: $(cat "$MNT/notes/hello")"
+ls "$MNT/prices" | grep -qx latest || fail "ls after mount -t fuse.enccachefs"
+umount "$MNT" || fail "umount of the fuse.enccachefs mount failed"
+mounted "$MNT" && fail "$MNT is still mounted after umount"
+FS_MNT=
+note "mount -t fuse.enccachefs, cat, ls, umount"
 
 # The library: its example and its man pages' examples.
 EC_EXAMPLE_INSTALLED=1 builddir=$builddir bash "$top_srcdir/tests/lib/example.sh" ||
