@@ -101,6 +101,29 @@ static void tally(struct walk *w, const struct ec_entry *e, const char *name)
 	}
 }
 
+/*
+ * Whether the walk can stop: every key name of ours opened an envelope
+ * (then the salt is ours too); or EC_PROBE_LOOK_MAX envelopes were
+ * looked at and nothing speaks against the cache so far (a key of ours
+ * that has no envelope must not cost a walk of every file).
+ */
+static int done(const struct walk *w)
+{
+	const struct ec_probe *p = w->p;
+	size_t i;
+
+	if (w->err || w->ours_left == 0)
+		return 1;
+	if (p->envelopes < EC_PROBE_LOOK_MAX ||
+	    (p->salt_ours == 0 && p->salt_other > 0))
+		return 0;
+	for (i = 0; i < p->nkeys; i++)
+		if (p->keys[i].ours && !p->keys[i].opened &&
+		    p->keys[i].failed)
+			return 0;
+	return 1;
+}
+
 /* Verify env's bytes with the core; update the key's tally. */
 static int verify(struct walk *w, const char *buf, size_t len,
 		  const char *name)
@@ -139,7 +162,7 @@ static int one_big(struct walk *w, const char *id)
 			tally(w, &e, e.env.key);
 	}
 	ec_entry_release(&e);
-	return w->err ? 1 : w->ours_left == 0;
+	return done(w);
 }
 
 static int one(void *ctx, const char *id, const struct stat *st)
@@ -172,11 +195,7 @@ static int one(void *ctx, const char *id, const struct stat *st)
 	}
 	ec_envelope_release(&env);
 	free(buf);
-	if (w->err)
-		return 1;
-	/* Every key of ours has opened an envelope: the salt is ours too,
-	 * and nothing more can be learnt. */
-	return w->ours_left == 0;
+	return done(w);
 }
 
 int ec_probe_cache(const struct ec_cache *c, int64_t now, struct ec_probe *p)

@@ -15,8 +15,12 @@
  * one of our key names has opened one envelope (one verification per key
  * name); only when the first envelope of a key does not open are more of
  * that key tried, so that one tampered file never refuses a cache.  A
- * key name of ours that has no envelope makes the walk read every
- * envelope's cleartext (no crypto).  Prints nothing, keeps no globals.
+ * key name of ours that has no envelope would make the walk read every
+ * envelope: it stops after EC_PROBE_LOOK_MAX envelopes instead, unless
+ * something speaks against the cache by then (a key that has not opened
+ * any of its envelopes, or no envelope with our salt), so a key whose
+ * envelopes all come later in the walk is not checked.  Prints nothing,
+ * keeps no globals.
  */
 #ifndef EC_PROBE_H
 #define EC_PROBE_H
@@ -26,6 +30,8 @@
 #include <stdint.h>
 
 #include "cache.h"
+
+#define EC_PROBE_LOOK_MAX 4096	/* envelopes looked at, when all is well */
 
 /* What the walk found, per key name met (ours or not). */
 struct ec_probe_key {
@@ -42,7 +48,8 @@ struct ec_probe {
 	char other_fp[17];	/* the first other fingerprint met, or "" */
 	struct ec_probe_key *keys;
 	size_t nkeys;
-	bool complete;		/* every envelope was looked at */
+	bool complete;		/* every envelope was looked at (else the
+				   walk stopped: see above) */
 };
 
 /*

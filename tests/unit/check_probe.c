@@ -214,17 +214,47 @@ START_TEST(test_other_keys)
 }
 END_TEST
 
+START_TEST(test_look_max)
+{
+	struct ec_cache *c = open_cache(RIGHT, "salt");
+	bool complete;
+	int i;
+
+	/* "api" has no envelope: the walk stops after EC_PROBE_LOOK_MAX
+	 * envelopes of "default" instead of reading them all */
+	for (i = 0; i < EC_PROBE_LOOK_MAX + 5; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "d%02d/%05d", i % 50, i);
+		put(c, id, "default");
+	}
+	ck_assert_int_eq(verdict(c, &complete, NULL), 0);
+	ck_assert(!complete);
+	ec_cache_free(c);
+	/* ... but not while a key has not opened: then every envelope */
+	c = open_cache(WRONG, "salt");
+	put(c, "zz/last", "default");
+	ec_cache_free(c);
+	c = open_cache("{\"default\": \"wrong\", \"api\": \"x\"}", "salt");
+	ck_assert_int_eq(verdict(c, &complete, NULL), -EC_EHMAC);
+	ck_assert(complete);
+	ec_cache_free(c);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("probe");
 	TCase *tc = tcase_create("probe");
 
+	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, mk_tmp, rm_tmp);
 	tcase_add_test(tc, test_empty_and_right);
 	tcase_add_test(tc, test_wrong_password);
 	tcase_add_test(tc, test_one_entry);
 	tcase_add_test(tc, test_wrong_salt);
 	tcase_add_test(tc, test_other_keys);
+	tcase_add_test(tc, test_look_max);
 	suite_add_tcase(s, tc);
 	return s;
 }
