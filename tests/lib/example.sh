@@ -98,6 +98,8 @@ got=$(ecref load-obj --dir "$C" --secrets "$T/secrets.json" --salt "$SALT" \
 	fail "ecref loads $got"
 ecref meta --dir "$C" --secrets "$T/secrets.json" --salt "$SALT" \
 	prices/latest | grep -q '"key": "api"' || fail "not saved with key 'api'"
+ecref layout-check --salt "$SALT" "$C/prices/latest.enc.json" ||
+	fail "the envelope is not laid out as Python's json.dump writes it"
 
 # A dated call: the cache id is get_hashed_filename()'s.
 run_ok "${run_env[@]}" ./fetch_prices "$C" "$T/secrets.json" 2026-02-07
