@@ -92,6 +92,7 @@ struct scan {
 	pthread_cond_t room;	/* consumed grew, or stop was set */
 	size_t next;		/* the next index to claim */
 	size_t consumed;	/* indices below it were handed over */
+	unsigned waiting;	/* workers waiting for room */
 	bool stop;
 };
 
@@ -106,8 +107,11 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&s->mu);
 		while (!s->stop && s->next < s->n &&
-		       s->next >= s->consumed + s->window)
+		       s->next >= s->consumed + s->window) {
+			s->waiting++;
 			pthread_cond_wait(&s->room, &s->mu);
+			s->waiting--;
+		}
 		if (s->stop || s->next >= s->n) {
 			pthread_mutex_unlock(&s->mu);
 			return NULL;
@@ -121,7 +125,10 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&s->mu);
 		sl->err = err;
 		sl->done = true;
-		pthread_cond_broadcast(&s->filled);
+		/* the consumer waits for nothing but the slot it hands over
+		 * next: wake it for that one only */
+		if (i == s->consumed)
+			pthread_cond_signal(&s->filled);
 		pthread_mutex_unlock(&s->mu);
 	}
 }
@@ -173,7 +180,8 @@ static int consume(struct scan *s,
 		s->consumed = i + 1;
 		if (rc)
 			s->stop = true;
-		pthread_cond_broadcast(&s->room);
+		if (s->waiting || rc)
+			pthread_cond_broadcast(&s->room);
 		pthread_mutex_unlock(&s->mu);
 	}
 	return rc;
