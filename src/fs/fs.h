@@ -113,6 +113,7 @@
 #include "cache.h"
 #include "error.h"
 #include "fsmeta.h"
+#include "fsstats.h"
 #include "nodes.h"
 #include "store.h"
 #include "view.h"
@@ -122,11 +123,18 @@
 
 struct ec_notifier;
 
-/* What the daemon counts (read by the statistics). */
+/* What the daemon counts since it started (fsstats.h names them; the
+ * JSON of user.enccache.stats on the mount root).  Relaxed atomics: a
+ * reader sees each counter whole, not all of them at one instant. */
 struct ecfs_stats {
-	uint64_t failed_saves;	/* saves that failed (close, fsync,
-				   release): the entry was left as it was */
+	uint64_t v[EC_FSSTAT_N];
 };
+
+static inline void ecfs_count(struct ecfs_stats *st, enum ec_fsstat i,
+			      uint64_t n)
+{
+	__atomic_fetch_add(&st->v[i], n, __ATOMIC_RELAXED);
+}
 
 /* replace.c: entries renamed away lately, and files that took their
  * place (see replace.h). */
@@ -164,7 +172,7 @@ struct ecfs {
 				   change something are EPERM */
 	bool set_times;		/* -o set_times: explicit utimensat times
 				   set created_at */
-	struct ecfs_stats stats;	/* under fs->lock */
+	struct ecfs_stats stats;	/* atomic counters */
 	struct ec_replace_recent recent[EC_REPLACE_RECENT];	/* fs->lock */
 	struct ec_notifier *notifier;
 };
@@ -188,6 +196,14 @@ enum { EC_ONCE_BAD = 1, EC_ONCE_LOOSE = 2, EC_ONCE_WATCH = 3 };
 
 /* Ids come from file names: control characters shown as '?'. */
 void ec_fs_printable(const char *in, char *out, size_t size);
+
+/* Count what hides an entry that is not shown (state of mi at now). */
+void ec_present_count_hidden(struct ecfs *fs,
+			     const struct ec_fsmeta_info *mi, int64_t now);
+
+/* The JSON of the statistics (user.enccache.stats): *out malloc'd. */
+int ec_present_stats(struct ecfs *fs, char **out, size_t *len)
+	__attribute__((warn_unused_result));
 
 /* Whether an entry with metadata mi is shown at now (the verdict of the
  * core: valid, and not expired since it was loaded). */

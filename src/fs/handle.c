@@ -520,6 +520,7 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	h->dirty = false;
 	if (n->next_created_us == t.created_us)
 		n->next_created_us = EC_TIME_NONE;
+	ecfs_count(&fs->stats, EC_FSSTAT_SAVES, 1);
 	inplace = ec_node_saved(&fs->nodes, n, !lerr, &key, &mi);
 	if (n->nlive) {
 		/* (None when a live reader came after t was taken: then no

@@ -73,6 +73,8 @@ void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int64_t now;
 	int err;
 
+	ecfs_count(&fs->stats, EC_FSSTAT_LOOKUPS, 1);
+
 	pthread_mutex_lock(&fs->lock);
 	p = ec_node_get(&fs->nodes, parent);
 	if (!p || !p->is_dir)
@@ -122,6 +124,8 @@ void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	pthread_mutex_unlock(&fs->lock);
 
 	err = ec_present_meta(fs, id, NULL, now, &key, &mi);
+	if (!err && !ec_present_shown(fs, &mi, now))
+		ec_present_count_hidden(fs, &mi, now);
 	if (err || !ec_present_shown(fs, &mi, now)) {
 		if (!err || err == -ELOOP || err == -EINVAL || err == -EC_EID)
 			err = -ENOENT;
@@ -386,6 +390,7 @@ void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	/* A snapshot's data and len do not change once ready. */
 	pthread_mutex_unlock(&h->lock);
+	ecfs_count(&fs->stats, EC_FSSTAT_BYTES_READ, size);
 	if (size && !src)
 		ecfs_reply_err(req, -ENOMEM);
 	else

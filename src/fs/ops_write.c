@@ -58,10 +58,12 @@ void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 out:
 	pthread_mutex_unlock(&h->lock);
-	if (err)
+	if (err) {
 		ecfs_reply_err(req, err);
-	else
+	} else {
+		ecfs_count(&fs->stats, EC_FSSTAT_BYTES_WRITTEN, size);
 		fuse_reply_write(req, size);
+	}
 }
 
 /*
@@ -77,8 +79,8 @@ static void save_failed(struct ecfs *fs, struct handle *h, int err)
 	bool json = h->wview == EC_VIEW_JSON ||
 		    (h->wview == EC_VIEW_AUTO && h->wbplist);
 
+	ecfs_count(&fs->stats, EC_FSSTAT_FAILED_SAVES, 1);
 	pthread_mutex_lock(&fs->lock);
-	fs->stats.failed_saves++;
 	if (ec_node_path(h->node, id, sizeof(id)) != 0)
 		strcpy(id, "?");
 	pthread_mutex_unlock(&fs->lock);

@@ -46,6 +46,40 @@ static void report_loose(struct ecfs *fs, const char *id, bool is_dir,
 		 is_dir ? "0700" : "0600");
 }
 
+void ec_present_count_hidden(struct ecfs *fs,
+			     const struct ec_fsmeta_info *mi, int64_t now)
+{
+	static const enum ec_fsstat by_state[] = {
+		[EC_STATE_STALE] = EC_FSSTAT_HIDDEN_STALE,
+		[EC_STATE_SALT_MISMATCH] = EC_FSSTAT_HIDDEN_SALT_MISMATCH,
+		[EC_STATE_UNKNOWN_KEY] = EC_FSSTAT_HIDDEN_UNKNOWN_KEY,
+		[EC_STATE_CORRUPT] = EC_FSSTAT_HIDDEN_CORRUPT,
+		[EC_STATE_TAMPERED] = EC_FSSTAT_HIDDEN_TAMPERED,
+	};
+	struct ec_entry e;
+	enum ec_state st;
+
+	memset(&e, 0, sizeof(e));
+	e.state = mi->state;
+	e.reason = mi->reason;
+	e.created_us = mi->created_us;
+	e.expires_us = mi->expires_us;
+	st = ec_entry_verdict(fs->cache, &e, now, NULL);
+	if (st != EC_STATE_VALID)
+		ecfs_count(&fs->stats, by_state[st], 1);
+}
+
+int ec_present_stats(struct ecfs *fs, char **out, size_t *len)
+{
+	struct ec_fsstats s;
+	size_t i;
+
+	memset(&s, 0, sizeof(s));
+	for (i = 0; i < EC_FSSTAT_N; i++)
+		s.v[i] = __atomic_load_n(&fs->stats.v[i], __ATOMIC_RELAXED);
+	return ec_fsstats_format(&s, out, len);
+}
+
 bool ec_present_shown(const struct ecfs *fs, const struct ec_fsmeta_info *mi,
 		      int64_t now)
 {
@@ -228,6 +262,7 @@ void ec_present_classify(struct ecfs *fs, const char *env, size_t envlen,
 
 	ec_cache_classify(fs->cache, env, envlen,
 			  EC_LOAD_DATA | EC_LOAD_STALE_OK, now, &e);
+	ecfs_count(&fs->stats, EC_FSSTAT_DECRYPTIONS, 1);
 	*content = NULL;
 	(void)render(fs, &e, mi, content, clen);
 	ec_entry_release(&e);
@@ -242,6 +277,7 @@ void ec_present_bytes(struct ecfs *fs, const char *id, const char *env,
 	struct ec_entry e;
 
 	ec_cache_classify(fs->cache, env, envlen, flags, now, &e);
+	ecfs_count(&fs->stats, EC_FSSTAT_DECRYPTIONS, 1);
 	e.st = *st;
 	ec_fsmeta_key_of(&key, st);
 	if (content)
@@ -265,6 +301,7 @@ static int load_once(struct ecfs *fs, const char *id, int64_t now,
 	err = ec_cache_load(fs->cache, id, EC_LOAD_DATA, now, &e);
 	if (err)
 		return err;
+	ecfs_count(&fs->stats, EC_FSSTAT_DECRYPTIONS, 1);
 	if (e.st.st_ino)
 		ec_fsmeta_key_of(key, &e.st);
 	else if (hint)
@@ -353,9 +390,11 @@ int ec_present_meta(struct ecfs *fs, const char *id, const struct stat *st,
 	}
 	ec_fsmeta_key_of(&hint, st);
 	if (ec_fsmeta_get(fs->meta, &hint, mi)) {
+		ecfs_count(&fs->stats, EC_FSSTAT_HITS, 1);
 		*key = hint;
 		return 0;
 	}
+	ecfs_count(&fs->stats, EC_FSSTAT_MISSES, 1);
 	return ec_present_load(fs, id, now, &hint, key, mi, NULL, NULL);
 }
 

@@ -93,6 +93,41 @@ out:
 	return later ? 0 : err;
 }
 
+/* The mount root's one attribute: the statistics (fsstats.h), read
+ * afresh at each call. */
+static void root_xattr(fuse_req_t req, struct ecfs *fs, const char *name,
+		       size_t size)
+{
+	static const char list[] = EC_FSSTATS_XATTR;
+	char *json = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!name) {
+		if (size == 0)
+			fuse_reply_xattr(req, sizeof(list));
+		else if (size < sizeof(list))
+			ecfs_reply_err(req, -ERANGE);
+		else
+			fuse_reply_buf(req, list, sizeof(list));
+		return;
+	}
+	if (strcmp(name, EC_FSSTATS_XATTR) != 0) {
+		ecfs_reply_err(req, -ENODATA);
+		return;
+	}
+	err = ec_present_stats(fs, &json, &len);
+	if (err)
+		ecfs_reply_err(req, err);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		ecfs_reply_err(req, -ERANGE);
+	else
+		fuse_reply_buf(req, json, len);
+	free(json);
+}
+
 /*
  * Extended attributes: ours are user.enccache.*.  Other namespaces
  * (security., system., trusted.) are not supported at all, which tells
@@ -111,6 +146,10 @@ static void do_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	if (name && strncmp(name, "user.", 5) != 0) {
 		ecfs_reply_err(req, -ENOTSUP);
+		return;
+	}
+	if (ino == FUSE_ROOT_ID) {
+		root_xattr(req, fs, name, size);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);

@@ -1,0 +1,90 @@
+#!/bin/bash
+# mount_datapath: what reading through the mount costs, counted by the
+# daemon itself (the user.enccache.stats attribute on the mount root):
+# a warm read of every entry decrypts nothing; a cold one decrypts each
+# entry at most twice (its size at lookup, its content at the first read);
+# big entries (past the 1 MiB stream threshold) read and write exactly,
+# Python reading what we wrote, and a tampered big envelope gives no byte.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/mountlib.sh"
+command -v getfattr >/dev/null || skip "no getfattr (install the Debian package attr)"
+
+printf '{"default": "pw"}' >"$T/secrets.json"
+chmod 600 "$T/secrets.json"
+printf 'salt' >"$T/salt"
+N=200
+"$PYTHON" - "$C" "$N" "$ECREF_PY" "$T" <<'PY'
+import datetime, os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[3]))
+import ecref
+args = ecref.build_parser().parse_args(["verify-all", "--dir", sys.argv[1],
+    "--secrets", sys.argv[4] + "/secrets.json",
+    "--salt-file", sys.argv[4] + "/salt"])
+ring = ecref.load_keyring(args)
+for i in range(int(sys.argv[2])):
+    ecref.save_entry(args, ring, "d%d/e%03d" % (i % 4, i), b"%05d" % i * 40,
+                     "default", None, None,
+                     datetime.datetime.now(datetime.timezone.utc).isoformat())
+PY
+
+# stat NAME: counter NAME of the daemon's statistics.
+stat() {
+	getfattr --only-values -n user.enccache.stats "$MNT" |
+		"$PYTHON" -c 'import json, sys
+d = json.load(sys.stdin); k = sys.argv[1]
+print(d["hidden"][k[7:]] if k.startswith("hidden.") else d[k])' "$1"
+}
+
+fs_start ""
+getfattr -d -m - "$MNT" | grep -q '^user.enccache.stats=' ||
+	fail "the mount root does not list user.enccache.stats"
+d0=$(stat decryptions)
+find "$MNT" -type f -exec cat {} + | wc -c | grep -qx $((N * 200)) ||
+	fail "the cold read did not return every byte"
+d1=$(stat decryptions)
+[ $((d1 - d0)) -le $((2 * N)) ] ||
+	fail "a cold read of $N entries decrypted $((d1 - d0)) times (at most $((2 * N)))"
+[ $((d1 - d0)) -ge "$N" ] || fail "decryptions not counted ($((d1 - d0)) for $N entries)"
+find "$MNT" -type f -exec cat {} + >/dev/null
+find "$MNT" -type f -exec cat {} + >/dev/null
+d2=$(stat decryptions)
+[ "$d2" = "$d1" ] ||
+	fail "a warm read of $N entries decrypted $((d2 - d1)) times (want 0)"
+[ "$(stat bytes_read)" -ge $((N * 200)) ] || fail "bytes_read not counted"
+l0=$(stat lookups)
+[ ! -e "$MNT/no/such" ] || fail "a missing entry exists"
+[ "$(stat lookups)" -gt "$l0" ] || fail "lookups not counted"
+note "cold read: $((d1 - d0)) decryptions for $N entries; warm: 0"
+
+# Hidden entries are counted by why they are hidden.
+h0=$(stat hidden.tampered)
+cp "$C/d0/e000.enc.json" "$C/bad.enc.json"
+"$PYTHON" - "$C/bad.enc.json" <<'PY'
+import sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read())
+i = b.index(b'"encrypted": "') + 40; b[i] = ord("A") if b[i] != ord("A") else ord("B")
+open(p, "wb").write(b)
+PY
+touch -d '1 minute ago' "$C/bad.enc.json"
+[ ! -e "$MNT/bad" ] || fail "a tampered entry is shown"
+[ "$(stat hidden.tampered)" -gt "$h0" ] || fail "the tampered entry was not counted"
+
+# Big entries: 5 MiB through the mount both ways.
+head -c $((5 << 20)) /dev/urandom >"$T/big.bin"
+s0=$(stat saves)
+cp "$T/big.bin" "$MNT/big"
+[ "$(stat saves)" -gt "$s0" ] || fail "the save was not counted"
+cmp "$MNT/big" "$T/big.bin" || fail "the big entry reads back other bytes"
+ec get big >"$T/big.py" || fail "Python cannot load the big entry we wrote"
+cmp "$T/big.py" "$T/big.bin" || fail "Python reads other bytes of the big entry"
+"$PYTHON" - "$C/big.enc.json" <<'PY'
+import sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read())
+i = len(b) // 2; b[i] = ord("A") if b[i] != ord("A") else ord("B")
+open(p, "wb").write(b)
+PY
+touch -d '1 minute ago' "$C/big.enc.json"
+within 3 sh -c "! cat '$MNT/big' >/dev/null 2>&1"
+LOG_OK="$LOG_OK|^enccachefs: hiding '(bad|big)': .*"
+fs_stop
+exit 0
