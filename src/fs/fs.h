@@ -115,6 +115,7 @@
 #include "fsmeta.h"
 #include "fsstats.h"
 #include "nodes.h"
+#include "recent.h"
 #include "store.h"
 #include "view.h"
 #include "watch.h"
@@ -157,6 +158,7 @@ struct ecfs {
 	gid_t gid;
 	struct fuse_session *se;
 	struct ec_fsmeta *meta;
+	struct ec_recent *contents;	/* kept a moment (recent.h) */
 	struct ec_watch *watch;
 
 	pthread_rwlock_t ns;	/* saves (shared) against rename, unlink,

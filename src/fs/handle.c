@@ -187,8 +187,11 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 		return err == -EISDIR ? -ENOENT : err;
 	}
 	known = same && ec_fsmeta_get(fs->meta, &got, mi);
-	if (known && mi->digest == ec_fsmeta_digest(h->env, h->envlen))
+	if (known && mi->digest == ec_fsmeta_digest(h->env, h->envlen)) {
+		h->version = got;	/* rendered on first use */
+		h->digest = mi->digest;
 		return 0;
+	}
 	ec_present_bytes(fs, id, h->env, h->envlen, &st, h->opened_us,
 			 EC_LOAD_DATA, mi, &content, &clen);
 	if (!ec_present_shown(fs, mi, h->opened_us)) {
@@ -271,6 +274,13 @@ int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 	}
 	if (h->ready)
 		return 0;
+	/* Decrypted a moment ago for its metadata (recent.h)? */
+	if (fs->contents && ec_recent_take(fs->contents, &h->version, h->digest,
+					 ec_clock_now_us(), &content,
+					 &clen)) {
+		adopt(h, content, clen);
+		return 0;
+	}
 	/* As of the open: valid then (its digest was checked), so readable
 	 * until release. */
 	ec_present_classify(fs, h->env, h->envlen, h->opened_us, &mi,

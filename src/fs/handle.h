@@ -37,6 +37,8 @@ struct handle {
 	pthread_mutex_t lock;	/* everything below */
 	char *env;		/* malloc'd envelope, until rendered */
 	size_t envlen;
+	struct ec_fsmeta_key version;	/* env's version and digest, when */
+	uint64_t digest;		/* it is the node's */
 	int64_t opened_us;	/* classification time */
 	bool ready;		/* data/len (or buf) hold the content */
 	uint8_t *data;		/* ec_secure_alloc'd */

@@ -142,6 +142,8 @@ static int fs_init(struct ecfs *fs, const struct ec_conf *c,
 	err = ec_nodes_init(&fs->nodes);
 	if (!err)
 		err = ec_fsmeta_new(s->meta_max, &fs->meta);
+	if (!err)
+		err = ec_recent_new(&fs->contents);
 	return err;
 }
 
@@ -152,6 +154,7 @@ static void fs_release(struct ecfs *fs)
 	fs->watch = NULL;
 	ec_nodes_release(&fs->nodes);
 	ec_fsmeta_free(fs->meta);
+	ec_recent_free(fs->contents);
 	ec_cache_free(fs->cache);
 	pthread_rwlock_destroy(&fs->ns);
 	pthread_mutex_destroy(&fs->lock);

@@ -294,6 +294,8 @@ static int load_once(struct ecfs *fs, const char *id, int64_t now,
 		     struct ec_fsmeta_key *key, struct ec_fsmeta_info *mi,
 		     uint8_t **content, size_t *clen)
 {
+	uint8_t *kept = NULL;
+	size_t keptlen = 0;
 	struct ec_entry e;
 	int err;
 
@@ -310,7 +312,12 @@ static int load_once(struct ecfs *fs, const char *id, int64_t now,
 		memset(key, 0, sizeof(*key));
 	if (content)
 		*content = NULL;
-	(void)render(fs, &e, mi, content, clen);
+	if (content || !fs->contents || e.len > EC_RECENT_ENTRY_MAX) {
+		(void)render(fs, &e, mi, content, clen);
+	} else if (render(fs, &e, mi, &kept, &keptlen)) {
+		/* For the read that usually follows (recent.h). */
+		ec_recent_put(fs->contents, key, e.tag, kept, keptlen, now);
+	}
 	mi->digest = e.tag;
 	if (e.st.st_ino)
 		record(fs, id, &e, key, mi, now);

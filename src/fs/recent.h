@@ -1,0 +1,38 @@
+/*
+ * recent: the content of entry versions decrypted lately to learn their
+ * metadata (a lookup, a listing), kept a moment for the read that nearly
+ * always follows (`find | xargs cat`, `cat *`), so that a cold read
+ * decrypts each version once instead of twice.  Bounded in count, bytes
+ * and age; the plaintext is in guarded memory and wiped when it goes (at
+ * the latest EC_RECENT_US after it came).  Thread-safe (one mutex).
+ */
+#ifndef EC_FS_RECENT_H
+#define EC_FS_RECENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsmeta.h"
+
+#define EC_RECENT_SLOTS 256
+#define EC_RECENT_ENTRY_MAX (64u << 10)	/* larger contents are not kept */
+#define EC_RECENT_US 2000000		/* kept at most this long */
+
+struct ec_recent;
+
+int ec_recent_new(struct ec_recent **out) __attribute__((warn_unused_result));
+/* Wipe and free everything; NULL is a no-op. */
+void ec_recent_free(struct ec_recent *r);
+
+/* Keep content (ec_secure_alloc'd, taken over: freed here when not kept)
+ * for version k (digest d), at now. */
+void ec_recent_put(struct ec_recent *r, const struct ec_fsmeta_key *k,
+		   uint64_t d, uint8_t *content, size_t len, int64_t now);
+
+/* Take version (k, d)'s content when it is kept and young: true, and
+ * *content (ec_secure_free) and *len are the caller's. */
+bool ec_recent_take(struct ec_recent *r, const struct ec_fsmeta_key *k,
+		    uint64_t d, int64_t now, uint8_t **content, size_t *len);
+
+#endif

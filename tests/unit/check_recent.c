@@ -1,0 +1,87 @@
+/* Unit tests for src/fs/recent.c: contents kept a moment after a
+ * metadata load, taken once, by version and digest, bounded in age, size
+ * and count. */
+#include "config.h"
+
+#include <check.h>
+#include <string.h>
+
+#include "recent.h"
+#include "secure.h"
+#include "unit.h"
+
+static uint8_t *content(const char *s)
+{
+	uint8_t *p = ec_secure_alloc(strlen(s));
+
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, s, strlen(s));
+	return p;
+}
+
+START_TEST(test_take_once)
+{
+	struct ec_fsmeta_key k = { 1, 2, 3, 4, 5 }, other = { 1, 2, 3, 4, 6 };
+	struct ec_recent *r;
+	uint8_t *got = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(ec_secure_init(), 0);
+	ck_assert_int_eq(ec_recent_new(&r), 0);
+	ec_recent_put(r, &k, 7, content("hello"), 5, 1000);
+	ck_assert(!ec_recent_take(r, &other, 7, 1000, &got, &len));
+	ck_assert(!ec_recent_take(r, &k, 8, 1000, &got, &len));	/* digest */
+	ck_assert(ec_recent_take(r, &k, 7, 1000 + EC_RECENT_US, &got, &len));
+	ck_assert_uint_eq(len, 5);
+	ck_assert_mem_eq(got, "hello", 5);
+	ec_secure_free(got);
+	ck_assert(!ec_recent_take(r, &k, 7, 1000, &got, &len));	/* once */
+	/* Too old: gone. */
+	ec_recent_put(r, &k, 7, content("x"), 1, 1000);
+	ck_assert(!ec_recent_take(r, &k, 7, 1001 + EC_RECENT_US, &got, &len));
+	/* Too big: not kept. */
+	ec_recent_put(r, &k, 7, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
+		      EC_RECENT_ENTRY_MAX + 1, 1000);
+	ck_assert(!ec_recent_take(r, &k, 7, 1000, &got, &len));
+	ec_recent_free(r);
+}
+END_TEST
+
+/* The table turns round: the oldest goes first. */
+START_TEST(test_bounded)
+{
+	struct ec_fsmeta_key k = { 1, 0, 0, 0, 0 };
+	struct ec_recent *r;
+	uint8_t *got;
+	size_t len, i;
+
+	ck_assert_int_eq(ec_recent_new(&r), 0);
+	for (i = 0; i <= EC_RECENT_SLOTS; i++) {
+		k.ino = i;
+		ec_recent_put(r, &k, 1, content("y"), 1, 5000);
+	}
+	k.ino = 0;
+	ck_assert(!ec_recent_take(r, &k, 1, 5000, &got, &len));
+	k.ino = EC_RECENT_SLOTS;
+	ck_assert(ec_recent_take(r, &k, 1, 5000, &got, &len));
+	ec_secure_free(got);
+	ec_recent_free(r);
+	ec_recent_free(NULL);
+}
+END_TEST
+
+static Suite *recent_suite(void)
+{
+	Suite *s = suite_create("recent");
+	TCase *tc = tcase_create("recent");
+
+	tcase_add_test(tc, test_take_once);
+	tcase_add_test(tc, test_bounded);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ec_test_run(recent_suite());
+}
