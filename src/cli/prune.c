@@ -148,7 +148,8 @@ static void size_cap(struct prune *p)
 
 	if (cap == UINT64_MAX || p->kept_bytes <= cap)
 		return;
-	qsort(p->valid, p->nvalid, sizeof(*p->valid), cmp_age);
+	if (p->nvalid)
+		qsort(p->valid, p->nvalid, sizeof(*p->valid), cmp_age);
 	for (i = 0; i < p->nvalid && p->kept_bytes > cap; i++) {
 		struct keep *k = &p->valid[i];
 		char iso[EC_TIME_ISO_MAX], *why = NULL;

@@ -255,7 +255,8 @@ static int walk(struct tree *t, int dfd, const char *path, const char *id)
 		names = ec_xrealloc(names, (n + 1) * sizeof(*names));
 		names[n++] = ec_xstrdup(de->d_name);
 	}
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n && !t->stop; i++)
 		ret = ec_worse(ret, walk_name(t, dirfd(d), path, id, names[i]));
 	for (i = 0; i < n; i++)

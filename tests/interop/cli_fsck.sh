@@ -117,7 +117,7 @@ if [ "$unreadable" = 0 ] && command -v setpriv >/dev/null &&
 	run as_nobody "$ENCCACHE" --dir "$N/c" --secrets "$N/secrets.json" \
 		--salt-file "$N/salt" --ttl 2d fsck
 	[ "$rc" -eq 1 ] && grep -q '^unreadable  noperm  corrupt: permission denied$' "$T/out" &&
-		grep -q ', 1 valid, .*, 1 unreadable;' "$T/out" ||
+		grep -q ': 1 valid, .*, 1 unreadable;' "$T/out" ||
 		fail "fsck of an unreadable envelope (exit $rc): $(cat "$T/out" "$T/err")"
 elif [ "$unreadable" = 0 ]; then
 	note "as root, and user nobody cannot reach $T: the unreadable case is not exercised"
