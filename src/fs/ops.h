@@ -74,5 +74,8 @@ void ecfs_reply_entry_node(fuse_req_t req, struct ecfs *fs, struct node *n,
  */
 int ec_meta_set_created(struct ecfs *fs, struct node *n, int64_t t)
 	__attribute__((warn_unused_result));
+/* t for ec_meta_set_created: nothing changes, but a file being created
+ * is saved at its next close (its created_at: then). */
+#define EC_TIME_NOW_IF_PENDING (INT64_MIN + 1)
 
 #endif

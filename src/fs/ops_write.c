@@ -283,6 +283,11 @@ void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = ec_meta_set_created(fs, n, ec_clock_now_us());
 	else if ((to_set & FUSE_SET_ATTR_MTIME) && fs->set_times)
 		err = ec_meta_set_created(fs, n, ec_us_of_ts(&attr->st_mtim));
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		/* Ignored, but a file being created (touch -d of a new
+		 * name) is saved at its close then, not at the release that
+		 * follows: it exists on disk when touch returns. */
+		err = ec_meta_set_created(fs, n, EC_TIME_NOW_IF_PENDING);
 out:
 	if (err) {
 		ecfs_reply_err(req, err);

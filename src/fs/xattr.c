@@ -72,6 +72,13 @@ int ec_meta_set_created(struct ecfs *fs, struct node *n, int64_t t)
 	pthread_rwlock_rdlock(&fs->ns);
 	pthread_mutex_lock(&fs->lock);
 	later = n->pending || n->ndirty;
+	if (t == EC_TIME_NOW_IF_PENDING) {
+		if (n->pending)
+			n->next_created_us = ec_clock_now_us();
+		pthread_mutex_unlock(&fs->lock);
+		pthread_rwlock_unlock(&fs->ns);
+		return 0;
+	}
 	if (later)
 		n->next_created_us = t;
 	err = n->unlinked ? -ENOENT : ec_node_path(n, id, sizeof(id));
