@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "cache.h"
 #include "scan.h"
@@ -269,6 +270,11 @@ const char *ec_cli_dir(const struct ec_opts *o);
 /* Why e is not valid at now (ec_entry_reason_text()), malloc'd. */
 char *ec_cli_reason(const struct ec_cache *c, const struct ec_entry *e,
 		    int64_t now);
+/* Why a load of an entry (ec_cache_load()'s err and e) is not a valid
+ * entry at now: "no such entry", the error, or the reason; NULL when it
+ * is valid.  malloc'd. */
+char *ec_cli_why(const struct ec_cache *c, int err, const struct ec_entry *e,
+		 int64_t now);
 /* The expiry to show: EC_TIME_NEVER, an instant, or EC_TIME_NONE when
  * there is none (always stale, or not authenticated). */
 int64_t ec_cli_expiry(const struct ec_entry *e, enum ec_state state);
@@ -312,6 +318,13 @@ int ec_cli_scan(const struct ec_opts *o, const struct ec_cache *c,
 		unsigned flags, int64_t now, const char *what,
 		int (*cb)(void *ctx, const char *id, struct ec_entry *e),
 		void *ctx);
+/* ec_store_walk_temps() with its error reported; 0 or an exit code. */
+int ec_cli_walk_temps(const struct ec_opts *o, const struct ec_cache *c,
+		      int (*cb)(void *ctx, const char *path,
+				const struct stat *st),
+		      void *ctx);
+/* st's mtime in microseconds since 1970. */
+int64_t ec_cli_mtime_us(const struct stat *st);
 /* Temp files of interrupted saves older than this are our leftovers
  * (as the mount sweeps them). */
 #define EC_CLI_TEMP_AGE_US (5LL * 60 * 1000000)

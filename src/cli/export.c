@@ -118,11 +118,11 @@ static int export_cb(void *ctx, size_t i, int err, struct ec_entry *e)
 	if (err || !(st == EC_STATE_VALID ||
 		     (st == EC_STATE_STALE && x->o->stale_ok)) ||
 	    (e->len && !e->data)) {
-		char *why = err ? ec_xstrdup(ec_errtext(err)) :
-			    ec_cli_reason(x->c, e, x->now);
+		char *why = ec_cli_why(x->c, err, e, x->now);
 
 		if (x->named[i]) {
-			ec_complain("cannot export '%s': %s", id, why);
+			ec_complain("cannot export '%s': %s", id,
+				    why ? why : "data not available");
 			x->ret = ec_worse(x->ret, EXIT_INVALID);
 		}
 		x->skipped++;

@@ -56,8 +56,7 @@ static int fsck_cb(void *ctx, const char *id, struct ec_entry *e)
 static int temp_cb(void *ctx, const char *path, const struct stat *st)
 {
 	struct fsck *f = ctx;
-	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000 +
-			st->st_mtim.tv_nsec / 1000;
+	int64_t mtime = ec_cli_mtime_us(st);
 
 	(void)path;
 	f->temps++;
@@ -152,7 +151,7 @@ int ec_cmd_fsck(struct ec_opts *o, int argc, char **args)
 	struct ec_buf out = { 0 };
 	struct fsck f;
 	size_t i;
-	int ret, rc;
+	int ret;
 
 	(void)argc;
 	(void)args;
@@ -167,13 +166,9 @@ int ec_cmd_fsck(struct ec_opts *o, int argc, char **args)
 	ret = ec_cli_scan(o, c, 0, f.now, "fsck", fsck_cb, &f);
 	if (ret)
 		goto out;
-	rc = ec_store_walk_temps(ec_cache_store(c), temp_cb, &f);
-	if (rc < 0) {
-		ec_complain("cannot list '%s': %s", ec_cli_dir(o),
-			    ec_errtext(rc));
-		ret = EXIT_IO;
+	ret = ec_cli_walk_temps(o, c, temp_cb, &f);
+	if (ret)
 		goto out;
-	}
 	if (o->json)
 		fsck_json(o, &f, &out);
 	else

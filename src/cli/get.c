@@ -196,7 +196,7 @@ static int json_element(struct many *m, const char *id, int err,
 	struct ec_buf meta = { 0 };
 	enum ec_state st = err ? EC_STATE_CORRUPT :
 			   ec_entry_verdict(m->c, e, m->now, NULL);
-	char *why = NULL;
+	char *why = ec_cli_why(m->c, err, e, m->now);
 	int rc;
 
 	ec_buf_adds(&meta, m->first ? "[\n {\"id\": " : ",\n {\"id\": ");
@@ -204,11 +204,6 @@ static int json_element(struct many *m, const char *id, int err,
 	ec_buf_add_json(&meta, id);
 	ec_buf_adds(&meta, ", \"state\": ");
 	ec_buf_add_json(&meta, err ? NULL : ec_state_name(st));
-	if (err)
-		why = ec_xstrdup(err == -ENOENT ? "no such entry" :
-				 ec_errtext(err));
-	else if (st != EC_STATE_VALID)
-		why = ec_cli_reason(m->c, e, m->now);
 	ec_buf_adds(&meta, ", \"reason\": ");
 	ec_buf_add_json(&meta, why);
 	free(why);
@@ -344,16 +339,12 @@ static int exists_cb(void *ctx, size_t i, int err, struct ec_entry *e)
 			   ec_entry_verdict(x->c, e, x->now, NULL);
 	bool yes = !err && (st == EC_STATE_VALID ||
 			    (st == EC_STATE_STALE && x->o->stale_ok));
-	char *why = NULL;
+	char *why;
 
 	x->all = x->all && yes;
 	if (!x->o->json)
 		return 0;
-	if (err)
-		why = ec_xstrdup(err == -ENOENT ? "no such entry" :
-				 ec_errtext(err));
-	else if (st != EC_STATE_VALID)
-		why = ec_cli_reason(x->c, e, x->now);
+	why = ec_cli_why(x->c, err, e, x->now);
 	ec_jw_open(&x->w, '{');
 	ec_jw_key(&x->w, "id");
 	ec_jw_str(&x->w, x->ids->ids[i]);

@@ -142,6 +142,17 @@ int64_t ec_cli_expiry(const struct ec_entry *e, enum ec_state state)
 	return e->expires_us;
 }
 
+char *ec_cli_why(const struct ec_cache *c, int err, const struct ec_entry *e,
+		 int64_t now)
+{
+	if (err)
+		return ec_xstrdup(err == -ENOENT ? "no such entry" :
+				  ec_errtext(err));
+	if (ec_entry_verdict(c, e, now, NULL) == EC_STATE_VALID)
+		return NULL;
+	return ec_cli_reason(c, e, now);
+}
+
 unsigned ec_cli_state_slot(enum ec_state state, int reason)
 {
 	int r = reason < 0 ? -reason : reason;
@@ -332,4 +343,25 @@ int ec_cli_scan(const struct ec_opts *o, const struct ec_cache *c,
 		return EXIT_IO;
 	}
 	return rc;
+}
+
+int ec_cli_walk_temps(const struct ec_opts *o, const struct ec_cache *c,
+		      int (*cb)(void *ctx, const char *path,
+				const struct stat *st),
+		      void *ctx)
+{
+	int rc = ec_store_walk_temps(ec_cache_store(c), cb, ctx);
+
+	if (rc < 0) {
+		ec_complain("cannot list '%s': %s", ec_cli_dir(o),
+			    ec_errtext(rc));
+		return EXIT_IO;
+	}
+	return rc;
+}
+
+int64_t ec_cli_mtime_us(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000 +
+	       st->st_mtim.tv_nsec / 1000;
 }

@@ -117,8 +117,7 @@ static int prune_cb(void *ctx, const char *id, struct ec_entry *e)
 static int temp_cb(void *ctx, const char *path, const struct stat *st)
 {
 	struct prune *p = ctx;
-	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000 +
-			st->st_mtim.tv_nsec / 1000;
+	int64_t mtime = ec_cli_mtime_us(st);
 	char *why = NULL;
 
 	if (mtime >= p->now - EC_CLI_TEMP_AGE_US)
@@ -324,7 +323,7 @@ int ec_cmd_prune(struct ec_opts *o, int argc, char **args)
 	struct ec_cache *c = NULL;
 	struct ec_buf out = { 0 };
 	struct prune p;
-	int ret, rc;
+	int ret;
 
 	(void)argc;
 	(void)args;
@@ -338,13 +337,9 @@ int ec_cmd_prune(struct ec_opts *o, int argc, char **args)
 	ret = ec_cli_scan(o, c, 0, p.now, "prune", prune_cb, &p);
 	if (ret)
 		goto out;
-	rc = ec_store_walk_temps(ec_cache_store(c), temp_cb, &p);
-	if (rc < 0) {
-		ec_complain("cannot list '%s': %s", ec_cli_dir(o),
-			    ec_errtext(rc));
-		ret = EXIT_IO;
+	ret = ec_cli_walk_temps(o, c, temp_cb, &p);
+	if (ret)
 		goto out;
-	}
 	size_cap(&p);
 	if (!o->dry_run)
 		ret = remove_all(&p);

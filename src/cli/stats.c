@@ -271,7 +271,7 @@ int ec_cmd_stats(struct ec_opts *o, int argc, char **args)
 	struct ec_cache *c = NULL;
 	struct ec_buf out = { 0 };
 	struct dstats d;
-	int ret, rc;
+	int ret;
 
 	(void)argc;
 	(void)args;
@@ -286,13 +286,9 @@ int ec_cmd_stats(struct ec_opts *o, int argc, char **args)
 	ret = ec_cli_scan(o, c, 0, d.now, "stats", stats_cb, &d);
 	if (ret)
 		goto out;
-	rc = ec_store_walk_temps(ec_cache_store(c), temp_cb, &d);
-	if (rc < 0) {
-		ec_complain("cannot list '%s': %s", ec_cli_dir(o),
-			    ec_errtext(rc));
-		ret = EXIT_IO;
+	ret = ec_cli_walk_temps(o, c, temp_cb, &d);
+	if (ret)
 		goto out;
-	}
 	if (o->json)
 		stats_json(o, &d, &out);
 	else if (o->prometheus)
