@@ -225,6 +225,9 @@ struct ec_opts {
 	const char *mount;
 	bool prometheus;
 	unsigned used;		/* CO_* seen */
+	const char *cmd_name;	/* the command word */
+	const char *stdin_use;	/* what the command reads from stdin
+				   ("the entry"), or NULL */
 	/* parsed */
 	struct ec_ttl ttl;
 	int64_t oldest_us;
@@ -292,7 +295,7 @@ struct ec_idlist {
 
 /* The ids of argv and, with --stdin/-0, of stdin (newline- or NUL-
  * separated; empty ones skipped), each checked.  0 or an exit code. */
-int ec_cli_ids(const struct ec_opts *o, int argc, char **args,
+int ec_cli_ids(struct ec_opts *o, int argc, char **args,
 	       struct ec_idlist *out);
 void ec_idlist_add(struct ec_idlist *l, const char *id);
 void ec_idlist_release(struct ec_idlist *l);

@@ -189,6 +189,8 @@ int ec_cmd_import(struct ec_opts *o, int argc, char **args)
 			return EXIT_USAGE;
 		}
 	}
+	if (fd == STDIN_FILENO)
+		o->stdin_use = "the archive";
 	/* --key is checked at open; a record's own key at its save */
 	ret = ec_cli_open(o, false, &c);
 	if (!ret) {

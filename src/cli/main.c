@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 			    argv[ci]);
 		return EXIT_USAGE;
 	}
+	o.cmd_name = cmd->name;
 	nargs = argc - ci - 1;
 	rc = check_nargs(&o, cmd, nargs, argv + ci + 1);
 	if (!rc)

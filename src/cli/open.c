@@ -36,7 +36,7 @@ const char *ec_cli_dir(const struct ec_opts *o)
 
 /* The inputs are all there; 0 or EXIT_CONFIG (reported). */
 static int check_inputs(const struct ec_opts *o, const struct ec_startup *st,
-			const char *dir, bool for_put)
+			const char *dir)
 {
 	if (!dir) {
 		ec_complain("no cache directory: use --dir or set "
@@ -53,11 +53,11 @@ static int check_inputs(const struct ec_opts *o, const struct ec_startup *st,
 			    "ENCCACHE_SECRETS");
 		return EXIT_CONFIG;
 	}
-	if (for_put && st->secrets_file &&
+	if (o->stdin_use && st->secrets_file &&
 	    ec_secrets_fd_of(st->secrets_file) == 0) {
-		ec_complain("cannot read secrets from standard input: put "
-			    "reads the entry from it (use --secrets /dev/fd/N "
-			    "or --extpass)");
+		ec_complain("cannot read secrets from standard input: %s "
+			    "reads %s from it (use --secrets /dev/fd/N or "
+			    "--extpass)", o->cmd_name, o->stdin_use);
 		return EXIT_CONFIG;
 	}
 	if (!st->salt_text && !st->salt_file) {
@@ -84,7 +84,7 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 	st.salt_file = o->salt ? NULL : ec_env_or(o->salt_file,
 						  "ENCCACHE_SALT_FILE");
 	st.key = o->key;
-	ret = check_inputs(o, &st, dir, for_put);
+	ret = check_inputs(o, &st, dir);
 	if (ret)
 		goto out;
 	ret = EXIT_CONFIG;
@@ -222,7 +222,7 @@ static int add_checked(struct ec_idlist *l, const char *id)
 	return 0;
 }
 
-int ec_cli_ids(const struct ec_opts *o, int argc, char **args,
+int ec_cli_ids(struct ec_opts *o, int argc, char **args,
 	       struct ec_idlist *out)
 {
 	struct ec_buf in = { 0 };
@@ -235,6 +235,7 @@ int ec_cli_ids(const struct ec_opts *o, int argc, char **args,
 		ec_idlist_add(out, args[i]);	/* checked with the options */
 	if (!o->stdin_ids)
 		return 0;
+	o->stdin_use = "the ids";	/* so no secrets are read from it */
 	rc = slurp_stdin(&in);
 	if (rc < 0) {
 		ec_complain("cannot read standard input: %s", ec_errtext(rc));

@@ -294,6 +294,8 @@ int ec_cmd_put(struct ec_opts *o, int argc, char **args)
 	int ret;
 
 	saved_init(&sv);
+	if (!o->from_dir)
+		o->stdin_use = "the entry";
 	ret = ec_cli_open(o, true, &c);
 	if (!ret && o->from_dir)
 		ret = put_tree(o, c, argc ? args[0] : "", &sv);

@@ -65,6 +65,11 @@ expect_err 2 "invalid id on standard input: it holds a NUL byte" \
 	"$ENCCACHE" "${C[@]}" get --stdin --json <"$T/ids0"
 printf '../up\n' | expect_err 2 "invalid id '../up'" "$ENCCACHE" "${C[@]}" \
 	get --stdin --json
+# stdin holds the ids (or an archive): not the secrets too
+printf 'in/one\n' | expect_err 3 "cannot read secrets from standard input: get reads the ids from it" \
+	"$ENCCACHE" --dir "$D" --secrets - --salt-file "$T/salt" get --stdin --json
+expect_err 3 "cannot read secrets from standard input: import reads the archive from it" \
+	"$ENCCACHE" --dir "$D" --secrets - --salt-file "$T/salt" import </dev/null
 # one id: the bytes on stdout, exactly as before
 run_ok "$ENCCACHE" "${C[@]}" get in/sub/nul
 same_file "$T/out" "$T/src/sub/nul" "get in/sub/nul"
