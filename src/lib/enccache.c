@@ -418,6 +418,10 @@ int enccache_json_to_plist(const char *json, size_t len, uint8_t **plist,
 	*plist_len = 0;
 	if (!json && len)
 		return -EINVAL;
+	/* JSON is UTF-8 (RFC 8259 8.1); the parser below would take other
+	 * bytes into strings. */
+	if (json && !ec_view_is_utf8(json, len))
+		return ENCCACHE_EJSON;
 	err = ec_view_parse_content(EC_VIEW_JSON, true, (const uint8_t *)json,
 				    len, plist, plist_len);
 	if (err == -EINVAL)

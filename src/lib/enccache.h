@@ -363,7 +363,8 @@ int enccache_get_hashed_filename(const char *text, unsigned length,
  * strings, numbers, true/false, and tagged {"$date": "ISO"},
  * {"$data": "<base64>"}, {"$uid": N}, {"$real": "nan"|"inf"|"-inf"},
  * {"$dict": {...}}.  ENCCACHE_EJSON for anything else (null, invalid
- * JSON, a bad tag), ENCCACHE_ETOOBIG past 256 levels of nesting.
+ * JSON, text that is not UTF-8, a bad tag), ENCCACHE_ETOOBIG past 256
+ * levels of nesting.
  * *plist (guarded memory, *plist_len bytes): free with enccache_free().
  */
 int enccache_json_to_plist(const char *json, size_t len, uint8_t **plist,

@@ -1069,6 +1069,9 @@ START_TEST(test_json_plist)
 	ck_assert_int_eq(enccache_json_to_plist("[1,", 3, &p, &n),
 			 ENCCACHE_EJSON);
 	ck_assert_int_eq(enccache_json_to_plist("", 0, &p, &n), ENCCACHE_EJSON);
+	/* an overlong '5' inside a string: not UTF-8, so not JSON */
+	ck_assert_int_eq(enccache_json_to_plist("[\"\xc0\xb5\"]", 6, &p, &n),
+			 ENCCACHE_EJSON);
 	ck_assert_int_eq(enccache_plist_to_json("hello", 5, &t, &m),
 			 ENCCACHE_ENOTPLIST);
 	ck_assert_int_eq(enccache_plist_to_json(NULL, 0, &t, &m),
