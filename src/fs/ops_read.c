@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,13 +25,25 @@ struct snap_item {
 	char *name;
 	bool is_dir;
 	struct stat st;
+	int claim;		/* PF_*: who loads its metadata (atomic) */
 };
+
+/* An item's metadata is loaded once: by the listing itself, from the
+ * front, or by the helper that loads ahead of it, from the back. */
+enum { PF_FREE, PF_BUSY, PF_DONE };
 
 struct dirh {
 	struct snap_item *v;
 	size_t n, cap;
 	bool loaded;
 	uint64_t gen;		/* fs->gen when the snapshot was taken */
+	/* The helper thread loading metadata ahead (cold listings use both
+	 * cores: decrypting is most of their cost). */
+	struct ecfs *fs;
+	char dir[PATH_MAX];
+	pthread_t helper;
+	bool helping;
+	int stop;		/* atomic: releasedir or a new snapshot */
 };
 
 void ecfs_init(void *userdata, struct fuse_conn_info *conn)
@@ -456,8 +470,101 @@ static int snap_add(void *ctx, const struct ec_store_item *it)
 		return -ENOMEM;
 	dh->v[dh->n].is_dir = it->is_dir;
 	dh->v[dh->n].st = it->st;
+	dh->v[dh->n].claim = PF_FREE;
 	dh->n++;
 	return 0;
+}
+
+/* At most this many helpers at once in the whole daemon; a listing
+ * starts one only when this many of its entries are not known yet. */
+#define PF_HELPERS 2
+#define PF_MIN 16
+static int pf_running;		/* atomic */
+
+/* The helper: metadata of the snapshot's entries, last to first, until
+ * it meets the listing (or is stopped). */
+static void *pf_main(void *arg)
+{
+	struct dirh *dh = arg;
+	int64_t now = ec_clock_now_us();
+	size_t i;
+
+	for (i = dh->n; i-- > 0 && !__atomic_load_n(&dh->stop,
+						      __ATOMIC_ACQUIRE);) {
+		struct snap_item *it = &dh->v[i];
+		struct ec_fsmeta_key key;
+		struct ec_fsmeta_info mi;
+		char id[PATH_MAX];
+		int expect = PF_FREE;
+
+		if (!__atomic_compare_exchange_n(&it->claim, &expect, PF_BUSY,
+						 false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			break;	/* the listing got here first */
+		/* (A failure leaves the listing to try it again.) */
+		if (!it->is_dir &&
+		    ec_path_join(dh->dir, it->name, id, sizeof(id)) == 0 &&
+		    ec_present_meta(dh->fs, id, &it->st, now, &key, &mi) != 0)
+			key.ino = 0;
+		__atomic_store_n(&it->claim, PF_DONE, __ATOMIC_RELEASE);
+	}
+	__atomic_fetch_sub(&pf_running, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Start the helper for a fresh snapshot of dir when it is worth it. */
+static void pf_start(struct ecfs *fs, struct dirh *dh, const char *dir)
+{
+	size_t i, unknown = 0;
+
+	for (i = 0; i < dh->n && unknown < PF_MIN; i++) {
+		struct ec_fsmeta_key k;
+		struct ec_fsmeta_info mi;
+
+		ec_fsmeta_key_of(&k, &dh->v[i].st);
+		if (!dh->v[i].is_dir && !ec_fsmeta_get(fs->meta, &k, &mi))
+			unknown++;
+	}
+	if (unknown < PF_MIN || strlen(dir) >= sizeof(dh->dir))
+		return;
+	if (__atomic_fetch_add(&pf_running, 1, __ATOMIC_RELAXED) >=
+	    PF_HELPERS) {
+		__atomic_fetch_sub(&pf_running, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	dh->fs = fs;
+	strcpy(dh->dir, dir);
+	__atomic_store_n(&dh->stop, 0, __ATOMIC_RELEASE);
+	if (pthread_create(&dh->helper, NULL, pf_main, dh) != 0) {
+		__atomic_fetch_sub(&pf_running, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	dh->helping = true;
+}
+
+/* Stop and wait for the helper (before the snapshot changes or goes). */
+static void pf_stop(struct dirh *dh)
+{
+	if (!dh->helping)
+		return;
+	__atomic_store_n(&dh->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(dh->helper, NULL);
+	dh->helping = false;
+}
+
+/* The listing's turn at item it: claim it, or wait for the helper that
+ * is loading it (its metadata is then in fsmeta). */
+static void pf_claim(struct snap_item *it)
+{
+	int expect = PF_FREE;
+
+	/* Taken by the listing (done: the helper leaves it alone, and a
+	 * later request that comes back to it does not wait for itself). */
+	if (__atomic_compare_exchange_n(&it->claim, &expect, PF_DONE, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	while (__atomic_load_n(&it->claim, __ATOMIC_ACQUIRE) == PF_BUSY)
+		sched_yield();
 }
 
 /* One readdir request's buffer and what it knows. */
@@ -511,6 +618,7 @@ static bool rd_item(struct rd *r, size_t i)
 	struct node *d, *n;
 	off_t next = (off_t)i + 3;
 
+	pf_claim(&r->dh->v[i]);
 	if (ec_path_join(r->dir, it->name, id, sizeof(id)) != 0)
 		return true;
 	if (r->gen != r->dh->gen) {
@@ -584,10 +692,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	r.gen = fs->gen;
 	pthread_mutex_unlock(&fs->lock);
 	if (!err && (off == 0 || !r.dh->loaded)) {
+		pf_stop(r.dh);
 		snap_clear(r.dh);
 		err = ec_store_list_dir(fs->store, r.dir, snap_add, r.dh);
 		r.dh->loaded = !err;
 		r.dh->gen = r.gen;
+		if (!err && plus)
+			pf_start(fs, r.dh, r.dir);
 	}
 	if (!err) {
 		r.buf = malloc(size);
@@ -635,6 +746,7 @@ void ecfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	pf_stop(dh);
 	snap_clear(dh);
 	free(dh->v);
 	free(dh);
