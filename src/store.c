@@ -438,75 +438,25 @@ int ec_store_temp_name(char buf[TMP_NAME_SIZE])
 	return 0;
 }
 
+/* fill() for ec_store_write: the buffer as it is. */
+struct whole {
+	const void *buf;
+	size_t len;
+};
+
+static int write_whole(void *ctx, int fd)
+{
+	const struct whole *w = ctx;
+
+	return write_all(fd, w->buf, w->len);
+}
+
 int ec_store_write(const struct ec_store *s, const char *id,
 		   const void *buf, size_t len, unsigned flags)
 {
-	char name[NAME_MAX + 1], tmp[TMP_NAME_SIZE];
-	struct stat st;
-	int dfd = -1, fd = -1, err, tries;
-	bool made = false;
+	struct whole w = { buf, len };
 
-	dfd = open_parent(s, id, true, true, name);
-	if (dfd < 0)
-		return dfd;
-	/* A directory of the same name as the entry's file would make
-	 * rename(2) fail late; say so early. */
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISDIR(st.st_mode)) {
-		err = -EISDIR;
-		goto out;
-	}
-	for (tries = 0; tries < 16; tries++) {
-		err = ec_store_temp_name(tmp);
-		if (err)
-			goto out;
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-			    O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	made = true;
-	/* The umask can only remove bits; make sure it is exactly 0600. */
-	if (fchmod(fd, 0600) < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = write_all(fd, buf, len);
-	if (err)
-		goto out;
-	if ((flags & EC_STORE_DURABLE) && fsync(fd) < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = close(fd) < 0 ? -errno : 0;
-	fd = -1;
-	if (err)
-		goto out;
-	if (flags & EC_STORE_NOREPLACE)
-		err = renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE);
-	else
-		err = renameat(dfd, tmp, dfd, name);
-	if (err < 0) {
-		err = -errno;
-		goto out;
-	}
-	made = false;
-	if ((flags & EC_STORE_DURABLE) && fsync(dfd) < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (made)
-		unlinkat(dfd, tmp, 0);
-	close(dfd);
-	return err;
+	return ec_store_write_with(s, id, flags, write_whole, &w);
 }
 
 int ec_store_remove(const struct ec_store *s, const char *id)

@@ -1,8 +1,9 @@
 /*
  * store_stream: envelope files read and written in pieces, for entries
- * too big to hold in memory more than once (cache_stream.c).  The same
- * rules as store.c: ids checked, no symlink followed, saves through a
- * temp file renamed over the envelope.
+ * too big to hold in memory more than once (cache_stream.c), and the one
+ * atomic save that ec_store_write() uses too.  The same rules as store.c:
+ * ids checked, no symlink followed, saves through a temp file renamed
+ * over the envelope.
  */
 #include "config.h"
 
@@ -55,6 +56,8 @@ int ec_store_write_with(const struct ec_store *s, const char *id,
 	dfd = ec_store_open_parent_mk(s, id, name);
 	if (dfd < 0)
 		return dfd;
+	/* A directory of the same name as the entry's file would make
+	 * rename(2) fail late; say so early. */
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode)) {
 		err = -EISDIR;
@@ -74,6 +77,7 @@ int ec_store_write_with(const struct ec_store *s, const char *id,
 		goto out;
 	}
 	made = true;
+	/* The umask can only remove bits; make sure it is exactly 0600. */
 	err = fchmod(fd, 0600) < 0 ? -errno : fill(ctx, fd);
 	if (!err && (flags & EC_STORE_DURABLE) && fsync(fd) < 0)
 		err = -errno;

@@ -46,6 +46,21 @@ static void report_loose(struct ecfs *fs, const char *id, bool is_dir,
 		 is_dir ? "0700" : "0600");
 }
 
+/* The core's verdict, the one enccache ls --all gives too, on what
+ * fsmeta kept of an entry when it was loaded. */
+static enum ec_state verdict(const struct ecfs *fs,
+			     const struct ec_fsmeta_info *mi, int64_t now)
+{
+	struct ec_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.state = mi->state;
+	e.reason = mi->reason;
+	e.created_us = mi->created_us;
+	e.expires_us = mi->expires_us;
+	return ec_entry_verdict(fs->cache, &e, now, NULL);
+}
+
 void ec_present_count_hidden(struct ecfs *fs,
 			     const struct ec_fsmeta_info *mi, int64_t now)
 {
@@ -56,15 +71,8 @@ void ec_present_count_hidden(struct ecfs *fs,
 		[EC_STATE_CORRUPT] = EC_FSSTAT_HIDDEN_CORRUPT,
 		[EC_STATE_TAMPERED] = EC_FSSTAT_HIDDEN_TAMPERED,
 	};
-	struct ec_entry e;
-	enum ec_state st;
+	enum ec_state st = verdict(fs, mi, now);
 
-	memset(&e, 0, sizeof(e));
-	e.state = mi->state;
-	e.reason = mi->reason;
-	e.created_us = mi->created_us;
-	e.expires_us = mi->expires_us;
-	st = ec_entry_verdict(fs->cache, &e, now, NULL);
 	if (st != EC_STATE_VALID)
 		ecfs_count(&fs->stats, by_state[st], 1);
 }
@@ -83,16 +91,7 @@ int ec_present_stats(struct ecfs *fs, char **out, size_t *len)
 bool ec_present_shown(const struct ecfs *fs, const struct ec_fsmeta_info *mi,
 		      int64_t now)
 {
-	struct ec_entry e;
-
-	/* The core's verdict, the one enccache ls --all gives too, on what
-	 * fsmeta kept of the entry when it was loaded. */
-	memset(&e, 0, sizeof(e));
-	e.state = mi->state;
-	e.reason = mi->reason;
-	e.created_us = mi->created_us;
-	e.expires_us = mi->expires_us;
-	return ec_entry_verdict(fs->cache, &e, now, NULL) == EC_STATE_VALID;
+	return verdict(fs, mi, now) == EC_STATE_VALID;
 }
 
 enum { X_KEY, X_CREATED, X_EXPIRES, X_COMMENT, X_VALIDASOF, X_FORMAT, X_N };
