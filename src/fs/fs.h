@@ -11,7 +11,12 @@
  *   handle.c    open files: snapshots, live readers, write buffers, saves
  *   ops_read.c  lookup, forget, getattr, open, read, readdir, statfs
  *   ops_write.c write, flush, release, fsync, setattr, create, mkdir,
- *               unlink, rmdir, rename (and the refused ops)
+ *               unlink, rmdir (and the refused ops)
+ *   ops_rename.c rename
+ *   replace.c   a file renamed over an entry, or put where one was
+ *               renamed away (editors), saved as an overwrite of it
+ *   clear.c     rmdir's removal of merely stale hidden envelopes
+ *   recent.c    contents kept a moment after a metadata load
  *   xattr.c     user.enccache.* attributes, read and written
  *   conf.c      options and their checks, before anything is mounted
  *   main.c      wiring: keys, session, threads, the loop

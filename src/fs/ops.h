@@ -61,6 +61,14 @@ void ecfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   const char *value, size_t size, int flags);
 void ecfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/* The id of name under directory parent into id[PATH_MAX] (fs->lock is
+ * taken and released): -ENOENT, -ENOTDIR, -ENAMETOOLONG. */
+int ec_ops_child_id(struct ecfs *fs, fuse_ino_t parent, const char *name,
+		    char *id) __attribute__((warn_unused_result));
+/* With -o sync, make a change of names in id's directory durable. */
+int ec_ops_sync_parent(struct ecfs *fs, const char *id)
+	__attribute__((warn_unused_result));
+
 /* Reply with n's entry, which counted one more kernel lookup; undone if
  * the reply failed (interrupted request). */
 void ecfs_reply_entry_node(fuse_req_t req, struct ecfs *fs, struct node *n,
