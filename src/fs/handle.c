@@ -167,12 +167,15 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 
 	free(h->env);
 	h->env = NULL;
-	err = ec_store_stat_entry(fs->store, id, &st);
-	if (!err && !trunc && (size_t)st.st_size >= EC_STREAM_MIN)
-		return read_big(fs, h, id, want, mi);
-	if (!err && !trunc)
-		err = ec_store_read(fs->store, id, EC_ENVELOPE_MAX, &h->env,
+	/* One read for a small envelope (no stat before it); a big one is
+	 * refused by the read and loaded in a stream instead. */
+	if (trunc)
+		err = ec_store_stat_entry(fs->store, id, &st);
+	else
+		err = ec_store_read(fs->store, id, EC_STREAM_MIN - 1, &h->env,
 				    &h->envlen, &st);
+	if (err == -EC_ETOOBIG)
+		return read_big(fs, h, id, want, mi);
 	if (err == -EC_ETOOBIG || err == -ELOOP || err == -EINVAL ||
 	    err == -EISDIR || err == -EC_EID)
 		err = -ENOENT;
