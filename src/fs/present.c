@@ -311,7 +311,7 @@ static int load_once(struct ecfs *fs, const char *id, int64_t now,
 		memset(key, 0, sizeof(*key));
 	if (content)
 		*content = NULL;
-	if (content || !fs->contents || e.len > EC_RECENT_ENTRY_MAX) {
+	if (content || !fs->contents) {
 		(void)render(fs, &e, mi, content, clen);
 	} else if (render(fs, &e, mi, &kept, &keptlen)) {
 		/* For the read that usually follows (recent.h). */

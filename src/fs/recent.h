@@ -16,8 +16,14 @@
 #include "fsmeta.h"
 
 #define EC_RECENT_SLOTS 256
-#define EC_RECENT_ENTRY_MAX (64u << 10)	/* larger contents are not kept */
+#define EC_RECENT_ENTRY_MAX (64u << 10)	/* a small content */
+#define EC_RECENT_BYTES ((size_t)64 << 20)	/* small ones kept at most */
 #define EC_RECENT_US 2000000		/* kept at most this long */
+
+/* One big content (a big entry's plaintext, decrypted at its lookup to
+ * learn its size) may be kept too, alone of its size: the open that
+ * follows then takes it instead of decrypting it all again, and the
+ * daemon's peak memory stays that of one copy. */
 
 struct ec_recent;
 

@@ -39,10 +39,15 @@ START_TEST(test_take_once)
 	/* Too old: gone. */
 	ec_recent_put(r, &k, 7, content("x"), 1, 1000);
 	ck_assert(!ec_recent_take(r, &k, 7, 1001 + EC_RECENT_US, &got, &len));
-	/* Too big: not kept. */
+	/* One big one is kept, alone of its size: the last wins. */
 	ec_recent_put(r, &k, 7, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
 		      EC_RECENT_ENTRY_MAX + 1, 1000);
+	ec_recent_put(r, &other, 9, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 2),
+		      EC_RECENT_ENTRY_MAX + 2, 1000);
 	ck_assert(!ec_recent_take(r, &k, 7, 1000, &got, &len));
+	ck_assert(ec_recent_take(r, &other, 9, 1000, &got, &len));
+	ck_assert_uint_eq(len, EC_RECENT_ENTRY_MAX + 2);
+	ec_secure_free(got);
 	ec_recent_free(r);
 }
 END_TEST
