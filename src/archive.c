@@ -25,6 +25,7 @@
 
 #define BLOCK 512
 #define XATTR "SCHILY.xattr.user.enccache."
+#define USTAR_SIZE_MAX 077777777777ULL	/* 11 octal digits */
 
 void ec_record_release(struct ec_record *r)
 {
@@ -141,6 +142,10 @@ static int pax_records(struct ec_sbuf *pax, const struct ec_record *r,
 	int err;
 
 	err = pax_add(pax, "path", r->id);
+	if (!err && r->len > USTAR_SIZE_MAX) {
+		snprintf(t, sizeof(t), "%zu", r->len);
+		err = pax_add(pax, "size", t);
+	}
 	if (!err && mtime_us != EC_TIME_NONE) {
 		pax_time(mtime_us, t);
 		err = pax_add(pax, "mtime", t);
@@ -183,7 +188,8 @@ int ec_archive_put_tar(struct ec_sbuf *out, const struct ec_record *r,
 		err = pad(out, pax.len);
 	if (err)
 		goto out;
-	header(block, r->id, r->len, mtime, '0');
+	/* beyond 11 octal digits the pax size record says it */
+	header(block, r->id, r->len > USTAR_SIZE_MAX ? 0 : r->len, mtime, '0');
 	err = ec_sbuf_append(out, block, BLOCK);
 	if (!err && r->len)
 		err = ec_sbuf_append(out, r->data, r->len);

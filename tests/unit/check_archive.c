@@ -296,7 +296,7 @@ static void hdr(uint8_t *b, const char *name, char t, unsigned size)
 
 START_TEST(test_tar_members)
 {
-	uint8_t t[512 * 12];
+	uint8_t t[512 * 16];
 	struct ec_archive_reader *ar;
 	struct ec_record r;
 	size_t n = 0;
@@ -317,6 +317,12 @@ START_TEST(test_tar_members)
 	n += 1024;
 	hdr(t + n, "short", '0', 0);
 	n += 512;
+	hdr(t + n, "PaxHeaders/big", 'x', 10);		/* size from pax */
+	memcpy(t + n + 512, "10 size=3\n", 10);
+	n += 1024;
+	hdr(t + n, "big", '0', 0);
+	memcpy(t + n + 512, "xyz", 3);
+	n += 1024;
 	n += 1024;					/* the end */
 	fd = spill(t, n);
 	ck_assert_int_eq(ec_archive_reader_new(fd, EC_ARCHIVE_AUTO, &ar), 0);
@@ -331,6 +337,11 @@ START_TEST(test_tar_members)
 	ck_assert_int_eq(ec_archive_next(ar, &r), 1);
 	ck_assert_str_eq(r.id, "long/nm");
 	ck_assert_uint_eq(r.len, 0);
+	ec_record_release(&r);
+	ck_assert_int_eq(ec_archive_next(ar, &r), 1);
+	ck_assert_str_eq(r.id, "big");
+	ck_assert_uint_eq(r.len, 3);
+	ck_assert(memcmp(r.data, "xyz", 3) == 0);
 	ec_record_release(&r);
 	ck_assert_int_eq(ec_archive_next(ar, &r), 0);
 	ec_archive_reader_free(ar);
