@@ -68,8 +68,7 @@ int ec_fsstats_parse(const char *text, size_t len, struct ec_fsstats *s)
 {
 	struct json_tokener *tok;
 	struct json_object *root = NULL, *group;
-	const char *norm;
-	size_t end;
+	size_t end, start;
 	int i, err = -EC_EJSON;
 
 	memset(s, 0, sizeof(*s));
@@ -98,9 +97,13 @@ int ec_fsstats_parse(const char *text, size_t len, struct ec_fsstats *s)
 	}
 	if (err)
 		goto out;
-	norm = json_object_to_json_string_ext(root, JSON_C_TO_STRING_SPACED |
-					      JSON_C_TO_STRING_NOSLASHESCAPE);
-	s->json = norm ? strdup(norm) : NULL;
+	/* the text as the daemon wrote it, without surrounding space */
+	while (len > 0 && strchr(" \t\r\n", text[len - 1]))
+		len--;
+	start = 0;
+	while (start < len && strchr(" \t\r\n", text[start]))
+		start++;
+	s->json = strndup(text + start, len - start);
 	if (!s->json)
 		err = -ENOMEM;
 out:

@@ -43,8 +43,9 @@ enum ec_fsstat {
 struct ec_fsstats {
 	uint64_t v[EC_FSSTAT_N];
 	bool has[EC_FSSTAT_N];	/* present in the text parsed */
-	char *json;		/* the whole object as parsed, extra members
-				   kept, re-serialised; malloc'd or NULL */
+	char *json;		/* the text parsed (extra members kept),
+				   without surrounding white space;
+				   malloc'd or NULL */
 };
 
 /* Where counter i lives: its member name, and the object it is in

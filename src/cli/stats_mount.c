@@ -86,31 +86,33 @@ static void mount_text(const struct ec_fsstats *s, struct ec_buf *out)
 
 /* The Prometheus counter of each statistic; the hidden ones share one,
  * with a reason label. */
+#define SINCE " since the mount started"
 static const struct {
 	const char *name;
 	const char *help;
 } prom[EC_FSSTAT_N] = {
 	[EC_FSSTAT_LOOKUPS] = { "enccachefs_lookups_total",
-				"Names looked up" },
+				"Names looked up" SINCE },
 	[EC_FSSTAT_HITS] = { "enccachefs_hits_total",
-			     "Lookups that found a valid entry" },
+			     "Metadata cache hits" SINCE },
 	[EC_FSSTAT_MISSES] = { "enccachefs_misses_total",
-			       "Lookups that found none" },
+			       "Metadata cache misses (envelopes read)" SINCE },
 	[EC_FSSTAT_HIDDEN_STALE] = { "enccachefs_hidden_total",
-				     "Envelopes hidden, by reason" },
+				     "Envelopes hidden" SINCE ", by reason" },
 	[EC_FSSTAT_HIDDEN_SALT_MISMATCH] = { "enccachefs_hidden_total", NULL },
 	[EC_FSSTAT_HIDDEN_UNKNOWN_KEY] = { "enccachefs_hidden_total", NULL },
 	[EC_FSSTAT_HIDDEN_CORRUPT] = { "enccachefs_hidden_total", NULL },
 	[EC_FSSTAT_HIDDEN_TAMPERED] = { "enccachefs_hidden_total", NULL },
 	[EC_FSSTAT_DECRYPTIONS] = { "enccachefs_decryptions_total",
-				    "Tokens decrypted" },
-	[EC_FSSTAT_SAVES] = { "enccachefs_saves_total", "Entries saved" },
+				    "Tokens decrypted" SINCE },
+	[EC_FSSTAT_SAVES] = { "enccachefs_saves_total",
+			      "Entries saved" SINCE },
 	[EC_FSSTAT_FAILED_SAVES] = { "enccachefs_failed_saves_total",
-				     "Saves that failed" },
+				     "Saves that failed" SINCE },
 	[EC_FSSTAT_BYTES_READ] = { "enccachefs_read_bytes_total",
-				   "Bytes read from entries" },
+				   "Bytes read from entries" SINCE },
 	[EC_FSSTAT_BYTES_WRITTEN] = { "enccachefs_written_bytes_total",
-				      "Bytes written to entries" },
+				      "Bytes written to entries" SINCE },
 };
 
 static void mount_prometheus(const char *mnt, const struct ec_fsstats *s,
@@ -126,8 +128,8 @@ static void mount_prometheus(const char *mnt, const struct ec_fsstats *s,
 		if (!s->has[k])
 			continue;
 		if (!last || strcmp(last, name) != 0)
-			ec_buf_addf(out, "# HELP %s %s since the mount "
-				    "started.\n# TYPE %s counter\n", name,
+			ec_buf_addf(out, "# HELP %s %s.\n# TYPE %s counter\n",
+				    name,
 				    ec_fsstats_group(k) ?
 				    prom[EC_FSSTAT_HIDDEN_STALE].help :
 				    prom[k].help, name);
