@@ -240,6 +240,7 @@ int ec_cli_ids(struct ec_opts *o, int argc, char **args,
 	if (rc < 0) {
 		ec_complain("cannot read standard input: %s", ec_errtext(rc));
 		ec_buf_release(&in);
+		ec_idlist_release(out);
 		return EXIT_IO;
 	}
 	rc = 0;
