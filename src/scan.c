@@ -1,17 +1,23 @@
 /*
  * scan: the ids in one walk, then ordered parallel loads.
  *
- * Workers claim indices in order and load each into a slot of a ring of
- * `window` slots; the calling thread waits for slot i, hands it to the
- * callback and frees the slot.  A worker never claims an index more than
- * `window` ahead of the callback, so a slot is always free when claimed.
- * One mutex guards next, consumed, stop and every slot's done flag.
+ * Loaders (helper threads, and the calling thread while the slot it hands
+ * over next is not ready) claim indices in order and load each into a
+ * slot of a ring of `window` slots; the calling thread hands slot i to
+ * the callback and frees it.  No index is claimed more than `window`
+ * ahead of the one handed over, so a slot is always free when claimed.
+ * Claims, done flags and counters are atomics (sequentially consistent);
+ * the mutex and the two condition variables serve only to sleep: a
+ * sleeper publishes what it waits for before it checks, a waker publishes
+ * its change before it looks for a sleeper, so no wake-up is lost.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,7 +81,7 @@ void ec_scan_ids_release(struct ec_scan_ids *ids)
 /* ---- the loads -------------------------------------------------------- */
 
 struct slot {
-	bool done;		/* loaded, not yet handed to the callback */
+	atomic_bool done;	/* loaded, not yet handed to the callback */
 	int err;
 	struct ec_entry e;
 };
@@ -87,50 +93,84 @@ struct scan {
 	const struct ec_scan_options *o;
 	struct slot *slots;
 	size_t window;
-	pthread_mutex_t mu;
-	pthread_cond_t filled;	/* a slot became done */
+	atomic_size_t next;	/* the next index to claim */
+	atomic_size_t consumed;	/* indices below it were handed over */
+	atomic_size_t waiting_for; /* the slot the consumer sleeps on, or
+				      SIZE_MAX */
+	atomic_uint waiting;	/* workers sleeping for room */
+	atomic_bool stop;
+	pthread_mutex_t mu;	/* only for sleeping and waking */
+	pthread_cond_t filled;	/* the slot waiting_for became done */
 	pthread_cond_t room;	/* consumed grew, or stop was set */
-	size_t next;		/* the next index to claim */
-	size_t consumed;	/* indices below it were handed over */
-	unsigned waiting;	/* workers waiting for room */
-	bool stop;
 };
+
+/*
+ * Claim the next index, if it is within the window of the consumer: 1
+ * with *i, 0 when there is none left (or the scan stopped), -1 when the
+ * window is full.
+ */
+static int claim(struct scan *s, size_t *i)
+{
+	size_t j = atomic_load(&s->next);
+
+	for (;;) {
+		if (j >= s->n || atomic_load(&s->stop))
+			return 0;
+		if (j >= atomic_load(&s->consumed) + s->window)
+			return -1;
+		if (atomic_compare_exchange_weak(&s->next, &j, j + 1)) {
+			*i = j;
+			return 1;
+		}
+	}
+}
+
+/* Whether a worker must go on sleeping: the window is full, work is
+ * left and the scan goes on.  Called with mu held. */
+static bool claim_blocked(struct scan *s)
+{
+	size_t j = atomic_load(&s->next);
+
+	return j < s->n && !atomic_load(&s->stop) &&
+	       j >= atomic_load(&s->consumed) + s->window;
+}
+
+/* Load index i into its slot and say so (waking the consumer only when
+ * it sleeps on this very slot). */
+static void load_one(struct scan *s, size_t i)
+{
+	struct slot *sl = &s->slots[i % s->window];
+
+	sl->err = ec_cache_load(s->c, s->ids[i], s->o->flags, s->o->now,
+				&sl->e);
+	atomic_store(&sl->done, true);
+	if (atomic_load(&s->waiting_for) == i) {
+		pthread_mutex_lock(&s->mu);
+		pthread_cond_signal(&s->filled);
+		pthread_mutex_unlock(&s->mu);
+	}
+}
 
 static void *worker(void *arg)
 {
 	struct scan *s = arg;
+	size_t i;
+	int got;
 
-	for (;;) {
-		struct slot *sl;
-		size_t i;
-		int err;
-
+	while ((got = claim(s, &i)) != 0) {
+		if (got > 0) {
+			load_one(s, i);
+			continue;
+		}
+		/* the window is full: sleep until the consumer moves on */
 		pthread_mutex_lock(&s->mu);
-		while (!s->stop && s->next < s->n &&
-		       s->next >= s->consumed + s->window) {
-			s->waiting++;
+		atomic_fetch_add(&s->waiting, 1);
+		while (claim_blocked(s))
 			pthread_cond_wait(&s->room, &s->mu);
-			s->waiting--;
-		}
-		if (s->stop || s->next >= s->n) {
-			pthread_mutex_unlock(&s->mu);
-			return NULL;
-		}
-		i = s->next++;
-		pthread_mutex_unlock(&s->mu);
-
-		sl = &s->slots[i % s->window];
-		err = ec_cache_load(s->c, s->ids[i], s->o->flags, s->o->now,
-				    &sl->e);
-		pthread_mutex_lock(&s->mu);
-		sl->err = err;
-		sl->done = true;
-		/* the consumer waits for nothing but the slot it hands over
-		 * next: wake it for that one only */
-		if (i == s->consumed)
-			pthread_cond_signal(&s->filled);
+		atomic_fetch_sub(&s->waiting, 1);
 		pthread_mutex_unlock(&s->mu);
 	}
+	return NULL;
 }
 
 /* One thread: load and hand over in turn. */
@@ -155,7 +195,28 @@ static int scan_inline(struct scan *s,
 	return 0;
 }
 
-/* The calling thread's part: hand slots over in order. */
+/* Until slot i is done: load what can be claimed meanwhile, else sleep. */
+static void wait_for(struct scan *s, size_t i)
+{
+	struct slot *sl = &s->slots[i % s->window];
+	size_t j;
+
+	while (!atomic_load(&sl->done)) {
+		if (claim(s, &j) > 0) {
+			load_one(s, j);
+			continue;
+		}
+		pthread_mutex_lock(&s->mu);
+		atomic_store(&s->waiting_for, i);
+		while (!atomic_load(&sl->done))
+			pthread_cond_wait(&s->filled, &s->mu);
+		atomic_store(&s->waiting_for, SIZE_MAX);
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+/* The calling thread's part: it loads too, and hands slots over in
+ * order. */
 static int consume(struct scan *s,
 		   int (*cb)(void *, size_t, int, struct ec_entry *),
 		   void *ctx)
@@ -166,23 +227,19 @@ static int consume(struct scan *s,
 	for (i = 0; i < s->n && !rc; i++) {
 		struct slot *sl = &s->slots[i % s->window];
 
-		pthread_mutex_lock(&s->mu);
-		while (!sl->done)
-			pthread_cond_wait(&s->filled, &s->mu);
-		pthread_mutex_unlock(&s->mu);
-
+		wait_for(s, i);
 		rc = cb(ctx, i, sl->err, sl->err ? NULL : &sl->e);
 		if (!sl->err)
 			ec_entry_release(&sl->e);
-
-		pthread_mutex_lock(&s->mu);
-		sl->done = false;
-		s->consumed = i + 1;
+		atomic_store(&sl->done, false);
+		atomic_store(&s->consumed, i + 1);
 		if (rc)
-			s->stop = true;
-		if (s->waiting || rc)
+			atomic_store(&s->stop, true);
+		if (atomic_load(&s->waiting) || rc) {
+			pthread_mutex_lock(&s->mu);
 			pthread_cond_broadcast(&s->room);
-		pthread_mutex_unlock(&s->mu);
+			pthread_mutex_unlock(&s->mu);
+		}
 	}
 	return rc;
 }
@@ -215,23 +272,25 @@ int ec_scan_load(const struct ec_cache *c, const char *const *ids, size_t n,
 	s.slots = calloc(s.window, sizeof(*s.slots));
 	if (!s.slots)
 		return -ENOMEM;
+	atomic_init(&s.next, 0);
+	atomic_init(&s.consumed, 0);
+	atomic_init(&s.waiting_for, SIZE_MAX);
+	atomic_init(&s.waiting, 0);
+	atomic_init(&s.stop, false);
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.filled, NULL);
 	pthread_cond_init(&s.room, NULL);
-	for (; started < nthreads; started++)
+	/* the calling thread is one of the loaders */
+	for (; started + 1 < nthreads; started++)
 		if (pthread_create(&tids[started], NULL, worker, &s) != 0)
 			break;
-	if (started == 0) {
-		rc = scan_inline(&s, cb, ctx);	/* no thread: still right */
-	} else {
-		rc = consume(&s, cb, ctx);
-	}
+	rc = consume(&s, cb, ctx);
 	for (i = 0; i < started; i++)
 		if (pthread_join(tids[i], NULL) != 0)
 			abort();	/* a joinable thread we made: a bug */
 	/* After a stop: entries loaded ahead and never handed over. */
 	for (i = 0; i < s.window; i++)
-		if (s.slots[i].done && !s.slots[i].err)
+		if (atomic_load(&s.slots[i].done) && !s.slots[i].err)
 			ec_entry_release(&s.slots[i].e);
 	pthread_cond_destroy(&s.room);
 	pthread_cond_destroy(&s.filled);

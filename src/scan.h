@@ -41,13 +41,15 @@ void ec_scan_ids_release(struct ec_scan_ids *ids);
 struct ec_scan_options {
 	unsigned flags;		/* EC_LOAD_* for every load */
 	int64_t now;		/* the time every entry is judged at */
-	unsigned threads;	/* loading threads; 0: the online CPUs
-				   (at most EC_SCAN_THREADS_MAX) */
+	unsigned threads;	/* loading threads, the calling one among
+				   them; 0: the online CPUs (at most
+				   EC_SCAN_THREADS_MAX) */
 };
 
 /*
- * Load ids[0..n) with ec_cache_load() on worker threads and call cb in
- * the calling thread for each, in index order: err is the load's return
+ * Load ids[0..n) with ec_cache_load() on o->threads threads (the calling
+ * one loads too while it would wait) and call cb in the calling thread
+ * for each, in index order: err is the load's return
  * (0: e is the entry, borrowed for the callback and released after it;
  * otherwise e is NULL: -ENOENT, -EC_EID, -errno).  cb returns 0 to go
  * on; a non-zero return stops the scan and is returned.  At most a few
