@@ -1,7 +1,6 @@
 /* buf: a plain heap text buffer for enccache's output (never secrets). */
 #include "config.h"
 
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,21 +115,4 @@ void ec_buf_add_printable(struct ec_buf *b, const char *s)
 		else
 			ec_buf_addc(b, (char)c);
 	}
-}
-
-void ec_buf_add_size(struct ec_buf *b, uint64_t bytes)
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	int u = -1;
-
-	if (bytes < 1024) {
-		ec_buf_addf(b, "%" PRIu64 " B", bytes);
-		return;
-	}
-	while (v >= 1024 && u < 3) {
-		v /= 1024;
-		u++;
-	}
-	ec_buf_addf(b, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
 }

@@ -66,8 +66,6 @@ void ec_buf_addf(struct ec_buf *b, const char *fmt, ...)
 void ec_buf_release(struct ec_buf *b);
 /* Text for a terminal line: control characters become \xNN. */
 void ec_buf_add_printable(struct ec_buf *b, const char *s);
-/* A byte count for people: "512 B", "1.5 KiB", "3.2 MiB"... */
-void ec_buf_add_size(struct ec_buf *b, uint64_t bytes);
 
 /* ---- json.c: JSON output ---------------------------------------------- */
 
@@ -106,7 +104,6 @@ void ec_jw_bool(struct ec_jw *w, bool v);
 void ec_jw_null(struct ec_jw *w);
 void ec_jw_time(struct ec_jw *w, int64_t us);	/* ISO, or null for
 						   EC_TIME_NONE/NEVER */
-void ec_jw_raw(struct ec_jw *w, const char *json);
 
 /* ---- table.c: aligned columns ----------------------------------------- */
 
@@ -281,8 +278,10 @@ char *ec_cli_why(const struct ec_cache *c, int err, const struct ec_entry *e,
 /* The expiry to show: EC_TIME_NEVER, an instant, or EC_TIME_NONE when
  * there is none (always stale, or not authenticated). */
 int64_t ec_cli_expiry(const struct ec_entry *e, enum ec_state state);
-/* The 1-based name of a state for fsck and stats: the core's names and
- * "unreadable" (corrupt because the file could not be read). */
+/* The states fsck and stats count: the core's six (enum ec_state, the
+ * same numbers) and EC_CLI_UNREADABLE, corrupt because the file could
+ * not be read (a plain errno as its reason); ec_cli_state_word() names
+ * them ("unreadable"). */
 #define EC_CLI_NSTATES 7
 #define EC_CLI_UNREADABLE 6
 unsigned ec_cli_state_slot(enum ec_state state, int reason);

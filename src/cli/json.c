@@ -142,12 +142,6 @@ void ec_jw_time(struct ec_jw *w, int64_t us)
 	ec_jw_str(w, iso);
 }
 
-void ec_jw_raw(struct ec_jw *w, const char *json)
-{
-	sep(w);
-	ec_buf_adds(w->b, json);
-}
-
 void ec_buf_add_label(struct ec_buf *b, const char *s)
 {
 	ec_buf_addc(b, '"');
