@@ -273,7 +273,8 @@ int ec_keyring_derive(struct ec_keyring *kr, struct ec_secrets *secrets,
 	for (i = 0; i < n; i++) {
 		kr->keys[i].name = secrets->v[i].name;
 		secrets->v[i].name = NULL;
-		(void)sodium_mprotect_readonly(kr->keys[i].key);
+		if (ec_secure_readonly(kr->keys[i].key) != 0)
+			continue;	/* usable all the same */
 	}
 	ec_kdf_fingerprint(salt, saltlen, kr->fingerprint);
 	rc = 0;

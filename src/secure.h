@@ -23,6 +23,11 @@ void *ec_secure_alloc(size_t n) __attribute__((malloc));
  * guarded and locked); false in AddressSanitizer builds. */
 bool ec_secure_pooled(void);
 
+/* Make block p (from ec_secure_alloc, below the big size) read-only
+ * until it is freed.  0, or -EIO when the system refused (the block is
+ * then as it was). */
+int ec_secure_readonly(void *p) __attribute__((warn_unused_result));
+
 /* Wipe and free; NULL is a no-op. */
 void ec_secure_free(void *p);
 
