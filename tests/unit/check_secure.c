@@ -130,7 +130,8 @@ START_TEST(test_pool_reuse_wiped)
 }
 END_TEST
 
-/* A key block made read-only can still go back to the pool. */
+/* A key block made read-only (ec_secure_readonly) can still go back to
+ * the pool. */
 START_TEST(test_pool_readonly_block)
 {
 	uint8_t *p, *q;
@@ -138,7 +139,7 @@ START_TEST(test_pool_readonly_block)
 	p = ec_secure_alloc(32);
 	ck_assert_ptr_nonnull(p);
 	memset(p, 7, 32);
-	ck_assert_int_eq(sodium_mprotect_readonly(p), 0);
+	ck_assert_int_eq(ec_secure_readonly(p), 0);
 	ec_secure_free(p);
 	q = ec_secure_alloc(32);
 	ck_assert_ptr_nonnull(q);
