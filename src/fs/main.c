@@ -393,6 +393,7 @@ out:
 	 * then stop the thread before the session goes away. */
 	if (mounted)
 		fuse_session_unmount(se);
+	ecfs_readdir_quiesce();
 	ec_watch_free(fs.watch);
 	fs.watch = fs.nodes.watch = NULL;
 	ec_notifier_free(fs.notifier);

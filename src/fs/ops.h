@@ -69,6 +69,11 @@ int ec_ops_child_id(struct ecfs *fs, fuse_ino_t parent, const char *name,
 int ec_ops_sync_parent(struct ecfs *fs, const char *id)
 	__attribute__((warn_unused_result));
 
+/* Stop the listings' helper threads and wait for them: after the loop,
+ * before the state they use goes (a directory still open at the unmount
+ * is never released). */
+void ecfs_readdir_quiesce(void);
+
 /* Reply with n's entry, which counted one more kernel lookup; undone if
  * the reply failed (interrupted request). */
 void ecfs_reply_entry_node(fuse_req_t req, struct ecfs *fs, struct node *n,

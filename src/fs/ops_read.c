@@ -480,6 +480,14 @@ static int snap_add(void *ctx, const struct ec_store_item *it)
 #define PF_HELPERS 2
 #define PF_MIN 16
 static int pf_running;		/* atomic */
+static int pf_shutdown;		/* atomic: the daemon is stopping */
+
+void ecfs_readdir_quiesce(void)
+{
+	__atomic_store_n(&pf_shutdown, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&pf_running, __ATOMIC_ACQUIRE) > 0)
+		sched_yield();
+}
 
 /* The helper: metadata of the snapshot's entries, last to first, until
  * it meets the listing (or is stopped). */
@@ -489,8 +497,9 @@ static void *pf_main(void *arg)
 	int64_t now = ec_clock_now_us();
 	size_t i;
 
-	for (i = dh->n; i-- > 0 && !__atomic_load_n(&dh->stop,
-						      __ATOMIC_ACQUIRE);) {
+	for (i = dh->n; i-- > 0 &&
+	     !__atomic_load_n(&dh->stop, __ATOMIC_ACQUIRE) &&
+	     !__atomic_load_n(&pf_shutdown, __ATOMIC_ACQUIRE);) {
 		struct snap_item *it = &dh->v[i];
 		struct ec_fsmeta_key key;
 		struct ec_fsmeta_info mi;
