@@ -54,6 +54,17 @@ static int put_newline(struct ec_sbuf *b, unsigned indent)
 	return ret;
 }
 
+/* After a container's members (ret: how they went): its closing line,
+ * at indent. */
+static int put_close(struct ec_sbuf *b, unsigned indent, char c, int ret)
+{
+	if (ret == 0)
+		ret = put_newline(b, indent);
+	if (ret == 0)
+		ret = put(b, &c, 1);
+	return ret;
+}
+
 /*
  * A JSON string: `"` and `\` escaped, control characters as \b \f \n \r
  * \t or \u00XX, UTF-8 kept as is; bytes that are not UTF-8 (a malformed
@@ -162,11 +173,7 @@ static int put_tag(struct ec_sbuf *b, const char *tag, const char *value,
 		ret = put(b, ": ", 2);
 	if (ret == 0)
 		ret = put_str(b, value);
-	if (ret == 0)
-		ret = put_newline(b, indent);
-	if (ret == 0)
-		ret = put(b, "}", 1);
-	return ret;
+	return put_close(b, indent, '}', ret);
 }
 
 static int put_real(struct ec_sbuf *b, double d, unsigned indent)
@@ -262,11 +269,7 @@ static int put_data(struct ec_sbuf *b, plist_t node, unsigned indent)
 		ret = ec_view_b64_encode(b, (const uint8_t *)p, (size_t)n);
 	if (ret == 0)
 		ret = put(b, "\"", 1);
-	if (ret == 0)
-		ret = put_newline(b, indent);
-	if (ret == 0)
-		ret = put(b, "}", 1);
-	return ret;
+	return put_close(b, indent, '}', ret);
 }
 
 /* ------------------------------------------------------------------ */
@@ -301,11 +304,7 @@ static int put_array(struct ec_sbuf *b, plist_t node, unsigned indent)
 			ret = put_node(b, item, indent + 1);
 	}
 	free(it);
-	if (ret == 0)
-		ret = put_newline(b, indent);
-	if (ret == 0)
-		ret = put(b, "]", 1);
-	return ret;
+	return put_close(b, indent, ']', ret);
 }
 
 /* The one key of a dict, or NULL; free() it (after wiping). */
@@ -349,11 +348,7 @@ static int put_wrapped_dict(struct ec_sbuf *b, plist_t node, unsigned indent)
 		ret = put_str(b, "\"$dict\": ");
 	if (ret == 0)
 		ret = put_dict(b, node, indent + 1, false);
-	if (ret == 0)
-		ret = put_newline(b, indent);
-	if (ret == 0)
-		ret = put(b, "}", 1);
-	return ret;
+	return put_close(b, indent, '}', ret);
 }
 
 static int put_dict(struct ec_sbuf *b, plist_t node, unsigned indent,
@@ -404,11 +399,7 @@ static int put_dict(struct ec_sbuf *b, plist_t node, unsigned indent,
 	}
 	free_key(key);
 	free(it);
-	if (ret == 0)
-		ret = put_newline(b, indent);
-	if (ret == 0)
-		ret = put(b, "}", 1);
-	return ret;
+	return put_close(b, indent, '}', ret);
 }
 
 /*
