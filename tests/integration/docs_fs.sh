@@ -12,16 +12,23 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/mountlib.sh"
 require_cli
-for tool in jq getfattr setfattr sed gpg; do
+for tool in jq getfattr setfattr sed gpg gpg-agent; do
 	command -v $tool >/dev/null 2>&1 ||
-		skip "$tool is not installed (scripts/test installs jq and attr; gpg is Debian's gpg)"
+		skip "$tool is not installed (scripts/test installs jq, attr, gpg and gpg-agent)"
 done
 README=$top_srcdir/README
 MAN=$top_srcdir/man/enccachefs.1
 
 H=$T/home
 mkdir -p "$H" "$T/work"
-trap '_rc=$?; fusermount3 -uz "$H/mnt/ec" 2>/dev/null || :; cleanup_fs; _lib_cleanup $_rc' EXIT
+# gpg's agent listens on sockets in GNUPGHOME, and a socket's path has
+# at most 107 bytes: under distcheck's build tree $T is too deep for it,
+# so the keyring lives in a short temp dir (its agent is stopped at exit).
+GNUPGHOME=$(mktemp -d /tmp/ec-gpg.XXXXXX) || hard_error "mktemp failed"
+export GNUPGHOME
+trap '_rc=$?; fusermount3 -uz "$H/mnt/ec" 2>/dev/null || :; cleanup_fs
+gpgconf --kill gpg-agent 2>/dev/null || :; rm -rf "$GNUPGHOME"
+_lib_cleanup $_rc' EXIT
 
 # The README's examples: "$ " lines, "> " continuations.
 py 'import sys
@@ -52,8 +59,6 @@ grep -q '^enccachefs ' "$T/man.sh" || fail "enccachefs(1): no example found"
 # What the man page's examples take as given: a photo, and the secrets
 # also encrypted with gpg (whose passphrase gpg.conf supplies here).
 gen_bytes "$T/work/photo.png" 4000 1
-export GNUPGHOME=$H/.gnupg
-mkdir -m 700 "$GNUPGHOME"
 printf 'gpg-test-passphrase\n' >"$GNUPGHOME/passphrase"
 printf 'batch\nquiet\npinentry-mode loopback\npassphrase-file %s\n' \
 	"$GNUPGHOME/passphrase" >"$GNUPGHOME/gpg.conf"
