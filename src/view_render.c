@@ -121,6 +121,17 @@ static int put_json_string(struct ec_sbuf *b, const char *str, size_t n)
 	return ret;
 }
 
+/* A member's name on its own line: newline, indent, "name": */
+static int put_member_name(struct ec_sbuf *b, const char *name,
+			   unsigned indent)
+{
+	int ret = put_newline(b, indent);
+
+	if (ret == 0)
+		ret = put_json_string(b, name, strlen(name));
+	return ret == 0 ? put(b, ": ", 2) : ret;
+}
+
 /*
  * Python's repr() of a finite double: the fewest significant digits that
  * strtod reads back as d (%.0e to %.16e tried in turn), in fixed notation
@@ -166,11 +177,7 @@ static int put_tag(struct ec_sbuf *b, const char *tag, const char *value,
 
 	ret = put(b, "{", 1);
 	if (ret == 0)
-		ret = put_newline(b, indent + 1);
-	if (ret == 0)
-		ret = put_json_string(b, tag, strlen(tag));
-	if (ret == 0)
-		ret = put(b, ": ", 2);
+		ret = put_member_name(b, tag, indent + 1);
 	if (ret == 0)
 		ret = put_str(b, value);
 	return put_close(b, indent, '}', ret);
@@ -387,11 +394,7 @@ static int put_dict(struct ec_sbuf *b, plist_t node, unsigned indent,
 			ret = put(b, ",", 1);
 		first = false;
 		if (ret == 0)
-			ret = put_newline(b, indent + 1);
-		if (ret == 0)
-			ret = put_json_string(b, key, strlen(key));
-		if (ret == 0)
-			ret = put(b, ": ", 2);
+			ret = put_member_name(b, key, indent + 1);
 		if (ret == 0)
 			ret = put_node(b, val, indent + 1);
 		free_key(key);
