@@ -37,5 +37,15 @@ int ec_cache_save_stream(const struct ec_cache *c, const char *id,
 			 const uint8_t *data, size_t len,
 			 const char *validasof, unsigned store_flags,
 			 uint64_t *tag);
+/* The same over only the version check accepts: ec_store_replace_with()
+ * (for rekey, cache_rekey.c). */
+int ec_cache_save_stream_if(const struct ec_cache *c, const char *id,
+			    const struct ec_envelope *env,
+			    const struct ec_key *k, int64_t created_us,
+			    const uint8_t *data, size_t len,
+			    const char *validasof, unsigned store_flags,
+			    int (*check)(void *ctx, int fd,
+					 const struct stat *st),
+			    void *check_ctx, uint64_t *tag);
 
 #endif

@@ -443,7 +443,17 @@ struct save_job {
 	const uint8_t *data;
 	size_t len;
 	const char *validasof;
+	int (*check)(void *ctx, int fd, const struct stat *st);
+	void *check_ctx;
 };
+
+/* check() for ec_store_replace_with: the caller's. */
+static int check_job(void *ctx, int fd, const struct stat *st)
+{
+	struct save_job *j = ctx;
+
+	return j->check(j->check_ctx, fd, st);
+}
 
 /* fill() for ec_store_write_with: head, token, tail into the temp file. */
 static int fill(void *ctx, int fd)
@@ -492,6 +502,20 @@ int ec_cache_save_stream(const struct ec_cache *c, const char *id,
 			 const char *validasof, unsigned store_flags,
 			 uint64_t *tag)
 {
+	return ec_cache_save_stream_if(c, id, env, k, created_us, data, len,
+				       validasof, store_flags, NULL, NULL,
+				       tag);
+}
+
+int ec_cache_save_stream_if(const struct ec_cache *c, const char *id,
+			    const struct ec_envelope *env,
+			    const struct ec_key *k, int64_t created_us,
+			    const uint8_t *data, size_t len,
+			    const char *validasof, unsigned store_flags,
+			    int (*check)(void *ctx, int fd,
+					 const struct stat *st),
+			    void *check_ctx, uint64_t *tag)
+{
 	struct save_job j = {
 		.k = k, .data = data, .len = len, .validasof = validasof,
 		.timestamp = created_us < 0 ? 0 :
@@ -506,7 +530,11 @@ int ec_cache_save_stream(const struct ec_cache *c, const char *id,
 		return err;
 	j.head = head;
 	j.tail = tail;
-	err = ec_store_write_with(&c->store, id, store_flags, fill, &j);
+	j.check = check;
+	j.check_ctx = check_ctx;
+	err = check ? ec_store_replace_with(&c->store, id, store_flags, fill,
+					    check_job, &j) :
+		ec_store_write_with(&c->store, id, store_flags, fill, &j);
 	if (!err && tag)
 		*tag = tag_of(head, j.headlen, tail, j.taillen, j.out_tail,
 			      j.out_ntail);

@@ -91,6 +91,8 @@ struct scan {
 	const char *const *ids;
 	size_t n;
 	const struct ec_scan_options *o;
+	int (*load)(void *ctx, size_t i, const char *id, struct ec_entry *e);
+	void *load_ctx;		/* NULL load: ec_cache_load() */
 	struct slot *slots;
 	size_t window;
 	atomic_size_t next;	/* the next index to claim */
@@ -135,14 +137,21 @@ static bool claim_blocked(struct scan *s)
 	       j >= atomic_load(&s->consumed) + s->window;
 }
 
+/* Entry i, loaded (or worked on) into e. */
+static int load_at(struct scan *s, size_t i, struct ec_entry *e)
+{
+	if (s->load)
+		return s->load(s->load_ctx, i, s->ids[i], e);
+	return ec_cache_load(s->c, s->ids[i], s->o->flags, s->o->now, e);
+}
+
 /* Load index i into its slot and say so (waking the consumer only when
  * it sleeps on this very slot). */
 static void load_one(struct scan *s, size_t i)
 {
 	struct slot *sl = &s->slots[i % s->window];
 
-	sl->err = ec_cache_load(s->c, s->ids[i], s->o->flags, s->o->now,
-				&sl->e);
+	sl->err = load_at(s, i, &sl->e);
 	atomic_store(&sl->done, true);
 	if (atomic_load(&s->waiting_for) == i) {
 		pthread_mutex_lock(&s->mu);
@@ -184,8 +193,7 @@ static int scan_inline(struct scan *s,
 		struct ec_entry e;
 		int err, rc;
 
-		err = ec_cache_load(s->c, s->ids[i], s->o->flags, s->o->now,
-				    &e);
+		err = load_at(s, i, &e);
 		rc = cb(ctx, i, err, err ? NULL : &e);
 		if (!err)
 			ec_entry_release(&e);
@@ -261,7 +269,19 @@ int ec_scan_load(const struct ec_cache *c, const char *const *ids, size_t n,
 		 int (*cb)(void *ctx, size_t i, int err, struct ec_entry *e),
 		 void *ctx)
 {
-	struct scan s = { .c = c, .ids = ids, .n = n, .o = o };
+	return ec_scan_work(c, ids, n, o, NULL, NULL, cb, ctx);
+}
+
+int ec_scan_work(const struct ec_cache *c, const char *const *ids, size_t n,
+		 const struct ec_scan_options *o,
+		 int (*load)(void *load_ctx, size_t i, const char *id,
+			     struct ec_entry *e),
+		 void *load_ctx,
+		 int (*cb)(void *ctx, size_t i, int err, struct ec_entry *e),
+		 void *ctx)
+{
+	struct scan s = { .c = c, .ids = ids, .n = n, .o = o, .load = load,
+			  .load_ctx = load_ctx };
 	pthread_t tids[EC_SCAN_THREADS_MAX];
 	unsigned nthreads = thread_count(o, n), started = 0, i;
 	int rc;

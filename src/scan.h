@@ -61,4 +61,20 @@ int ec_scan_load(const struct ec_cache *c, const char *const *ids, size_t n,
 		 int (*cb)(void *ctx, size_t i, int err, struct ec_entry *e),
 		 void *ctx) __attribute__((warn_unused_result));
 
+/*
+ * ec_scan_load() with load(load_ctx, i, ids[i], e) doing the work of each
+ * entry instead of ec_cache_load() (rekey: load, re-encrypt, save), in
+ * the loading threads, several at once for different i.  It returns and
+ * fills e as ec_cache_load() does: e is released after cb when it
+ * returned 0, and not looked at otherwise.  o->flags and o->now are
+ * unused.
+ */
+int ec_scan_work(const struct ec_cache *c, const char *const *ids, size_t n,
+		 const struct ec_scan_options *o,
+		 int (*load)(void *load_ctx, size_t i, const char *id,
+			     struct ec_entry *e),
+		 void *load_ctx,
+		 int (*cb)(void *ctx, size_t i, int err, struct ec_entry *e),
+		 void *ctx) __attribute__((warn_unused_result));
+
 #endif

@@ -232,6 +232,25 @@ int ec_store_write_with(const struct ec_store *s, const char *id,
 			unsigned flags, int (*fill)(void *ctx, int fd),
 			void *ctx) __attribute__((warn_unused_result));
 
+/*
+ * ec_store_write_with() over the envelope only while it is still the
+ * version the caller read (compare-before-rename: rekey must not put an
+ * old entry's content over a newer save).  Once the temp file is
+ * complete, right before the rename, check(ctx, fd, st) is called with
+ * the envelope as it is then, open read-only (no symlink followed), and
+ * its fstat; fd is -1 and st NULL when there is none.  A non-zero return
+ * (e.g. -ESTALE; -ENOENT for a removed one) is returned, the temp file
+ * removed and the envelope left as it is.  Parent directories are not
+ * made: -ENOENT when id's directory is gone.  A writer that gets in
+ * between the check and the rename is not seen: the window is one
+ * fstat, not the whole save.  fill and ctx as ec_store_write_with().
+ */
+int ec_store_replace_with(const struct ec_store *s, const char *id,
+			  unsigned flags, int (*fill)(void *ctx, int fd),
+			  int (*check)(void *ctx, int fd,
+				       const struct stat *st),
+			  void *ctx) __attribute__((warn_unused_result));
+
 /* ---- store_dir.c: all that a directory holds ---------------------------- */
 
 enum ec_store_kind {

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,16 +45,37 @@ int ec_store_open_entry(const struct ec_store *s, const char *id, int *fd,
 	return err;
 }
 
-int ec_store_write_with(const struct ec_store *s, const char *id,
-			unsigned flags, int (*fill)(void *ctx, int fd),
+/* The envelope name holds now, for check(): opened without following a
+ * symlink (-1 and st NULL when there is none), then closed. */
+static int check_target(int dfd, const char *name,
+			int (*check)(void *ctx, int fd, const struct stat *st),
 			void *ctx)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? check(ctx, -1, NULL) : -errno;
+	err = fstat(fd, &st) < 0 ? -errno : check(ctx, fd, &st);
+	close(fd);
+	return err;
+}
+
+/* The atomic save; with check, only over the version check accepts, in
+ * a directory that must exist. */
+static int save_with(const struct ec_store *s, const char *id, unsigned flags,
+		     int (*fill)(void *ctx, int fd),
+		     int (*check)(void *ctx, int fd, const struct stat *st),
+		     void *ctx)
 {
 	char name[NAME_MAX + 1], tmp[EC_STORE_TMP_NAME_SIZE];
 	struct stat st;
 	int dfd, fd = -1, err, tries;
 	bool made = false;
 
-	dfd = ec_store_open_parent_mk(s, id, name);
+	dfd = check ? ec_store_open_parent(s, id, true, name) :
+		ec_store_open_parent_mk(s, id, name);
 	if (dfd < 0)
 		return dfd;
 	/* A directory of the same name as the entry's file would make
@@ -84,6 +106,8 @@ int ec_store_write_with(const struct ec_store *s, const char *id,
 	if (close(fd) < 0 && !err)
 		err = -errno;
 	fd = -1;
+	if (!err && check)
+		err = check_target(dfd, name, check, ctx);
 	if (err)
 		goto out;
 	if (flags & EC_STORE_NOREPLACE)
@@ -104,4 +128,22 @@ out:
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
 	return err;
+}
+
+int ec_store_write_with(const struct ec_store *s, const char *id,
+			unsigned flags, int (*fill)(void *ctx, int fd),
+			void *ctx)
+{
+	return save_with(s, id, flags, fill, NULL, ctx);
+}
+
+int ec_store_replace_with(const struct ec_store *s, const char *id,
+			  unsigned flags, int (*fill)(void *ctx, int fd),
+			  int (*check)(void *ctx, int fd,
+				       const struct stat *st),
+			  void *ctx)
+{
+	if (!check)
+		abort();	/* that is ec_store_write_with(): a bug */
+	return save_with(s, id, flags, fill, check, ctx);
 }

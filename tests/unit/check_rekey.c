@@ -1,0 +1,483 @@
+/* Unit tests for rekey: the save over the version read
+ * (ec_store_replace_with) and src/cache_rekey.c. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "error.h"
+#include "rekey.h"
+#include "secure.h"
+#include "store.h"
+#include "unit.h"
+
+static char *tmp;
+
+static const char *tpath(const char *rel)
+{
+	static char buf[4][PATH_MAX];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmp, rel);
+	return buf[k];
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static size_t count_temps(const char *dir)
+{
+	char cmd[PATH_MAX + 64];
+	FILE *p;
+	size_t n = 0;
+	int c;
+
+	snprintf(cmd, sizeof(cmd), "find '%s' -name '.ec-tmp-*'", dir);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while ((c = fgetc(p)) != EOF)
+		n += c == '\n';
+	pclose(p);
+	return n;
+}
+
+/* --- ec_store_replace_with ---------------------------------------------- */
+
+static struct ec_store st;
+
+static void store_setup(void)
+{
+	tmp = ec_test_tmpdir("ec-rekey-store");
+	ck_assert_int_eq(ec_store_open(&st, tmp, NULL), 0);
+}
+
+static void store_teardown(void)
+{
+	ec_store_release(&st);
+	ec_test_rm_rf(tmp);
+	free(tmp);
+}
+
+struct job {
+	const char *text;	/* what fill writes */
+	const char *meanwhile;	/* written over the entry while filling */
+	struct stat seen;	/* the version the caller read */
+	int check_calls;
+	bool had_fd;
+};
+
+static int fill(void *ctx, int fd)
+{
+	struct job *j = ctx;
+
+	if (j->meanwhile)	/* another writer's save, during ours */
+		ck_assert_int_eq(ec_store_write(&st, "a/e", j->meanwhile,
+						strlen(j->meanwhile), 0), 0);
+	return write(fd, j->text, strlen(j->text)) ==
+		(ssize_t)strlen(j->text) ? 0 : -EIO;
+}
+
+static int check(void *ctx, int fd, const struct stat *s)
+{
+	struct job *j = ctx;
+
+	j->check_calls++;
+	j->had_fd = fd >= 0;
+	if (fd < 0)
+		return -ENOENT;
+	return s->st_ino == j->seen.st_ino &&
+	       s->st_mtim.tv_nsec == j->seen.st_mtim.tv_nsec &&
+	       s->st_ctim.tv_nsec == j->seen.st_ctim.tv_nsec ? 0 : -ESTALE;
+}
+
+static char *read_entry(const char *id)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(ec_store_read(&st, id, 1 << 20, &buf, &len, NULL), 0);
+	return buf;
+}
+
+START_TEST(test_replace_same_version)
+{
+	struct job j = { .text = "new" };
+	char *got;
+
+	ck_assert_int_eq(ec_store_write(&st, "a/e", "old", 3, 0), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "a/e", &j.seen), 0);
+	ck_assert_int_eq(ec_store_replace_with(&st, "a/e", 0, fill, check, &j),
+			 0);
+	ck_assert_int_eq(j.check_calls, 1);
+	ck_assert(j.had_fd);
+	got = read_entry("a/e");
+	ck_assert_str_eq(got, "new");
+	free(got);
+	ck_assert_uint_eq(count_temps(tmp), 0);
+}
+END_TEST
+
+START_TEST(test_replace_newer_save_kept)
+{
+	struct job j = { .text = "rekeyed old", .meanwhile = "newer" };
+	char *got;
+
+	ck_assert_int_eq(ec_store_write(&st, "a/e", "old", 3, 0), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "a/e", &j.seen), 0);
+	ck_assert_int_eq(ec_store_replace_with(&st, "a/e", 0, fill, check, &j),
+			 -ESTALE);
+	got = read_entry("a/e");
+	ck_assert_str_eq(got, "newer");	/* not our older content */
+	free(got);
+	ck_assert_uint_eq(count_temps(tmp), 0);
+}
+END_TEST
+
+START_TEST(test_replace_removed)
+{
+	struct job j = { .text = "new" };
+
+	/* the entry is gone: nothing made, its directory neither */
+	ck_assert_int_eq(ec_store_write(&st, "a/e", "old", 3, 0), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "a/e", &j.seen), 0);
+	ck_assert_int_eq(ec_store_remove(&st, "a/e"), 0);
+	ck_assert_int_eq(ec_store_replace_with(&st, "a/e", 0, fill, check, &j),
+			 -ENOENT);
+	ck_assert(!j.had_fd);
+	ck_assert(!exists(tpath("a/e.enc.json")));
+	ck_assert_uint_eq(count_temps(tmp), 0);
+	j.check_calls = 0;
+	ck_assert_int_eq(ec_store_replace_with(&st, "b/e", 0, fill, check, &j),
+			 -ENOENT);
+	ck_assert_int_eq(j.check_calls, 0);
+	ck_assert(!exists(tpath("b")));
+}
+END_TEST
+
+/* --- cache_rekey -------------------------------------------------------- */
+
+static struct ec_cache *from, *to;
+
+static struct ec_cache *open_cache(const char *secrets, const char *salt)
+{
+	struct ec_cache_options o = {
+		.dir = tmp, .salt = (const uint8_t *)salt,
+		.salt_len = strlen(salt), .ttl = { EC_TTL_INFINITE, 0 },
+		.oldest_valid_us = EC_TIME_NONE, .iterations = 1000,
+	};
+	struct ec_secrets s;
+	struct ec_cache *c = NULL;
+
+	ck_assert_int_eq(ec_secrets_parse(secrets, strlen(secrets), &s), 0);
+	ck_assert_int_eq(ec_cache_open(&o, &s, &c), 0);
+	return c;
+}
+
+static void cache_setup(void)
+{
+	ck_assert_int_ge(ec_secure_init(), 0);
+	tmp = ec_test_tmpdir("ec-rekey");
+	from = open_cache("{\"default\": \"pw\", \"old\": \"pw2\", "
+			  "\"same\": \"pw3\"}", "salt-a");
+	to = open_cache("{\"default\": \"new-pw\", \"renamed\": \"pw4\", "
+			"\"same\": \"pw3\"}", "salt-b");
+}
+
+static void cache_teardown(void)
+{
+	ec_cache_free(from);
+	ec_cache_free(to);
+	from = to = NULL;
+	ec_test_rm_rf(tmp);
+	free(tmp);
+}
+
+static const struct ec_rekey_map to_renamed[] = { { "old", "renamed" } };
+
+static struct ec_rekey *plan(const struct ec_cache *a,
+			     const struct ec_cache *b)
+{
+	enum ec_rekey_problem why;
+	const char *bad;
+	struct ec_rekey *r = NULL;
+
+	ck_assert_int_eq(ec_rekey_new(a, b, to_renamed, 1, &r, &why, &bad), 0);
+	ck_assert_int_eq(why, EC_REKEY_PLAN_OK);
+	return r;
+}
+
+static void save(const struct ec_cache *c, const char *id, const char *key,
+		 const uint8_t *data, size_t len, const char *comment,
+		 const char *validasof, int64_t created)
+{
+	struct ec_save_options o = {
+		.key = key, .comment = comment, .validasof = validasof,
+		.created_us = created,
+	};
+
+	ck_assert_int_eq(ec_cache_save(c, id, data, len, &o), 0);
+}
+
+static enum ec_rekey_outcome rekey(const struct ec_rekey *r, const char *id,
+				   unsigned flags)
+{
+	enum ec_rekey_outcome out;
+	struct ec_entry e;
+	int err = -1;
+
+	ck_assert_int_eq(ec_rekey_entry(r, id, flags, &e, &out, &err), 0);
+	ck_assert_ptr_null(e.data);
+	if (out != EC_REKEY_FAILED)
+		ck_assert_int_eq(err, 0);
+	ec_entry_release(&e);
+	return out;
+}
+
+/* id opens with c: its data equals data, its cleartext as given. */
+static void same_entry(const struct ec_cache *c, const char *id,
+		       const char *key, const uint8_t *data, size_t len,
+		       const char *created_at, const char *comment,
+		       const char *validasof)
+{
+	struct ec_entry e;
+
+	ck_assert_int_eq(ec_cache_load(c, id, EC_LOAD_DATA, 0, &e), 0);
+	ck_assert_int_eq(e.state, EC_STATE_VALID);
+	ck_assert_str_eq(e.env.key, key);
+	ck_assert_str_eq(e.env.salt_sha256, ec_cache_fingerprint(c));
+	ck_assert_uint_eq(e.len, len);
+	ck_assert(len == 0 || memcmp(e.data, data, len) == 0);
+	if (created_at)
+		ck_assert_str_eq(e.env.created_at, created_at);
+	else
+		ck_assert_ptr_null(e.env.created_at);
+	if (comment)
+		ck_assert_str_eq(e.env.comment, comment);
+	else
+		ck_assert_ptr_null(e.env.comment);
+	if (validasof)
+		ck_assert_str_eq(e.validasof, validasof);
+	else
+		ck_assert_ptr_null(e.validasof);
+	ec_entry_release(&e);
+}
+
+static enum ec_state state_with(const struct ec_cache *c, const char *id)
+{
+	struct ec_entry e;
+	enum ec_state s;
+
+	ck_assert_int_eq(ec_cache_load(c, id, 0, 0, &e), 0);
+	s = e.state;
+	ec_entry_release(&e);
+	return s;
+}
+
+START_TEST(test_rekey_keeps_everything)
+{
+	static const uint8_t bplist[] = "bplist00\xd1\x01\x02Qa\x10\x01\x08\x0b"
+		"\x0d\0\0\0\0\0\0\x01\x01\0\0\0\0\0\0\0\x03\0\0\0\0\0\0\0\0\0"
+		"\0\0\0\0\0\0\x0f";
+	static const uint8_t raw[] = "raw \x00\xff bytes";
+	struct ec_rekey *r = plan(from, to);
+	int64_t created = 1700000000123456;
+
+	save(from, "a/plist", "default", bplist, sizeof(bplist), "a comment",
+	     "2026-02-07T12:00:00+00:00", created);
+	save(from, "a/raw", "old", raw, sizeof(raw), NULL, NULL, created);
+	save(from, "empty", NULL, NULL, 0, "", NULL, 0);
+	ck_assert_uint_eq(ec_rekey_changed_keys(r), 3);	/* new salt */
+
+	ck_assert_int_eq(rekey(r, "a/plist", EC_REKEY_DRY_RUN),
+			 EC_REKEY_REKEYED);
+	ck_assert_int_eq(state_with(from, "a/plist"), EC_STATE_VALID);
+
+	ck_assert_int_eq(rekey(r, "a/plist", 0), EC_REKEY_REKEYED);
+	ck_assert_int_eq(rekey(r, "a/raw", 0), EC_REKEY_REKEYED);
+	ck_assert_int_eq(rekey(r, "empty", 0), EC_REKEY_REKEYED);
+	same_entry(to, "a/plist", "default", bplist, sizeof(bplist),
+		   "2023-11-14T22:13:20.123456+00:00", "a comment",
+		   "2026-02-07T12:00:00+00:00");
+	same_entry(to, "a/raw", "renamed", raw, sizeof(raw),
+		   "2023-11-14T22:13:20.123456+00:00", NULL, NULL);
+	same_entry(to, "empty", "default", NULL, 0,
+		   "1970-01-01T00:00:00+00:00", "", NULL);
+	ck_assert_int_eq(state_with(from, "a/plist"), EC_STATE_SALT_MISMATCH);
+
+	/* a second run: each one opens with the new keys, none rewritten */
+	ck_assert_int_eq(rekey(r, "a/plist", 0), EC_REKEY_ALREADY);
+	ck_assert_int_eq(rekey(r, "a/raw", EC_REKEY_DRY_RUN),
+			 EC_REKEY_ALREADY);
+	ck_assert_int_eq(rekey(r, "gone", 0), EC_REKEY_GONE);
+	ck_assert_uint_eq(count_temps(tmp), 0);
+	ec_rekey_free(r);
+}
+END_TEST
+
+START_TEST(test_rekey_created_at_as_stored)
+{
+	/* Python's text, an offset other than UTC, no created_at at all */
+	static const char *const texts[] = {
+		"\"created_at\": \"2026-11-21T23:47:39.814634+00:00\", ",
+		"\"created_at\": \"2026-11-22T01:47:39+02:00\", ",
+		"",
+	};
+	struct ec_rekey *r = plan(from, to);
+	struct ec_entry e;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *buf = NULL, *p, *q, *env = NULL;
+		size_t len = 0;
+		const char *start = "\"created_at\": \"";
+
+		save(from, "x", NULL, (const uint8_t *)"v", 1, NULL, NULL, 0);
+		ck_assert_int_eq(ec_store_read(ec_cache_store(from), "x",
+					       1 << 20, &buf, &len, NULL), 0);
+		/* replace the created_at member by the text to test */
+		p = strstr(buf, start);
+		ck_assert_ptr_nonnull(p);
+		q = strchr(p + strlen(start), '"') + 3;
+		ck_assert_int_ge(asprintf(&env, "%.*s%s%s", (int)(p - buf),
+					  buf, texts[i], q), 0);
+		ck_assert_int_eq(ec_store_write(ec_cache_store(from), "x", env,
+						strlen(env), 0), 0);
+		ck_assert_int_eq(rekey(r, "x", 0), EC_REKEY_REKEYED);
+		ck_assert_int_eq(ec_cache_load(to, "x", 0, 0, &e), 0);
+		ck_assert_int_eq(e.state, EC_STATE_VALID);
+		if (*texts[i])
+			ck_assert(strstr(texts[i], e.env.created_at));
+		else
+			ck_assert_ptr_null(e.env.created_at);
+		ec_entry_release(&e);
+		free(buf);
+		free(env);
+	}
+	ec_rekey_free(r);
+}
+END_TEST
+
+START_TEST(test_rekey_big)
+{
+	size_t n = EC_STREAM_MIN + 12345, i;
+	uint8_t *data = malloc(n);
+	struct ec_rekey *r = plan(from, to);
+
+	ck_assert_ptr_nonnull(data);
+	for (i = 0; i < n; i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	save(from, "big", "old", data, n, "c", "2026-02-07T12:00:00+00:00",
+	     1700000000000000);
+	ck_assert_int_eq(rekey(r, "big", 0), EC_REKEY_REKEYED);
+	same_entry(to, "big", "renamed", data, n, "2023-11-14T22:13:20+00:00",
+		   "c", "2026-02-07T12:00:00+00:00");
+	ck_assert_int_eq(rekey(r, "big", 0), EC_REKEY_ALREADY);
+	ck_assert_uint_eq(count_temps(tmp), 0);
+	free(data);
+	ec_rekey_free(r);
+}
+END_TEST
+
+START_TEST(test_rekey_unchanged_and_left)
+{
+	struct ec_cache *same = open_cache("{\"default\": \"pw\", \"old\": "
+					   "\"pw2\", \"same\": \"pw3\"}",
+					   "salt-a");
+	struct ec_cache *other = open_cache("{\"default\": \"x\"}", "salt-c");
+	struct ec_rekey *r = plan(from, to), *r2;
+	enum ec_rekey_problem why;
+	const char *bad;
+
+	/* same salt, same password, same name: nothing to do */
+	ck_assert_int_eq(ec_rekey_new(from, same, NULL, 0, &r2, &why, &bad), 0);
+	ck_assert_uint_eq(ec_rekey_changed_keys(r2), 0);
+	save(from, "s", "same", (const uint8_t *)"s", 1, NULL, NULL, 0);
+	ck_assert_int_eq(rekey(r2, "s", 0), EC_REKEY_UNCHANGED);
+	ec_rekey_free(r2);
+
+	/* an envelope neither key set opens, and a file that is none */
+	save(other, "o", NULL, (const uint8_t *)"o", 1, NULL, NULL, 0);
+	ck_assert_int_eq(ec_store_write(ec_cache_store(from), "junk", "{", 1,
+					0), 0);
+	ck_assert_int_eq(rekey(r, "o", 0), EC_REKEY_LEFT);
+	ck_assert_int_eq(rekey(r, "junk", 0), EC_REKEY_LEFT);
+	ck_assert_int_eq(state_with(other, "o"), EC_STATE_VALID);
+	ec_rekey_free(r);
+	ec_cache_free(same);
+	ec_cache_free(other);
+}
+END_TEST
+
+START_TEST(test_rekey_plan_errors)
+{
+	static const struct {
+		struct ec_rekey_map map[2];
+		size_t n;
+		enum ec_rekey_problem why;
+		const char *bad;
+	} cases[] = {
+		{ { { "nope", "renamed" } }, 1, EC_REKEY_MAP_FROM, "nope" },
+		{ { { "old", "nope" } }, 1, EC_REKEY_MAP_TO, "nope" },
+		{ { { "old", "renamed" }, { "old", "same" } }, 2,
+		  EC_REKEY_MAP_TWICE, "old" },
+		{ { { "old", "default" }, { "default", "renamed" } }, 2,
+		  EC_REKEY_MAP_CHAIN, "default" },
+		{ { { "default", "same" } }, 1, EC_REKEY_NO_NEW_KEY, "old" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum ec_rekey_problem why;
+		const char *bad = NULL;
+		struct ec_rekey *r = (struct ec_rekey *)1;
+
+		ck_assert_int_lt(ec_rekey_new(from, to, cases[i].map,
+					      cases[i].n, &r, &why, &bad), 0);
+		ck_assert_ptr_null(r);
+		ck_assert_int_eq(why, cases[i].why);
+		ck_assert_str_eq(bad, cases[i].bad);
+	}
+}
+END_TEST
+
+static Suite *rekey_suite(void)
+{
+	Suite *s = suite_create("rekey");
+	TCase *tc;
+
+	tc = tcase_create("replace");
+	tcase_add_checked_fixture(tc, store_setup, store_teardown);
+	tcase_add_test(tc, test_replace_same_version);
+	tcase_add_test(tc, test_replace_newer_save_kept);
+	tcase_add_test(tc, test_replace_removed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rekey");
+	tcase_add_checked_fixture(tc, cache_setup, cache_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_rekey_keeps_everything);
+	tcase_add_test(tc, test_rekey_created_at_as_stored);
+	tcase_add_test(tc, test_rekey_big);
+	tcase_add_test(tc, test_rekey_unchanged_and_left);
+	tcase_add_test(tc, test_rekey_plan_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ec_test_run(rekey_suite());
+}
