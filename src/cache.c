@@ -60,6 +60,12 @@ int ec_cache_open(const struct ec_cache_options *o, struct ec_secrets *secrets,
 		return -ENOMEM;
 	}
 	c->store.dirfd = -1;
+	ec_ttl_rules_init(&c->rules);
+	err = ec_ttl_rules_copy(&c->rules, o->rules);
+	if (err) {
+		ec_secrets_release(secrets);
+		goto fail;
+	}
 	err = ec_secure_init();
 	if (err) {
 		ec_secrets_release(secrets);
@@ -111,6 +117,7 @@ void ec_cache_free(struct ec_cache *c)
 		return;
 	ec_keyring_release(&c->keys);
 	ec_store_release(&c->store);
+	ec_ttl_rules_release(&c->rules);
 	free(c->default_key);
 	free(c);
 }
@@ -150,6 +157,36 @@ int64_t ec_cache_oldest_valid(const struct ec_cache *c)
 	return c->oldest_us;
 }
 
+const struct ec_ttl_rules *ec_cache_rules(const struct ec_cache *c)
+{
+	return &c->rules;
+}
+
+const struct ec_ttl_rule *ec_cache_rule_for(const struct ec_cache *c,
+					    const char *id)
+{
+	return id ? ec_ttl_rules_match(&c->rules, id) : NULL;
+}
+
+void ec_cache_rule_ttl(const struct ec_cache *c,
+		       const struct ec_ttl_rule *rule,
+		       const struct ec_ttl **ttl, int64_t *oldest_us)
+{
+	*ttl = rule ? &rule->ttl : &c->ttl;
+	*oldest_us = rule && rule->has_oldest ? rule->oldest_us :
+		     c->oldest_us;
+}
+
+int64_t ec_cache_expiry(const struct ec_cache *c, const char *id,
+			int64_t created_us)
+{
+	const struct ec_ttl *ttl;
+	int64_t oldest;
+
+	ec_cache_rule_ttl(c, ec_cache_rule_for(c, id), &ttl, &oldest);
+	return ec_ttl_expiry(ttl, created_us, oldest);
+}
+
 void ec_entry_release(struct ec_entry *e)
 {
 	ec_envelope_release(&e->env);
@@ -167,8 +204,9 @@ enum ec_state ec_entry_verdict(const struct ec_cache *c,
 	enum ec_state state = e->state;
 	int why = e->reason;
 
+	(void)c;	/* the expiry was computed under its rule at load */
 	if (state == EC_STATE_VALID &&
-	    !ec_ttl_is_fresh(&c->ttl, e->created_us, c->oldest_us, now))
+	    (e->expires_us == EC_TIME_NONE || now > e->expires_us))
 		state = EC_STATE_STALE;
 	if (state == EC_STATE_VALID || state == EC_STATE_STALE)
 		why = 0;
@@ -203,24 +241,34 @@ static void text_add(struct text *t, const char *s)
 static void add_stale(struct text *t, const struct ec_cache *c,
 		      const struct ec_entry *e)
 {
+	const struct ec_ttl *ttl;
 	char iso[EC_TIME_ISO_MAX];
-	int64_t expiry;
+	int64_t expiry, oldest;
 
-	if (c->oldest_us != EC_TIME_NONE && e->created_us != EC_TIME_NONE &&
-	    e->created_us < c->oldest_us) {
-		ec_time_format_iso(c->oldest_us, iso);
-		text_add(t, "stale (created before --oldest-valid ");
-		text_add(t, iso);
-		text_add(t, ")");
+	ec_cache_rule_ttl(c, e->rule, &ttl, &oldest);
+	if (oldest != EC_TIME_NONE && e->created_us != EC_TIME_NONE &&
+	    e->created_us < oldest) {
+		ec_time_format_iso(oldest, iso);
+		if (e->rule && e->rule->has_oldest) {
+			text_add(t, "stale (created before oldest_valid ");
+			text_add(t, iso);
+			text_add(t, " of rule '");
+			text_add(t, e->rule->pattern);
+			text_add(t, "')");
+		} else {
+			text_add(t, "stale (created before --oldest-valid ");
+			text_add(t, iso);
+			text_add(t, ")");
+		}
 		return;
 	}
-	expiry = ec_ttl_expiry(&c->ttl, e->created_us, c->oldest_us);
+	expiry = ec_ttl_expiry(ttl, e->created_us, oldest);
 	if (expiry != EC_TIME_NONE && expiry != EC_TIME_NEVER) {
 		ec_time_format_iso(expiry, iso);
 		text_add(t, "stale (expired ");
 		text_add(t, iso);
 		text_add(t, ")");
-	} else if (c->ttl.kind == EC_TTL_ZERO) {
+	} else if (ttl->kind == EC_TTL_ZERO) {
 		text_add(t, "stale (ttl 0)");
 	} else if (e->created_us == EC_TIME_NONE) {
 		text_add(t, "stale (no created_at)");
@@ -303,6 +351,8 @@ const struct ec_key *ec_cache_check_head(const struct ec_cache *c,
 					 struct ec_entry *e)
 {
 	const struct ec_key *k;
+	const struct ec_ttl *ttl;
+	int64_t oldest;
 
 	/* A missing fingerprint is accepted (FORMAT.md, validity rule 1). */
 	if (e->env.salt_sha256 &&
@@ -321,7 +371,8 @@ const struct ec_key *ec_cache_check_head(const struct ec_cache *c,
 	if (e->env.created_at &&
 	    ec_time_parse_iso(e->env.created_at, &e->created_us) != 0) {
 		e->created_us = EC_TIME_NONE;
-		if (ec_ttl_reads_created(&c->ttl, c->oldest_us)) {
+		ec_cache_rule_ttl(c, e->rule, &ttl, &oldest);
+		if (ec_ttl_reads_created(ttl, oldest)) {
 			ec_entry_set_state(e, EC_STATE_CORRUPT, -EC_ETIME);
 			return NULL;
 		}
@@ -334,6 +385,8 @@ const struct ec_key *ec_cache_check_head(const struct ec_cache *c,
 void ec_cache_finish(const struct ec_cache *c, struct ec_entry *e,
 		     uint8_t *pt, size_t ptlen, unsigned flags, int64_t now)
 {
+	const struct ec_ttl *ttl;
+	int64_t oldest;
 	int err;
 
 	err = ec_payload_take(pt, ptlen, &e->data, &e->len, &e->validasof);
@@ -341,7 +394,8 @@ void ec_cache_finish(const struct ec_cache *c, struct ec_entry *e,
 		ec_entry_set_state(e, EC_STATE_CORRUPT, err);
 		return;
 	}
-	e->expires_us = ec_ttl_expiry(&c->ttl, e->created_us, c->oldest_us);
+	ec_cache_rule_ttl(c, e->rule, &ttl, &oldest);
+	e->expires_us = ec_ttl_expiry(ttl, e->created_us, oldest);
 	if (now > e->expires_us)
 		ec_entry_set_state(e, EC_STATE_STALE, 0);
 	else
@@ -391,6 +445,15 @@ void ec_cache_classify(const struct ec_cache *c, const char *buf, size_t len,
 	classify(c, buf, len, flags, now, e);
 }
 
+void ec_cache_classify_id(const struct ec_cache *c, const char *id,
+			  const char *buf, size_t len, unsigned flags,
+			  int64_t now, struct ec_entry *e)
+{
+	ec_entry_init(e);
+	e->rule = ec_cache_rule_for(c, id);
+	classify(c, buf, len, flags, now, e);
+}
+
 int ec_cache_load(const struct ec_cache *c, const char *id, unsigned flags,
 		  int64_t now, struct ec_entry *e)
 {
@@ -399,6 +462,7 @@ int ec_cache_load(const struct ec_cache *c, const char *id, unsigned flags,
 	int fd = -1, err;
 
 	ec_entry_init(e);
+	e->rule = ec_cache_rule_for(c, id);
 	err = ec_store_open_entry(&c->store, id, &fd, &e->st);
 	if (err)
 		return err;
@@ -593,6 +657,7 @@ static int list_one(void *ctx, const char *id, const struct stat *st)
 		/* Report, don't stop: one bad file never fails a listing. */
 		ec_entry_init(&e);
 		e.st = *st;
+		e.rule = ec_cache_rule_for(l->c, id);
 		ec_entry_set_state(&e, EC_STATE_CORRUPT, err);
 	}
 	err = l->cb(l->ctx, id, &e);

@@ -17,6 +17,7 @@
 #include "secrets.h"
 #include "store.h"
 #include "ttl.h"
+#include "ttlrules.h"
 
 struct ec_cache_options {
 	const char *dir;		/* the cache directory (must exist) */
@@ -28,6 +29,13 @@ struct ec_cache_options {
 	const char *default_key;	/* NULL: "default", or the only secret */
 	unsigned iterations;		/* 0: EC_KDF_ITERATIONS */
 	bool durable;			/* fsync every save */
+	/* Derive each key at its first use instead of all at open (the
+	 * CLI: a command pays only for the keys it needs), and look keys up
+	 * in / store them into key_source (NULL: none; borrowed until
+	 * ec_cache_free()). */
+	bool lazy_keys;
+	const struct ec_key_source *key_source;
+	const struct ec_ttl_rules *rules;	/* NULL: none; copied */
 };
 
 struct ec_cache;
@@ -63,6 +71,21 @@ size_t ec_cache_key_count(const struct ec_cache *c);
 /* The oldest_valid_us the cache was opened with (EC_TIME_NONE: unset). */
 int64_t ec_cache_oldest_valid(const struct ec_cache *c);
 
+/* The TTL rules the cache was opened with (n == 0: none).  Borrowed,
+ * valid until ec_cache_free(). */
+const struct ec_ttl_rules *ec_cache_rules(const struct ec_cache *c);
+
+/* The rule that decides id's freshness: the first of the cache's rules
+ * whose pattern matches id, or NULL for the global TTL and oldest_valid.
+ * Borrowed, valid until ec_cache_free().  No I/O. */
+const struct ec_ttl_rule *ec_cache_rule_for(const struct ec_cache *c,
+					    const char *id);
+
+/* ec_ttl_expiry() of an entry of id created at created_us (EC_TIME_NONE:
+ * absent), under id's rule: the expiry a load of it gives.  No I/O. */
+int64_t ec_cache_expiry(const struct ec_cache *c, const char *id,
+			int64_t created_us);
+
 /* The clock: microseconds since 1970 UTC (CLOCK_REALTIME). */
 int64_t ec_clock_now_us(void);
 
@@ -83,14 +106,18 @@ struct ec_entry {
 	struct ec_envelope env;	/* key, comment, created_at as stored; empty
 				   when the file is not an envelope */
 	int64_t created_us;	/* EC_TIME_NONE when absent or unparsable */
-	int64_t expires_us;	/* ec_ttl_expiry(); meaningful when the
-				   envelope authenticated */
+	int64_t expires_us;	/* ec_ttl_expiry() under rule (below);
+				   meaningful when the envelope
+				   authenticated */
 	char *validasof;	/* malloc'd or NULL; set once the token
 				   authenticated */
 	uint8_t *data;		/* ec_secure_alloc'd or NULL (EC_LOAD_DATA) */
 	size_t len;
 	struct stat st;		/* fstat of the envelope file as read */
 	uint64_t tag;		/* ec_envelope_tag() of the version read */
+	const struct ec_ttl_rule *rule;	/* the rule that matched the id
+				   (ec_cache_rule_for(), borrowed from the
+				   cache), NULL: the global TTL */
 };
 
 enum {
@@ -112,16 +139,24 @@ int ec_cache_load(const struct ec_cache *c, const char *id, unsigned flags,
 		  int64_t now, struct ec_entry *e)
 	__attribute__((warn_unused_result));
 
-/* Classify an envelope already in memory (no I/O); for inspect and fuzzing. */
+/* Classify an envelope already in memory (no I/O); for inspect and
+ * fuzzing.  Judged under the global TTL: see ec_cache_classify_id(). */
 void ec_cache_classify(const struct ec_cache *c, const char *buf, size_t len,
 		       unsigned flags, int64_t now, struct ec_entry *e);
+
+/* The same for the envelope of id (NULL: as ec_cache_classify()), judged
+ * under id's rule as ec_cache_load() judges it.  No I/O. */
+void ec_cache_classify_id(const struct ec_cache *c, const char *id,
+			  const char *buf, size_t len, unsigned flags,
+			  int64_t now, struct ec_entry *e);
 
 void ec_entry_release(struct ec_entry *e);
 
 /*
  * The one answer to "what is e at now, and why": e's state and reason as
- * loaded, except that a VALID entry past its expiry at now (by c's TTL and
- * oldest-valid rules, as e->expires_us) is STALE, reason 0.  A STALE entry
+ * loaded, except that a VALID entry past its expiry at now (e->expires_us,
+ * which the load computed under the TTL and oldest_valid of the id's rule,
+ * or the cache's global ones) is STALE, reason 0.  A STALE entry
  * stays stale.  *reason (may be NULL) gets 0 for VALID and STALE, else the
  * code that set the state (e.g. -EC_ESALT, -EC_EKEY, -EC_EHMAC, -errno).
  * c is the cache that loaded e.  No I/O, no clock.
@@ -135,6 +170,7 @@ enum ec_state ec_entry_verdict(const struct ec_cache *c,
  * text, the reason enccache's get and ls --all print:
  *   "stale (expired <ISO expiry>)"
  *   "stale (created before --oldest-valid <ISO>)"
+ *   "stale (created before oldest_valid <ISO> of rule '<pattern>')"
  *   "stale (ttl 0)", "stale (no created_at)", "stale"
  *   "salt mismatch"
  *   "unknown key name '<key>'"  ("unknown key name " with no key)

@@ -15,7 +15,14 @@ struct ec_cache {
 	int64_t oldest_us;
 	char *default_key;	/* malloc'd, or NULL when none can be chosen */
 	bool durable;
+	struct ec_ttl_rules rules;	/* a copy of the options' */
 };
+
+/* The TTL and oldest_valid that judge an entry under rule (NULL: the
+ * cache's global ones).  No I/O. */
+void ec_cache_rule_ttl(const struct ec_cache *c,
+		       const struct ec_ttl_rule *rule,
+		       const struct ec_ttl **ttl, int64_t *oldest_us);
 
 /* e emptied (no allocation), states as set by the loaders. */
 void ec_entry_init(struct ec_entry *e);

@@ -95,6 +95,39 @@ int ec_startup_salt(const char *text, const char *file, uint8_t **salt,
 	return 0;
 }
 
+int ec_startup_read_rules(const char *path, struct ec_ttl_rules *rules,
+			  char *msg, size_t size)
+{
+	struct ec_ttl_rules_error why;
+	char text[EC_STARTUP_ERRTEXT_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	ec_ttl_rules_init(rules);
+	if (size > 0)
+		msg[0] = '\0';
+	err = read_salt_file(path, &buf, &len);
+	if (err) {
+		ec_startup_format(msg, size, "cannot read ttl rules file "
+				  "'%s': %s", path,
+				  ec_startup_errtext(err, text,
+						     sizeof(text)));
+		return err;
+	}
+	err = ec_ttl_rules_parse((const char *)buf, len, rules, &why);
+	free(buf);
+	if (err == -EINVAL)
+		ec_startup_format(msg, size, "%s:%u: %s", path, why.line,
+				  why.msg);
+	else if (err)
+		ec_startup_format(msg, size, "cannot read ttl rules file "
+				  "'%s': %s", path,
+				  ec_startup_errtext(err, text,
+						     sizeof(text)));
+	return err;
+}
+
 bool ec_startup_has_key(const struct ec_secrets *s, const char *name)
 {
 	size_t i;

@@ -4,8 +4,11 @@
  * key name asked for, and word what went wrong.  enccache and enccachefs
  * call these so that they read the same bytes and say the same thing.
  *
- * Prints nothing, keeps no globals.  Uses libc, error and secrets only
- * (never cache, so that cache may use ec_startup_errtext()).
+ * The TTL rules file too (ec_startup_read_rules()).
+ *
+ * Prints nothing, keeps no globals.  Uses libc, error, secrets and
+ * ttlrules only (never cache, so that cache may use
+ * ec_startup_errtext()).
  *
  * Typical use:
  *
@@ -36,6 +39,7 @@
 #include <sys/stat.h>
 
 #include "secrets.h"
+#include "ttlrules.h"
 
 #define EC_STARTUP_SALT_MAX (1u << 20)	/* a larger salt file is refused */
 #define EC_STARTUP_ERRTEXT_MAX 256	/* room for any ec_startup_errtext() */
@@ -65,6 +69,19 @@ size_t ec_startup_format(char *buf, size_t size, const char *fmt, ...)
  */
 int ec_startup_salt(const char *text, const char *file, uint8_t **salt,
 		    size_t *len) __attribute__((warn_unused_result));
+
+/*
+ * Read the TTL rules file at path (at most EC_STARTUP_SALT_MAX bytes) and
+ * parse it with ec_ttl_rules_parse() into *rules (initialised here;
+ * release it with ec_ttl_rules_release(), also after a failure).  On
+ * failure the one-line message, snprintf-style into msg (size bytes), is
+ * "cannot read ttl rules file 'PATH': <why>" or "PATH:LINE: <why>", and
+ * the code is returned: -errno, -EC_ETOOBIG, -EINVAL (a bad line),
+ * -ENOMEM.  The path is quoted as given: escape it for a terminal.
+ */
+int ec_startup_read_rules(const char *path, struct ec_ttl_rules *rules,
+			  char *msg, size_t size)
+	__attribute__((warn_unused_result));
 
 /* Whether s holds a secret named name.  No I/O. */
 bool ec_startup_has_key(const struct ec_secrets *s, const char *name);

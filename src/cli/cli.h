@@ -197,6 +197,7 @@ struct ec_opts {
 	const char *suffix;
 	const char *ttl_text;
 	const char *oldest_text;
+	const char *ttl_rules;	/* --ttl-rules FILE (read by ec_cli_open) */
 	const char *jobs_text;
 	bool sync;
 	bool quiet;

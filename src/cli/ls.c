@@ -15,6 +15,8 @@ struct row {
 	char *key;
 	char *created_at;
 	int64_t expires_us;	/* ec_cli_expiry() */
+	const struct ec_ttl_rule *rule;	/* the id's TTL rule (borrowed from
+					   the cache), NULL: --ttl's */
 	bool has_size;
 	size_t size;
 	char *comment;
@@ -50,6 +52,7 @@ static int list_cb(void *ctx, const char *id, struct ec_entry *e)
 	r->key = ec_xstrdup(e->env.key);
 	r->created_at = ec_xstrdup(e->env.created_at);
 	r->expires_us = ec_cli_expiry(e, state);
+	r->rule = ec_cache_rule_for(l->c, id);
 	/* Authenticated entries carry their size even when the plaintext
 	 * was not kept. */
 	r->has_size = state == EC_STATE_VALID || state == EC_STATE_STALE;
@@ -99,6 +102,13 @@ static void ls_json(const struct listing *l, struct ec_buf *out)
 		ec_jw_str(&w, r->created_at);
 		ec_jw_key(&w, "expires_at");
 		ec_jw_time(&w, r->expires_us);
+		ec_jw_key(&w, "rule");
+		ec_jw_str(&w, r->rule ? r->rule->pattern : NULL);
+		ec_jw_key(&w, "rule_line");
+		if (r->rule)
+			ec_jw_uint(&w, r->rule->line);
+		else
+			ec_jw_null(&w);
 		ec_jw_key(&w, "size");
 		if (r->has_size)
 			ec_jw_uint(&w, r->size);
@@ -126,6 +136,8 @@ static void format_expiry(int64_t us, char out[EC_TIME_ISO_MAX])
 
 static void ls_table(const struct listing *l, struct ec_buf *out)
 {
+	/* With --ttl-rules, a RULE column after EXPIRES: the pattern of
+	 * the rule that applied, "-" for --ttl's. */
 	static const char *const narrow[] = {
 		"ID", "CREATED", "EXPIRES", "KEY", "SIZE", "COMMENT",
 	};
@@ -133,16 +145,24 @@ static void ls_table(const struct listing *l, struct ec_buf *out)
 		"ID", "STATE", "CREATED", "EXPIRES", "KEY", "SIZE", "COMMENT",
 		"REASON",
 	};
-	bool all = l->o->all;
+	static const char *const narrow_rules[] = {
+		"ID", "CREATED", "EXPIRES", "RULE", "KEY", "SIZE", "COMMENT",
+	};
+	static const char *const wide_rules[] = {
+		"ID", "STATE", "CREATED", "EXPIRES", "RULE", "KEY", "SIZE",
+		"COMMENT", "REASON",
+	};
+	bool all = l->o->all, rules = ec_cache_rules(l->c)->n > 0;
 	struct ec_table t;
 	size_t i;
 
-	ec_table_init(&t, all ? 8 : 6, all ? wide : narrow);
-	t.right = 1u << (all ? 5 : 4);		/* SIZE */
+	ec_table_init(&t, (all ? 8 : 6) + rules, rules ?
+		      (all ? wide_rules : narrow_rules) : all ? wide : narrow);
+	t.right = 1u << ((all ? 5 : 4) + rules);	/* SIZE */
 	for (i = 0; i < l->n; i++) {
 		const struct row *r = &l->rows[i];
 		char iso[EC_TIME_ISO_MAX], size[32] = "";
-		const char *cells[8];
+		const char *cells[9];
 		size_t k = 0;
 
 		format_expiry(r->expires_us, iso);
@@ -153,6 +173,8 @@ static void ls_table(const struct listing *l, struct ec_buf *out)
 			cells[k++] = ec_state_name(r->state);
 		cells[k++] = r->created_at;
 		cells[k++] = iso;
+		if (rules)
+			cells[k++] = r->rule ? r->rule->pattern : "-";
 		cells[k++] = r->key;
 		cells[k++] = size;
 		cells[k++] = r->comment;

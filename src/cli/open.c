@@ -29,6 +29,20 @@ static void complain_startup(const struct ec_startup *st)
 	free(msg);
 }
 
+/* --ttl-rules FILE into *rules; 0, or -1 after the one-line message
+ * ("FILE:LINE: what is wrong"). */
+static int read_rules(const char *path, struct ec_ttl_rules *rules)
+{
+	char msg[EC_STARTUP_ERRTEXT_MAX + EC_TTL_RULES_MSG_MAX + 4096];
+	int err = ec_startup_read_rules(path, rules, msg, sizeof(msg));
+
+	if (err == -ENOMEM)
+		ec_oom();
+	if (err)
+		ec_complain("%s", msg);
+	return err ? -1 : 0;
+}
+
 const char *ec_cli_dir(const struct ec_opts *o)
 {
 	return ec_env_or(o->dir, "ENCCACHE_DIR");
@@ -72,11 +86,13 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 {
 	struct ec_startup st;
 	struct ec_cache_options co;
+	struct ec_ttl_rules rules;
 	const char *dir = ec_cli_dir(o);
 	struct stat st_dir;
 	int rc, ret;
 
 	ec_startup_init(&st);
+	ec_ttl_rules_init(&rules);
 	st.extpass = o->extpass;
 	st.secrets_file = o->extpass ? NULL :
 		ec_env_or(o->secrets, "ENCCACHE_SECRETS");
@@ -95,6 +111,8 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 		complain_startup(&st);
 		goto out;
 	}
+	if (o->ttl_rules && read_rules(o->ttl_rules, &rules) < 0)
+		goto out;
 	if (ec_startup_read_salt(&st) == -ENOMEM)
 		ec_oom();
 	if (st.failed || ec_startup_read_secrets(&st, for_put) < 0) {
@@ -107,6 +125,7 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 	co.salt = st.salt;
 	co.salt_len = st.salt_len;
 	co.ttl = o->ttl;
+	co.rules = &rules;
 	co.oldest_valid_us = o->oldest_us;
 	co.default_key = o->key;
 	co.iterations = 0;
@@ -119,6 +138,7 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 	}
 	ret = 0;
 out:
+	ec_ttl_rules_release(&rules);	/* the cache keeps its own copy */
 	ec_startup_release(&st);
 	return ret;
 }

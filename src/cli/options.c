@@ -38,6 +38,7 @@ static const struct optdef defs[] = {
 	STR("suffix", suffix, 0),
 	STR("ttl", ttl_text, 0),
 	STR("oldest-valid", oldest_text, 0),
+	STR("ttl-rules", ttl_rules, 0),
 	FLAG("sync", sync, 0),
 	FLAG("quiet", quiet, 0),
 	STR("jobs", jobs_text, 0),

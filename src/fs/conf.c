@@ -35,6 +35,7 @@ const struct fuse_opt ec_conf_opts[] = {
 	EC_OPT("salt_file=%s", salt_file),
 	EC_OPT("ttl=%s", ttl),
 	EC_OPT("oldest_valid=%s", oldest_valid),
+	EC_OPT("ttl_rules=%s", ttl_rules),
 	EC_OPT("key=%s", key),
 	EC_OPT("suffix=%s", suffix),
 	EC_OPT("view=%s", view),
@@ -117,6 +118,9 @@ void ec_conf_usage(const char *prog)
 "    -o ttl=DURATION        time to live: '5 days', '3d 2h', '0', 'inf',\n"
 "                           or an ISO-8601 expiry time (default: 5 days)\n"
 "    -o oldest_valid=ISO    entries created before this time are stale\n"
+"    -o ttl_rules=FILE      per-id TTLs, read at start: lines 'PATTERN TTL\n"
+"                           [oldest_valid=ISO]', the first match wins,\n"
+"                           ttl= for the rest (see enccachefs(1))\n"
 "    -o key=NAME            key name for new entries (default: 'default',\n"
 "                           or the only key)\n"
 "    -o suffix=TEXT         envelope file suffix (default: .enc.json)\n"
@@ -258,6 +262,7 @@ void ec_conf_setup_release(struct ec_conf_setup *s)
 	free(s->mountpoint);
 	free(s->cachedir);
 	free(s->salt);
+	ec_ttl_rules_release(&s->rules);
 }
 
 /* A user or group: a name, or a number. */
@@ -306,6 +311,20 @@ static int check_owner(const struct ec_conf *c, struct ec_conf_setup *s)
 		}
 		s->gid = (gid_t)v;
 	}
+	return 0;
+}
+
+/* ttl_rules=FILE into s->rules (read once, at start); 0, or -1 after
+ * complaining ("FILE:LINE: what is wrong"). */
+static int read_rules(const char *path, struct ec_conf_setup *s)
+{
+	char msg[EC_STARTUP_ERRTEXT_MAX + EC_TTL_RULES_MSG_MAX + PATH_MAX];
+
+	if (ec_startup_read_rules(path, &s->rules, msg, sizeof(msg)) != 0) {
+		ec_conf_complain("%s", msg);
+		return -1;
+	}
+	s->co.rules = &s->rules;
 	return 0;
 }
 
@@ -376,6 +395,8 @@ static int check_options(const struct ec_conf *c, struct ec_conf_setup *s)
 			return -1;
 		}
 	}
+	if (c->ttl_rules && read_rules(c->ttl_rules, s) != 0)
+		return -1;
 	s->view = EC_VIEW_AUTO;
 	if (c->view && ec_view_parse(c->view, &s->view) != 0) {
 		ec_conf_complain("invalid view '%s': use auto, raw, json or xml",
@@ -545,6 +566,7 @@ void ec_conf_release(struct ec_conf *c)
 	free(c->salt_file);
 	free(c->ttl);
 	free(c->oldest_valid);
+	free(c->ttl_rules);
 	free(c->key);
 	free(c->suffix);
 	free(c->view);

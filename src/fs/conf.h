@@ -19,6 +19,7 @@ struct ec_conf {
 	char *salt_file;
 	char *ttl;
 	char *oldest_valid;
+	char *ttl_rules;	/* -o ttl_rules=FILE */
 	char *key;
 	char *suffix;
 	char *view;
@@ -65,6 +66,8 @@ struct ec_conf_setup {
 	gid_t gid;
 	bool already;		/* this mount is there already (said so):
 				   ec_conf_check() fails, exit 0 */
+	struct ec_ttl_rules rules;	/* ttl_rules=, read at start (co.rules
+					   points here) */
 };
 
 /* Validate everything that needs no key into *s (release it with

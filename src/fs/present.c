@@ -275,7 +275,7 @@ void ec_present_bytes(struct ecfs *fs, const char *id, const char *env,
 	struct ec_fsmeta_key key;
 	struct ec_entry e;
 
-	ec_cache_classify(fs->cache, env, envlen, flags, now, &e);
+	ec_cache_classify_id(fs->cache, id, env, envlen, flags, now, &e);
 	ecfs_count(&fs->stats, EC_FSSTAT_DECRYPTIONS, 1);
 	e.st = *st;
 	ec_fsmeta_key_of(&key, st);
@@ -361,8 +361,8 @@ int ec_present_saved(struct ecfs *fs, const char *id,
 	ec_time_format_iso(r->created_us, created);
 	e.state = EC_STATE_VALID;
 	e.created_us = r->created_us;
-	e.expires_us = ec_ttl_expiry(ec_cache_ttl(fs->cache), r->created_us,
-				     ec_cache_oldest_valid(fs->cache));
+	/* under id's TTL rule, as a load of it would judge it */
+	e.expires_us = ec_cache_expiry(fs->cache, id, r->created_us);
 	e.env.key = (char *)r->key;
 	e.env.created_at = created;
 	e.env.comment = (char *)comment;

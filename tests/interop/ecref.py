@@ -8,7 +8,11 @@ Python 3.11+ and the `cryptography` package (Fernet, PBKDF2HMAC).
 Subcommands (all take --dir, --secrets, --salt-file/--salt, --suffix):
   put ID [--key K] [--comment C] [--validasof ISO] [--created-at ISO]
          (--data-file F | --obj-json J)
-  get ID [--ttl T] [--oldest-valid ISO]   data bytes -> stdout
+  get ID [--ttl T] [--oldest-valid ISO] [--ttl-rules FILE]
+                                          data bytes -> stdout
+  fresh ID... [--ttl T] [--oldest-valid ISO] [--ttl-rules FILE]
+                                          "<id> <state> <rule line|->" per id
+                                          (state: valid, stale, or bad)
   load-obj ID...                          JSON of plistlib.loads(data),
                                           one line per id
   meta ID...                              JSON of the entry's metadata
@@ -220,6 +224,96 @@ def check_fresh(env, ttl, oldest_valid, now):
                              % oldest_valid.isoformat())
 
 
+# --- TTL rules (enccache --ttl-rules, enccachefs -o ttl_rules=) ------------
+#
+# Written from the format as enccache(1) describes it: one rule a line,
+# "PATTERN TTL [oldest_valid=ISO|none] [# comment]"; the first rule whose
+# glob matches the whole id wins, the global TTL and oldest_valid for the
+# rest.  Globs: * and ? stop at /, ** crosses it, **/ at a component's start
+# may match no component, [...] classes, \ escapes.
+
+def glob_regex(pat):
+    out, i, n = [], 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "\\":
+            out.append(re.escape(pat[i + 1]))
+            i += 2
+        elif pat.startswith("**", i):
+            at_start = i == 0 or pat[i - 1] == "/"
+            if at_start and pat.startswith("**/", i):
+                out.append("(?:.*/)?")
+                i += 3
+            else:
+                out.append(".*")
+                i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            j = i + 1
+            neg = j < n and pat[j] in "!^"
+            if neg:
+                j += 1
+            items, first = [], True
+            while j < n and (first or pat[j] != "]"):
+                first = False
+                if pat[j] == "\\":
+                    j += 1
+                lo = pat[j]
+                j += 1
+                if j + 1 < n and pat[j] == "-" and pat[j + 1] != "]":
+                    hi = pat[j + 1] if pat[j + 1] != "\\" else pat[j + 2]
+                    j += 2 if pat[j + 1] != "\\" else 3
+                    items.append(re.escape(lo) + "-" + re.escape(hi))
+                else:
+                    items.append(re.escape(lo))
+            if j >= n:
+                raise UsageError("bad pattern %r" % pat)
+            body = "".join(items)
+            out.append("(?![/])[^%s]" % body if neg else "(?![/])[%s]" % body)
+            i = j + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out), re.S)
+
+
+def load_rules(path):
+    """-> [(line, regex, ttl, oldest)], oldest "global" when not given."""
+    rules = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            words = []
+            m = re.match(r"\s*((?:\\.|\S)+)(.*)$", line.rstrip("\r\n"))
+            if not m or m.group(1).startswith("#"):
+                continue
+            for w in m.group(2).split():
+                if w.startswith("#"):
+                    break
+                words.append(w)
+            ttl_words = [w for w in words if "=" not in w]
+            fields = dict(w.split("=", 1) for w in words if "=" in w)
+            oldest = "global"
+            if "oldest_valid" in fields:
+                v = fields["oldest_valid"]
+                oldest = None if v == "none" else parse_iso(v, "oldest_valid")
+            rules.append((lineno, glob_regex(m.group(1)),
+                          parse_ttl(" ".join(ttl_words)), oldest))
+    return rules
+
+
+def rule_for(rules, cache_id, ttl, oldest):
+    """-> (line or None, ttl, oldest) that judge cache_id."""
+    for lineno, rx, rttl, roldest in rules:
+        if rx.fullmatch(cache_id):
+            return lineno, rttl, oldest if roldest == "global" else roldest
+    return None, ttl, oldest
+
+
 # --- paths -----------------------------------------------------------------
 
 def check_id(cache_id):
@@ -400,8 +494,31 @@ def cmd_get(args):
     oldest = None
     if args.oldest_valid is not None:
         oldest = parse_iso(args.oldest_valid, "--oldest-valid")
+    if args.ttl_rules:
+        _, ttl, oldest = rule_for(load_rules(args.ttl_rules), args.id, ttl,
+                                  oldest)
     _, inner = load_entry(args, ring, args.id, ttl, oldest)
     out_bytes(inner["data"])
+    return 0
+
+
+def cmd_fresh(args):
+    ring = load_keyring(args)
+    ttl = parse_ttl(args.ttl)
+    oldest = None
+    if args.oldest_valid is not None:
+        oldest = parse_iso(args.oldest_valid, "--oldest-valid")
+    rules = load_rules(args.ttl_rules) if args.ttl_rules else []
+    for cache_id in args.id:
+        line, rttl, roldest = rule_for(rules, cache_id, ttl, oldest)
+        try:
+            load_entry(args, ring, cache_id, rttl, roldest)
+            state = "valid"
+        except EntryError as e:
+            state = "stale" if str(e).startswith("stale") else "bad"
+        out_bytes(("%s %s %s\n" % (cache_id, state,
+                                    "-" if line is None else line))
+                  .encode("utf-8"))
     return 0
 
 
@@ -514,7 +631,15 @@ def build_parser():
     s.add_argument("id")
     s.add_argument("--ttl", default=DEFAULT_TTL)
     s.add_argument("--oldest-valid")
+    s.add_argument("--ttl-rules")
     s.set_defaults(func=cmd_get)
+
+    s = sub.add_parser("fresh", parents=[common])
+    s.add_argument("id", nargs="+")
+    s.add_argument("--ttl", default=DEFAULT_TTL)
+    s.add_argument("--oldest-valid")
+    s.add_argument("--ttl-rules")
+    s.set_defaults(func=cmd_fresh)
 
     for name, func in (("load-obj", cmd_load_obj), ("meta", cmd_meta)):
         s = sub.add_parser(name, parents=[common])
