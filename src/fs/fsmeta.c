@@ -1,30 +1,56 @@
 /*
  * fsmeta: bounded LRU cache of per-entry metadata for the mount.
  *
- * A chained hash table over the key plus a doubly linked LRU list, under
- * one mutex.  Extended attributes of an entry live in one malloc'd block
- * of "name\0value\0" pairs, so an entry costs two allocations.
+ * A chained hash table over the key (doubled as the cache grows) plus a
+ * doubly linked LRU list, under one mutex.  An entry is one allocation:
+ * the fixed part, then its extended attributes packed behind it, each as
+ * a one-byte code for one of the names the daemon uses (or NAME_OTHER and
+ * the name, NUL-ended), then the value and a NUL; expires_at and format
+ * (and created_at, mostly) are only a code when their value is what the
+ * fixed part implies.  About 140 bytes for a listed entry.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "envelope.h"
 #include "fsmeta.h"
+#include "ttl.h"
 
 #define ONCE_MAX 4096u
 
+/* Attribute names stored as one byte (index here); 0 is not a code. */
+static const char *const names[] = {
+	NULL,
+	"user.enccache.key",
+	"user.enccache.created_at",
+	"user.enccache.expires_at",
+	"user.enccache.comment",
+	"user.enccache.validasof",
+	"user.enccache.format",
+};
+#define NAME_N (sizeof(names) / sizeof(names[0]))
+#define NAME_CREATED 2u
+#define NAME_EXPIRES 3u
+#define NAME_FORMAT 6u
+#define NAME_OTHER 0x7fu	/* followed by the name and a NUL */
+/* Or'ed into a code: the value is what the entry's info says (created_at
+ * when the envelope's text is ec_time_format_iso()'s, expires_at as the
+ * daemon writes it, format), and is not stored. */
+#define NAME_DERIVED 0x80u
+
 struct meta {
-	struct ec_fsmeta_key key;
-	struct ec_fsmeta_info info;
-	char *xattrs;		/* "name\0value\0"... or NULL */
-	size_t xlen;		/* bytes in xattrs */
-	unsigned nx;
 	struct meta *hnext;	/* hash chain */
 	struct meta *prev, *next;	/* LRU list, most recent first */
+	struct ec_fsmeta_key key;
+	struct ec_fsmeta_info info;
+	uint32_t xlen;		/* bytes in x */
+	char x[];		/* the packed attributes */
 };
 
 struct once {
@@ -35,13 +61,25 @@ struct once {
 
 struct ec_fsmeta {
 	pthread_mutex_t lock;
-	size_t max, n, nbuckets;
-	size_t xbytes;		/* sum of xlen */
+	size_t max;		/* entries; 0: bounded by budget only */
+	size_t budget;		/* bytes (approximately, see block()) */
+	size_t n, nbuckets;
+	size_t bytes;		/* sum of block() over the entries */
 	struct meta **buckets;
 	struct meta *head, *tail;
 	struct once once[ONCE_MAX];	/* ring of questions asked */
 	size_t once_n, once_pos;
 };
+
+/* What malloc takes for an entry with xlen bytes of attributes: its
+ * request plus a size word, rounded to 16, and a pointer in the table
+ * (at most one bucket per entry: two entries a bucket or more after the
+ * first 2,048). */
+static size_t block(size_t xlen)
+{
+	return ((offsetof(struct meta, x) + xlen + 8 + 15) & ~(size_t)15) +
+	       sizeof(struct meta *);
+}
 
 void ec_fsmeta_key_of(struct ec_fsmeta_key *k, const struct stat *st)
 {
@@ -82,17 +120,25 @@ static size_t key_hash(const struct ec_fsmeta_key *k)
 	return (size_t)h;
 }
 
+/* The default budget: 1/32 of the machine's memory, within bounds. */
+static size_t default_budget(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	size_t b = EC_FSMETA_MIN_BYTES;
+
+	if (pages > 0 && psize > 0 &&
+	    (uint64_t)pages * (uint64_t)psize / 32 > b)
+		b = (size_t)((uint64_t)pages * (uint64_t)psize / 32);
+	return b > EC_FSMETA_MAX_BYTES ? EC_FSMETA_MAX_BYTES : b;
+}
+
 int ec_fsmeta_new(size_t max, struct ec_fsmeta **out)
 {
 	struct ec_fsmeta *m;
-	size_t nb = 16;
+	size_t nb = 1024;
 	int err;
 
 	*out = NULL;
-	if (max == 0)
-		max = EC_FSMETA_DEFAULT_MAX;
-	while (nb < max)
-		nb <<= 1;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -108,15 +154,10 @@ int ec_fsmeta_new(size_t max, struct ec_fsmeta **out)
 		return -err;
 	}
 	m->max = max;
+	m->budget = max ? SIZE_MAX : default_budget();
 	m->nbuckets = nb;
 	*out = m;
 	return 0;
-}
-
-static void meta_destroy(struct meta *e)
-{
-	free(e->xattrs);
-	free(e);
 }
 
 void ec_fsmeta_free(struct ec_fsmeta *m)
@@ -127,7 +168,7 @@ void ec_fsmeta_free(struct ec_fsmeta *m)
 		return;
 	for (e = m->head; e; e = next) {
 		next = e->next;
-		meta_destroy(e);
+		free(e);
 	}
 	free(m->buckets);
 	pthread_mutex_destroy(&m->lock);
@@ -178,8 +219,60 @@ static void meta_remove(struct ec_fsmeta *m, struct meta *e)
 	*pp = e->hnext;
 	lru_unlink(m, e);
 	m->n--;
-	m->xbytes -= e->xlen;
-	meta_destroy(e);
+	m->bytes -= block(e->xlen);
+	free(e);
+}
+
+/* Whether one more entry of xlen bytes would go over the bounds. */
+static bool full(const struct ec_fsmeta *m, size_t xlen)
+{
+	return (m->max && m->n >= m->max) ||
+	       m->bytes + block(xlen) > m->budget;
+}
+
+/* Double the table when it holds more than two entries a bucket (no-op
+ * when memory for a larger one is short: the chains just get longer). */
+static void grow(struct ec_fsmeta *m)
+{
+	size_t nb = m->nbuckets * 2, i;
+	struct meta **b, *e, *next;
+
+	if (m->n / 2 <= m->nbuckets || nb > SIZE_MAX / sizeof(*b))
+		return;
+	b = calloc(nb, sizeof(*b));
+	if (!b)
+		return;
+	for (i = 0; i < m->nbuckets; i++)
+		for (e = m->buckets[i]; e; e = next) {
+			struct meta **pp = &b[key_hash(&e->key) & (nb - 1)];
+
+			next = e->hnext;
+			e->hnext = *pp;
+			*pp = e;
+		}
+	free(m->buckets);
+	m->buckets = b;
+	m->nbuckets = nb;
+}
+
+/* Link e (not in the table) as the most recent entry, replacing one of
+ * the same key, evicting the least recent ones over the bounds.  Lock
+ * held. */
+static void insert(struct ec_fsmeta *m, struct meta *e)
+{
+	struct meta **pp = find_slot(m, &e->key);
+
+	if (*pp)
+		meta_remove(m, *pp);
+	while (m->tail && full(m, e->xlen))
+		meta_remove(m, m->tail);
+	pp = find_slot(m, &e->key);
+	e->hnext = NULL;
+	*pp = e;
+	lru_push(m, e);
+	m->n++;
+	m->bytes += block(e->xlen);
+	grow(m);
 }
 
 bool ec_fsmeta_get(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
@@ -200,51 +293,100 @@ bool ec_fsmeta_get(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 	return e != NULL;
 }
 
+static unsigned name_code(const char *name);
+
+/* The value of attribute code c (without NAME_DERIVED) that info implies
+ * into buf; false when there is none. */
+static bool derived(unsigned c, const struct ec_fsmeta_info *info,
+		    char buf[EC_TIME_ISO_MAX])
+{
+	if (c == NAME_CREATED && info->created_us != EC_TIME_NONE) {
+		ec_time_format_iso(info->created_us, buf);
+		return true;
+	}
+	if (c == NAME_EXPIRES && info->state == EC_STATE_VALID) {
+		if (info->expires_us == EC_TIME_NEVER)
+			strcpy(buf, "never");
+		else
+			ec_time_format_iso(info->expires_us, buf);
+		return true;
+	}
+	if (c == NAME_FORMAT) {
+		strcpy(buf, info->is_bplist ? "bplist" : "raw");
+		return true;
+	}
+	return false;
+}
+
+/* How x is stored for an entry with info: its code, with NAME_DERIVED
+ * when its value need not be kept. */
+static unsigned stored_code(const struct ec_fsmeta_xattr *x,
+			    const struct ec_fsmeta_info *info)
+{
+	char d[EC_TIME_ISO_MAX];
+	unsigned c = name_code(x->name);
+
+	if (c != NAME_OTHER && derived(c, info, d) && strcmp(d, x->value) == 0)
+		c |= NAME_DERIVED;
+	return c;
+}
+
+/* The code of name, or NAME_OTHER. */
+static unsigned name_code(const char *name)
+{
+	unsigned i;
+
+	for (i = 1; i < NAME_N; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return NAME_OTHER;
+}
+
 int ec_fsmeta_put(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 		  const struct ec_fsmeta_info *info,
 		  const struct ec_fsmeta_xattr *x, size_t nx)
 {
-	struct meta *e, **pp;
+	struct meta *e;
 	size_t i, xlen = 0;
 	char *p;
 
-	e = calloc(1, sizeof(*e));
+	for (i = 0; i < nx; i++) {
+		unsigned c = stored_code(&x[i], info);
+
+		xlen += 1;
+		if (!(c & NAME_DERIVED))
+			xlen += strlen(x[i].value) + 1;
+		if (c == NAME_OTHER)
+			xlen += strlen(x[i].name) + 1;
+		if (xlen > UINT32_MAX)
+			return -ENOMEM;
+	}
+	e = malloc(offsetof(struct meta, x) + xlen);
 	if (!e)
 		return -ENOMEM;
+	memset(e, 0, offsetof(struct meta, x));
 	e->key = *k;
 	e->info = *info;
-	for (i = 0; i < nx; i++)
-		xlen += strlen(x[i].name) + 1 + strlen(x[i].value) + 1;
-	if (xlen) {
-		e->xattrs = malloc(xlen);
-		if (!e->xattrs) {
-			free(e);
-			return -ENOMEM;
-		}
-	}
-	e->xlen = xlen;
-	e->nx = (unsigned)nx;
-	for (p = e->xattrs, i = 0; i < nx; i++) {
-		size_t nl = strlen(x[i].name) + 1, vl = strlen(x[i].value) + 1;
+	e->xlen = (uint32_t)xlen;
+	for (p = e->x, i = 0; i < nx; i++) {
+		unsigned c = stored_code(&x[i], info);
+		size_t vl = strlen(x[i].value) + 1;
 
-		memcpy(p, x[i].name, nl);
-		p += nl;
-		memcpy(p, x[i].value, vl);
-		p += vl;
+		*p++ = (char)c;
+		if (c == NAME_OTHER) {
+			size_t nl = strlen(x[i].name) + 1;
+
+			memcpy(p, x[i].name, nl);
+			p += nl;
+		}
+		if (!(c & NAME_DERIVED)) {
+			memcpy(p, x[i].value, vl);
+			p += vl;
+		}
 	}
 
 	pthread_mutex_lock(&m->lock);
-	pp = find_slot(m, k);
-	if (*pp)
-		meta_remove(m, *pp);
-	while (m->n >= m->max && m->tail)
-		meta_remove(m, m->tail);
-	pp = find_slot(m, k);
-	e->hnext = NULL;
-	*pp = e;
-	lru_push(m, e);
-	m->n++;
-	m->xbytes += xlen;
+	insert(m, e);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
@@ -252,60 +394,67 @@ int ec_fsmeta_put(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 int ec_fsmeta_copy(struct ec_fsmeta *m, const struct ec_fsmeta_key *from,
 		   const struct ec_fsmeta_key *to)
 {
-	struct meta *e, *src, **pp;
+	struct meta *e, *src;
+	size_t xlen;
 
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
 	pthread_mutex_lock(&m->lock);
 	src = *find_slot(m, from);
 	if (!src) {
 		pthread_mutex_unlock(&m->lock);
-		free(e);
 		return -ENOENT;
 	}
 	if (ec_fsmeta_key_equal(from, to)) {
 		pthread_mutex_unlock(&m->lock);
-		free(e);
 		return 0;
 	}
-	if (src->xlen) {
-		/* Under the lock, so that src cannot be evicted meanwhile; a
-		 * small copy. */
-		e->xattrs = malloc(src->xlen);
-		if (!e->xattrs) {
-			pthread_mutex_unlock(&m->lock);
-			free(e);
-			return -ENOMEM;
-		}
-		memcpy(e->xattrs, src->xattrs, src->xlen);
+	/* Under the lock, so that src cannot be evicted meanwhile; a small
+	 * copy. */
+	xlen = src->xlen;
+	e = malloc(offsetof(struct meta, x) + xlen);
+	if (!e) {
+		pthread_mutex_unlock(&m->lock);
+		return -ENOMEM;
 	}
+	memcpy(e, src, offsetof(struct meta, x) + xlen);
 	e->key = *to;
-	e->info = src->info;
-	e->xlen = src->xlen;
-	e->nx = src->nx;
-	pp = find_slot(m, to);
-	if (*pp)
-		meta_remove(m, *pp);
-	pp = find_slot(m, to);
-	e->hnext = NULL;
-	*pp = e;
-	lru_push(m, e);
-	m->n++;
-	m->xbytes += e->xlen;
-	/* Evict after inserting: src may go too, it has been copied. */
-	while (m->n > m->max && m->tail && m->tail != e)
-		meta_remove(m, m->tail);
+	/* src may be evicted for e: it has been copied. */
+	insert(m, e);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
+}
+
+/* The attribute at p in e->x: *name, and *value (in buf when derived
+ * from e's info); returns the next one. */
+static const char *attr_at(const struct meta *e, const char *p,
+			   const char **name, const char **value,
+			   char buf[EC_TIME_ISO_MAX])
+{
+	unsigned c = (unsigned char)*p++;
+
+	if (c == NAME_OTHER) {
+		*name = p;
+		p += strlen(p) + 1;
+	} else if ((c & ~NAME_DERIVED) > 0 && (c & ~NAME_DERIVED) < NAME_N) {
+		*name = names[c & ~NAME_DERIVED];
+	} else {
+		abort();	/* not something put wrote */
+	}
+	if (c & NAME_DERIVED) {
+		if (!derived(c & ~NAME_DERIVED, &e->info, buf))
+			abort();
+		*value = buf;
+		return p;
+	}
+	*value = p;
+	return p + strlen(p) + 1;
 }
 
 int ec_fsmeta_getxattr(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 		       const char *name, char *buf, size_t size)
 {
+	const char *p, *end, *an, *v;
+	char d[EC_TIME_ISO_MAX];
 	struct meta *e;
-	const char *p;
-	unsigned i;
 	int r = -ENODATA;
 
 	pthread_mutex_lock(&m->lock);
@@ -314,11 +463,11 @@ int ec_fsmeta_getxattr(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 		r = -ENOENT;
 		goto out;
 	}
-	for (p = e->xattrs, i = 0; i < e->nx; i++) {
-		const char *v = p + strlen(p) + 1;
-		size_t vl = strlen(v);
+	for (p = e->x, end = e->x + e->xlen; p < end;) {
+		p = attr_at(e, p, &an, &v, d);
+		if (strcmp(an, name) == 0) {
+			size_t vl = strlen(v);
 
-		if (strcmp(p, name) == 0) {
 			if (vl > (size_t)INT32_MAX)
 				r = -E2BIG;
 			else if (size == 0)
@@ -331,7 +480,6 @@ int ec_fsmeta_getxattr(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 			}
 			break;
 		}
-		p = v + vl + 1;
 	}
 out:
 	pthread_mutex_unlock(&m->lock);
@@ -341,10 +489,10 @@ out:
 int ec_fsmeta_listxattr(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 			char *buf, size_t size)
 {
+	const char *p, *end, *an, *v;
+	char d[EC_TIME_ISO_MAX];
 	struct meta *e;
-	const char *p;
 	size_t need = 0;
-	unsigned i;
 	int r;
 
 	pthread_mutex_lock(&m->lock);
@@ -353,21 +501,21 @@ int ec_fsmeta_listxattr(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 		r = -ENOENT;
 		goto out;
 	}
-	for (p = e->xattrs, i = 0; i < e->nx; i++) {
-		size_t nl = strlen(p) + 1;
-		const char *v = p + nl;
+	for (p = e->x, end = e->x + e->xlen; p < end;) {
+		size_t nl;
 
+		p = attr_at(e, p, &an, &v, d);
+		nl = strlen(an) + 1;
 		if (size) {
 			if (need + nl > size) {
 				r = -ERANGE;
 				goto out;
 			}
-			memcpy(buf + need, p, nl);
+			memcpy(buf + need, an, nl);
 		}
 		need += nl;
-		p = v + strlen(v) + 1;
 	}
-	r = (int)need;
+	r = need > (size_t)INT32_MAX ? -E2BIG : (int)need;
 out:
 	pthread_mutex_unlock(&m->lock);
 	return r;
@@ -418,11 +566,9 @@ size_t ec_fsmeta_memory(struct ec_fsmeta *m)
 {
 	size_t b;
 
-	/* malloc adds about 16 bytes per block and rounds to 16 */
 	pthread_mutex_lock(&m->lock);
-	b = sizeof(*m) + m->nbuckets * sizeof(*m->buckets) +
-	    m->n * (((sizeof(struct meta) + 16 + 15) & ~(size_t)15) + 32) +
-	    m->xbytes;
+	b = sizeof(*m) + m->nbuckets * sizeof(*m->buckets) + m->bytes -
+	    m->n * sizeof(struct meta *);
 	pthread_mutex_unlock(&m->lock);
 	return b;
 }

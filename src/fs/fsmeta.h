@@ -19,7 +19,13 @@
 
 #include "cache.h"
 
-#define EC_FSMETA_DEFAULT_MAX 65536u	/* entries kept by default */
+/* By default the cache is bounded by memory, not by a count: 1/32 of the
+ * machine's, within these bounds (bytes).  An entry takes about 140. */
+#define EC_FSMETA_MIN_BYTES (16u << 20)
+#define EC_FSMETA_MAX_BYTES (512u << 20)
+/* What the cache held by default before it was bounded by memory (about
+ * what 1/32 of a 2 GiB machine holds); still named by the help text. */
+#define EC_FSMETA_DEFAULT_MAX 65536u
 
 struct ec_fsmeta_key {
 	uint64_t dev;
@@ -34,14 +40,16 @@ void ec_fsmeta_key_of(struct ec_fsmeta_key *k, const struct stat *st);
 bool ec_fsmeta_key_equal(const struct ec_fsmeta_key *a,
 			 const struct ec_fsmeta_key *b);
 
-/* The fixed-size part of an entry. */
+/* The fixed-size part of an entry (40 bytes: one is kept per entry in
+ * the cache and one in every node). */
 struct ec_fsmeta_info {
-	enum ec_state state;	/* as loaded (a stale entry stays stale) */
 	int reason;		/* code that set a bad state, else 0 */
+	enum ec_state state : 8;	/* as loaded (a stale entry stays
+					   stale) */
+	bool is_bplist;		/* data is a binary plist */
 	int64_t created_us;	/* EC_TIME_NONE when absent */
 	int64_t expires_us;	/* last valid instant (EC_STATE_VALID only) */
 	uint64_t size;		/* rendered length (EC_STATE_VALID only) */
-	bool is_bplist;		/* data is a binary plist */
 	uint64_t digest;	/* ec_fsmeta_digest() of the envelope bytes */
 };
 
@@ -60,8 +68,9 @@ struct ec_fsmeta_xattr {
 
 struct ec_fsmeta;
 
-/* A cache of at most max entries (0: EC_FSMETA_DEFAULT_MAX).  *out: free
- * with ec_fsmeta_free().  -ENOMEM. */
+/* A cache of at most max entries, or (max 0) of as many as fit in the
+ * default budget (see EC_FSMETA_MIN_BYTES), growing as it fills.  *out:
+ * free with ec_fsmeta_free().  -ENOMEM. */
 int ec_fsmeta_new(size_t max, struct ec_fsmeta **out)
 	__attribute__((warn_unused_result));
 void ec_fsmeta_free(struct ec_fsmeta *m);

@@ -68,7 +68,7 @@ static void grow(const struct table_kind *k, struct node ***tab,
 	size_t nb = *buckets * 2, i;
 	struct node **t;
 
-	if (items <= *buckets)
+	if (items / 2 <= *buckets)	/* chains of two on average */
 		return;
 	t = calloc(nb, sizeof(*t));
 	if (!t)
@@ -128,12 +128,20 @@ int ec_nodes_init(struct ec_nodes *t)
 	return 0;
 }
 
+/* Where a node's first name is: right behind it, in the same block (a
+ * name given by a rename is malloc'd). */
+static char *inline_name(struct node *n)
+{
+	return (char *)(n + 1);
+}
+
 static void node_free(struct node *n)
 {
 	ec_secure_free(n->saved);
 	free(n->next_comment);
 	free(n->next_validasof);
-	free(n->name);
+	if (n->name != inline_name(n))
+		free(n->name);
 	free(n);
 }
 
@@ -221,15 +229,15 @@ struct node *ec_node_by_wd(struct ec_nodes *t, int wd)
 struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,
 			 bool is_dir)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	size_t len = strlen(name) + 1;
+	struct node *n;
 
+	if (len > SIZE_MAX - sizeof(*n))
+		return NULL;
+	n = calloc(1, sizeof(*n) + len);
 	if (!n)
 		return NULL;
-	n->name = strdup(name);
-	if (!n->name) {
-		free(n);
-		return NULL;
-	}
+	n->name = memcpy(inline_name(n), name, len);
 	n->ino = t->next_ino++;
 	n->parent = p;
 	n->is_dir = is_dir;
@@ -272,7 +280,8 @@ int ec_node_move(struct ec_nodes *t, struct node *n, struct node *np,
 	ec_node_unhash(t, n);
 	if (!nm)
 		return -ENOMEM;
-	free(n->name);
+	if (n->name != inline_name(n))
+		free(n->name);
 	n->name = nm;
 	np->nchildren++;
 	n->parent = np;
@@ -380,6 +389,7 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
 	n->key = *key;
 	n->info = *info;
 	n->pages_old = !was_pending;
+	n->pages_full = false;
 	return true;
 }
 

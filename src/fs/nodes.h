@@ -29,22 +29,28 @@ struct node {
 	fuse_ino_t ino;
 	struct node *parent;	/* counts in parent->nchildren */
 	char *name;
-	bool is_dir;
-	bool hashed;		/* found by (parent, name) */
 	uint64_t nlookup;	/* the kernel's references */
-	unsigned nchildren;
-	unsigned nopen;		/* open handles */
 	struct ec_fsmeta_key key;	/* backing version (dirs: dev, ino
 					   and the times for attributes) */
 	struct ec_fsmeta_info info;	/* entries: what was loaded */
-	int wd;			/* dirs: inotify watch, or -1 */
 	struct node *ino_next, *name_next, *wd_next;
+	unsigned nchildren;
+	unsigned nopen;		/* open handles */
+	int wd;			/* dirs: inotify watch, or -1 */
+	bool is_dir;
+	bool hashed;		/* found by (parent, name) */
 
 	/* Writing (entries).  A node created through the mount is pending
 	 * until its first save: it has no envelope yet, and is found by
 	 * lookup only while a handle is open on it. */
 	bool pending;
 	bool unlinked;		/* removed or replaced: nothing saves it */
+	bool pages_old;		/* taken a new version in place: pages the
+				   kernel cached before are to be dropped */
+	bool pages_full;	/* a snapshot of this version was read to
+				   its end: the kernel likely holds its
+				   pages (an open on a shared store then
+				   reads nothing, handle.c) */
 	unsigned nwriters;	/* open handles that may write */
 	unsigned ndirty;	/* of those, handles with unsaved changes */
 	unsigned ncached;	/* open handles that read through the page
@@ -52,8 +58,6 @@ struct node {
 	unsigned nlive;		/* open read-only handles that follow the
 				   node's saves (fs.h) */
 	uint64_t saves;		/* bumped by every save through the node */
-	bool pages_old;		/* taken a new version in place: pages the
-				   kernel cached before are to be dropped */
 	/* While live readers are open: the presented content of the last
 	 * save through the node, which they read (ec_secure_alloc'd), so
 	 * that they read the file's saves even after it is unlinked or

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fsmeta.h"
+#include "ttl.h"
 #include "unit.h"
 
 static struct ec_fsmeta *m;
@@ -34,7 +35,9 @@ static struct ec_fsmeta_key key(uint64_t ino)
 
 static struct ec_fsmeta_info info(uint64_t size)
 {
-	struct ec_fsmeta_info i = { EC_STATE_VALID, 0, 10, 20, size, true, 7 };
+	struct ec_fsmeta_info i = { .state = EC_STATE_VALID, .created_us = 10,
+				     .expires_us = 20, .size = size,
+				     .is_bplist = true, .digest = 7 };
 
 	return i;
 }
@@ -162,8 +165,10 @@ END_TEST
 START_TEST(test_bad_states_kept)
 {
 	struct ec_fsmeta_key k = key(9);
-	struct ec_fsmeta_info i = { EC_STATE_TAMPERED, -4099, EC_TIME_NONE,
-				    EC_TIME_NONE, 0, false, 0 }, got;
+	struct ec_fsmeta_info i = { .state = EC_STATE_TAMPERED,
+				    .reason = -4099,
+				    .created_us = EC_TIME_NONE,
+				    .expires_us = EC_TIME_NONE }, got;
 
 	ck_assert_int_eq(ec_fsmeta_put(m, &k, &i, NULL, 0), 0);
 	ck_assert(ec_fsmeta_get(m, &k, &got));
@@ -203,21 +208,48 @@ START_TEST(test_many_stays_bounded)
 }
 END_TEST
 
+/* The default cache is bounded by memory, not at 65,536 entries as it
+ * was: 100,000 listed entries (with the attributes the daemon stores for
+ * each) all stay, at under 200 bytes each. */
 START_TEST(test_default_max)
 {
+	char expires[EC_TIME_ISO_MAX], v[EC_TIME_ISO_MAX];
+	struct ec_fsmeta_xattr typical[] = {
+		{ "user.enccache.key", "default" },
+		{ "user.enccache.created_at", "2026-12-01T21:03:51.123456" },
+		{ "user.enccache.expires_at", expires },
+		{ "user.enccache.format", "bplist" },
+	};
 	struct ec_fsmeta *d;
 	uint64_t i;
 
+	/* As present.c writes them for info()'s expiry and format: kept
+	 * as codes, the values rebuilt from the info. */
+	ec_time_format_iso(20, expires);
 	ck_assert_int_eq(ec_fsmeta_new(0, &d), 0);
-	for (i = 0; i < EC_FSMETA_DEFAULT_MAX + 10; i++) {
+	for (i = 0; i < 100000; i++) {
 		struct ec_fsmeta_key k = key(i);
 		struct ec_fsmeta_info in = info(i);
 
-		ck_assert_int_eq(ec_fsmeta_put(d, &k, &in, NULL, 0), 0);
+		ck_assert_int_eq(ec_fsmeta_put(d, &k, &in, typical, 4), 0);
 	}
-	ck_assert_uint_eq(ec_fsmeta_count(d), EC_FSMETA_DEFAULT_MAX);
-	/* The figure quoted in the man page: a few hundred bytes each. */
-	ck_assert_uint_lt(ec_fsmeta_memory(d) / EC_FSMETA_DEFAULT_MAX, 400);
+	ck_assert_uint_eq(ec_fsmeta_count(d), 100000);
+	for (i = 0; i < 100000; i += 997) {
+		struct ec_fsmeta_key k = key(i);
+		struct ec_fsmeta_info in;
+
+		ck_assert(ec_fsmeta_get(d, &k, &in));
+		ck_assert_int_eq(ec_fsmeta_getxattr(d, &k, "user.enccache.format",
+						    v, sizeof(v)), 6);
+		ck_assert(memcmp(v, "bplist", 6) == 0);
+		ck_assert_int_eq(ec_fsmeta_getxattr(d, &k,
+						    "user.enccache.expires_at",
+						    v, sizeof(v)),
+				 (int)strlen(expires));
+		ck_assert(memcmp(v, expires, strlen(expires)) == 0);
+	}
+	/* The figure quoted in the man page. */
+	ck_assert_uint_lt(ec_fsmeta_memory(d) / 100000, 200);
 	ec_fsmeta_free(d);
 }
 END_TEST
@@ -255,6 +287,34 @@ START_TEST(test_getxattr)
 	ck_assert_mem_eq(buf, "bplist", 6);
 	ck_assert_int_eq(ec_fsmeta_getxattr(m, &k, "user.enccache.comment",
 					    buf, sizeof(buf)), 0);
+}
+END_TEST
+
+/* A name the daemon does not use is stored whole, beside coded ones. */
+START_TEST(test_xattr_other_name)
+{
+	static const struct ec_fsmeta_xattr x[] = {
+		{ "user.enccache.key", "k" },
+		{ "user.custom.thing", "value" },
+		{ "user.enccache.format", "raw" },
+	};
+	static const char want[] = "user.enccache.key\0user.custom.thing\0"
+				   "user.enccache.format";
+	struct ec_fsmeta_key k = key(5);
+	struct ec_fsmeta_info i = info(5);
+	char buf[64];
+
+	ck_assert_int_eq(ec_fsmeta_put(m, &k, &i, x, 3), 0);
+	ck_assert_int_eq(ec_fsmeta_getxattr(m, &k, "user.custom.thing", buf,
+					    sizeof(buf)), 5);
+	ck_assert_mem_eq(buf, "value", 5);
+	ck_assert_int_eq(ec_fsmeta_getxattr(m, &k, "user.enccache.format", buf,
+					    sizeof(buf)), 3);
+	ck_assert_mem_eq(buf, "raw", 3);
+	ck_assert_int_eq(ec_fsmeta_listxattr(m, &k, NULL, 0), sizeof(want));
+	ck_assert_int_eq(ec_fsmeta_listxattr(m, &k, buf, sizeof(buf)),
+			 sizeof(want));
+	ck_assert_mem_eq(buf, want, sizeof(want));
 }
 END_TEST
 
@@ -462,6 +522,7 @@ static Suite *fsmeta_suite(void)
 	tc = tcase_create("xattrs");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_getxattr);
+	tcase_add_test(tc, test_xattr_other_name);
 	tcase_add_test(tc, test_getxattr_errors);
 	tcase_add_test(tc, test_listxattr);
 	tcase_add_test(tc, test_listxattr_empty_and_missing);
