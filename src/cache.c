@@ -78,21 +78,23 @@ int ec_cache_open(const struct ec_cache_options *o, struct ec_secrets *secrets,
 		ec_secrets_release(secrets);
 		goto fail;
 	}
-	err = ec_keyring_derive(&c->keys, secrets, o->salt, o->salt_len,
-				o->iterations ? o->iterations :
-				EC_KDF_ITERATIONS);
+	err = ec_keyring_prepare(&c->keys, secrets, o->salt, o->salt_len,
+				 o->iterations ? o->iterations :
+				 EC_KDF_ITERATIONS, o->key_source);
+	if (!err && !o->lazy_keys)
+		err = ec_keyring_derive_all(&c->keys);
 	if (err)
 		goto fail;
 	c->ttl = o->ttl;
 	c->oldest_us = o->oldest_valid_us;
 	c->durable = o->durable;
 	if (o->default_key) {
-		if (!ec_keyring_find(&c->keys, o->default_key)) {
+		if (!ec_keyring_has(&c->keys, o->default_key)) {
 			err = -EC_EKEY;
 			goto fail;
 		}
 		dk = o->default_key;
-	} else if (ec_keyring_find(&c->keys, "default")) {
+	} else if (ec_keyring_has(&c->keys, "default")) {
 		dk = "default";
 	} else if (c->keys.n == 1) {
 		dk = c->keys.keys[0].name;
@@ -150,6 +152,12 @@ const struct ec_ttl *ec_cache_ttl(const struct ec_cache *c)
 size_t ec_cache_key_count(const struct ec_cache *c)
 {
 	return c->keys.n;
+}
+
+void ec_cache_key_counts(const struct ec_cache *c, unsigned *derived,
+			 unsigned *fetched)
+{
+	ec_keyring_counts(&c->keys, derived, fetched);
 }
 
 int64_t ec_cache_oldest_valid(const struct ec_cache *c)

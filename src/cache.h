@@ -46,9 +46,9 @@ struct ec_cache;
 #define EC_STREAM_MIN ((size_t)1 << 20)
 
 /*
- * Derive the keys (in parallel) and open the store.  *secrets is wiped and
- * released on every path.  -EC_EKEY when default_key names no secret.
- * *out: free with ec_cache_free().
+ * Derive the keys (in parallel; with lazy_keys, at their first use) and
+ * open the store.  *secrets is wiped and released on every path.  -EC_EKEY
+ * when default_key names no secret.  *out: free with ec_cache_free().
  */
 int ec_cache_open(const struct ec_cache_options *o, struct ec_secrets *secrets,
 		  struct ec_cache **out) __attribute__((warn_unused_result));
@@ -67,6 +67,11 @@ const struct ec_ttl *ec_cache_ttl(const struct ec_cache *c);
 
 /* How many keys (secrets) the cache was opened with. */
 size_t ec_cache_key_count(const struct ec_cache *c);
+
+/* How many keys ran PBKDF2 and how many came from the key source so far
+ * (ec_keyring_counts()). */
+void ec_cache_key_counts(const struct ec_cache *c, unsigned *derived,
+			 unsigned *fetched);
 
 /* The oldest_valid_us the cache was opened with (EC_TIME_NONE: unset). */
 int64_t ec_cache_oldest_valid(const struct ec_cache *c);

@@ -1,7 +1,7 @@
 /*
  * kdf: PBKDF2-HMAC-SHA256 keys and the keyring.  No files, JSON, clock or
- * logging.  The keyring derives its keys in parallel threads, since each
- * costs 480,000 rounds.
+ * logging.  The keyring derives each key at its first use (or all at once,
+ * in parallel threads), since each costs 480,000 rounds.
  */
 #include "config.h"
 
@@ -152,36 +152,75 @@ void ec_kdf_fingerprint(const uint8_t *salt, size_t saltlen,
 	sodium_bin2hex(out, EC_FINGERPRINT_LEN + 1, h, EC_FINGERPRINT_LEN / 2);
 }
 
-/* One derivation: inputs borrowed from the secrets, output into a key. */
-struct derive_job {
-	const struct ec_secret *secret;
-	uint8_t *key;
-	int rc;
-};
+/*
+ * The keyring derives lazily: ec_keyring_prepare() keeps each password
+ * (guarded) beside its key buffer, and the first ec_keyring_find() of a
+ * name derives that key under the key's lock (or takes it from the
+ * source), wipes the password and flags the key ready.  Later finds see
+ * the flag (acquire) and take no lock.
+ */
 
-/* Shared by the workers; next is the only field they write. */
+/* Make k ready: from the source or by PBKDF2.  Under k->lock. */
+static void make_key(struct ec_keyring *kr, struct ec_key *k)
+{
+	const struct ec_key_source *src = kr->source;
+	struct ec_key_input in = { k->name, k->password, k->pwlen,
+				   kr->salt, kr->saltlen, kr->iterations };
+
+	if (src && src->lookup && src->lookup(src->ctx, &in, k->key) == 0) {
+		atomic_fetch_add(&kr->fetched, 1);
+	} else {
+		/* The inputs were checked by ec_keyring_prepare(): PBKDF2
+		 * cannot fail on them. */
+		if (ec_kdf_derive(k->password, k->pwlen, kr->salt,
+				  kr->saltlen, kr->iterations, k->key) != 0)
+			abort();
+		atomic_fetch_add(&kr->derived, 1);
+		if (src && src->store)
+			src->store(src->ctx, &in, k->key);
+	}
+	ec_secure_wipe(k->password, k->pwlen);
+	ec_secure_free(k->password);
+	k->password = NULL;
+	k->pwlen = 0;
+	/* read-only from now on (failing costs nothing but hardening) */
+	if (ec_secure_readonly(k->key) != 0)
+		(void)0;
+}
+
+static void ensure(const struct ec_keyring *ckr, struct ec_key *k)
+{
+	/* The keyring's lazy state is its own: a const keyring is one whose
+	 * keys do not change, which deriving on first use keeps true. */
+	struct ec_keyring *kr = (struct ec_keyring *)ckr;
+
+	if (atomic_load_explicit(&k->ready, memory_order_acquire))
+		return;
+	if (pthread_mutex_lock(&k->lock) != 0)
+		abort();
+	if (!atomic_load_explicit(&k->ready, memory_order_relaxed)) {
+		make_key(kr, k);
+		atomic_store_explicit(&k->ready, 1, memory_order_release);
+	}
+	if (pthread_mutex_unlock(&k->lock) != 0)
+		abort();
+}
+
+/* Shared by the workers of ec_keyring_derive_all(); next is the only
+ * field they write. */
 struct derive_ctx {
-	struct derive_job *jobs;
-	size_t n;
+	const struct ec_keyring *kr;
 	atomic_size_t next;
-	const uint8_t *salt;
-	size_t saltlen;
-	unsigned iterations;
 };
 
-/* Take jobs until none is left.  Each job is done by exactly one worker. */
+/* Take keys until none is left; a key already made costs nothing. */
 static void *derive_worker(void *arg)
 {
 	struct derive_ctx *ctx = arg;
 	size_t i;
 
-	while ((i = atomic_fetch_add(&ctx->next, 1)) < ctx->n) {
-		struct derive_job *j = &ctx->jobs[i];
-
-		j->rc = ec_kdf_derive(j->secret->password, j->secret->pwlen,
-				      ctx->salt, ctx->saltlen,
-				      ctx->iterations, j->key);
-	}
+	while ((i = atomic_fetch_add(&ctx->next, 1)) < ctx->kr->n)
+		ensure(ctx->kr, &ctx->kr->keys[i]);
 	return NULL;
 }
 
@@ -194,109 +233,152 @@ static size_t online_cpus(void)
 }
 
 /*
- * Run every job: the calling thread works too, with at most ncpu - 1
+ * Run every key: the calling thread works too, with at most ncpu - 1
  * helper threads, so at most ncpu derivations run at a time.  A helper
  * that cannot be started only makes it slower, never wrong.
  */
-static void derive_all(struct derive_ctx *ctx)
+int ec_keyring_derive_all(struct ec_keyring *kr)
 {
+	struct derive_ctx ctx;
 	pthread_t *tids = NULL;
-	size_t nhelpers, started = 0, i;
+	size_t nhelpers, pending = 0, started = 0, i;
 
+	for (i = 0; i < kr->n; i++)
+		if (!atomic_load(&kr->keys[i].ready))
+			pending++;
+	ctx.kr = kr;
+	atomic_init(&ctx.next, 0);
 	nhelpers = online_cpus();
-	if (nhelpers > ctx->n)
-		nhelpers = ctx->n;
-	nhelpers--;		/* the caller is one of the workers */
+	if (nhelpers > pending)
+		nhelpers = pending;
+	if (nhelpers > 0)
+		nhelpers--;	/* the caller is one of the workers */
 	if (nhelpers > 0)
 		tids = calloc(nhelpers, sizeof(*tids));
 	if (tids != NULL) {
 		for (; started < nhelpers; started++)
 			if (pthread_create(&tids[started], NULL, derive_worker,
-					   ctx) != 0)
+					   &ctx) != 0)
 				break;
 	}
-	derive_worker(ctx);
+	derive_worker(&ctx);
 	for (i = 0; i < started; i++)
 		if (pthread_join(tids[i], NULL) != 0)
 			abort();	/* a joinable thread we made: a bug */
 	free(tids);
+	return 0;
 }
 
-int ec_keyring_derive(struct ec_keyring *kr, struct ec_secrets *secrets,
-		      const uint8_t *salt, size_t saltlen, unsigned iterations)
+int ec_keyring_prepare(struct ec_keyring *kr, struct ec_secrets *secrets,
+		       const uint8_t *salt, size_t saltlen,
+		       unsigned iterations,
+		       const struct ec_key_source *source)
 {
-	struct derive_ctx ctx;
-	struct derive_job *jobs = NULL;
 	size_t i, n = secrets->n;
 	int rc;
 
 	memset(kr, 0, sizeof(*kr));
-	if (n == 0 || iterations == 0 || (salt == NULL && saltlen > 0)) {
+	if (n == 0 || iterations == 0 || iterations > INT_MAX ||
+	    saltlen > INT_MAX || (salt == NULL && saltlen > 0)) {
 		rc = -EINVAL;
 		goto out;
 	}
+	for (i = 0; i < n; i++)
+		if (secrets->v[i].pwlen > INT_MAX) {
+			rc = -EINVAL;
+			goto out;
+		}
+	kr->salt = malloc(saltlen ? saltlen : 1);
 	kr->keys = calloc(n, sizeof(*kr->keys));
-	jobs = calloc(n, sizeof(*jobs));
-	if (kr->keys == NULL || jobs == NULL) {
+	if (kr->keys == NULL || kr->salt == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	kr->n = n;
+	if (saltlen)
+		memcpy(kr->salt, salt, saltlen);
+	kr->saltlen = saltlen;
+	kr->iterations = iterations;
+	kr->source = source;
+	atomic_init(&kr->derived, 0);
+	atomic_init(&kr->fetched, 0);
 	for (i = 0; i < n; i++) {
-		kr->keys[i].key = ec_secure_alloc(EC_KEYBYTES);
-		if (kr->keys[i].key == NULL) {
+		struct ec_key *k = &kr->keys[i];
+
+		atomic_init(&k->ready, 0);
+		if (pthread_mutex_init(&k->lock, NULL) != 0) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		jobs[i].secret = &secrets->v[i];
-		jobs[i].key = kr->keys[i].key;
-		jobs[i].rc = -EIO;
-	}
-
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.jobs = jobs;
-	ctx.n = n;
-	atomic_init(&ctx.next, 0);
-	ctx.salt = salt;
-	ctx.saltlen = saltlen;
-	ctx.iterations = iterations;
-	derive_all(&ctx);
-
-	for (i = 0; i < n; i++) {
-		if (jobs[i].rc < 0) {
-			rc = jobs[i].rc;
+		kr->n = i + 1;	/* release destroys the lock from now on */
+		k->key = ec_secure_alloc(EC_KEYBYTES);
+		if (k->key == NULL) {
+			rc = -ENOMEM;
 			goto out;
 		}
 	}
-	/* The names move from the secrets into the keyring; keys are now
-	 * read-only (failing to make them so costs nothing but hardening). */
+	/* The names and passwords move from the secrets into the keyring. */
 	for (i = 0; i < n; i++) {
 		kr->keys[i].name = secrets->v[i].name;
+		kr->keys[i].password = secrets->v[i].password;
+		kr->keys[i].pwlen = secrets->v[i].pwlen;
 		secrets->v[i].name = NULL;
-		if (ec_secure_readonly(kr->keys[i].key) != 0)
-			continue;	/* usable all the same */
+		secrets->v[i].password = NULL;
+		secrets->v[i].pwlen = 0;
 	}
 	ec_kdf_fingerprint(salt, saltlen, kr->fingerprint);
 	rc = 0;
 out:
-	free(jobs);
-	ec_secrets_release(secrets);	/* wipes the passwords */
+	ec_secrets_release(secrets);	/* wipes what was not moved */
 	if (rc < 0)
 		ec_keyring_release(kr);
 	return rc;
 }
 
-const struct ec_key *ec_keyring_find(const struct ec_keyring *kr,
-				     const char *name)
+int ec_keyring_derive(struct ec_keyring *kr, struct ec_secrets *secrets,
+		      const uint8_t *salt, size_t saltlen, unsigned iterations)
+{
+	int rc = ec_keyring_prepare(kr, secrets, salt, saltlen, iterations,
+				    NULL);
+
+	if (rc < 0)
+		return rc;
+	return ec_keyring_derive_all(kr);
+}
+
+static struct ec_key *named(const struct ec_keyring *kr, const char *name)
 {
 	size_t i;
 
 	if (name == NULL)
 		return NULL;
 	for (i = 0; i < kr->n; i++)
-		if (strcmp(kr->keys[i].name, name) == 0)
+		if (kr->keys[i].name && strcmp(kr->keys[i].name, name) == 0)
 			return &kr->keys[i];
 	return NULL;
+}
+
+const struct ec_key *ec_keyring_find(const struct ec_keyring *kr,
+				     const char *name)
+{
+	struct ec_key *k = named(kr, name);
+
+	if (k)
+		ensure(kr, k);
+	return k;
+}
+
+bool ec_keyring_has(const struct ec_keyring *kr, const char *name)
+{
+	return named(kr, name) != NULL;
+}
+
+void ec_keyring_counts(const struct ec_keyring *kr, unsigned *derived,
+		       unsigned *fetched)
+{
+	if (derived)
+		*derived = atomic_load(&kr->derived);
+	if (fetched)
+		*fetched = atomic_load(&kr->fetched);
 }
 
 int ec_keyring_lock(const struct ec_keyring *kr)
@@ -304,7 +386,8 @@ int ec_keyring_lock(const struct ec_keyring *kr)
 	size_t i;
 
 	for (i = 0; i < kr->n; i++)
-		if (sodium_mlock(kr->keys[i].key, EC_KEYBYTES) != 0)
+		if (atomic_load(&kr->keys[i].ready) &&
+		    sodium_mlock(kr->keys[i].key, EC_KEYBYTES) != 0)
 			return errno ? -errno : -ENOMEM;
 	return 0;
 }
@@ -315,10 +398,17 @@ void ec_keyring_release(struct ec_keyring *kr)
 
 	if (kr->keys != NULL) {
 		for (i = 0; i < kr->n; i++) {
-			free(kr->keys[i].name);
-			ec_secure_free(kr->keys[i].key);	/* wipes */
+			struct ec_key *k = &kr->keys[i];
+
+			free(k->name);
+			ec_secure_free(k->key);	/* wipes */
+			if (k->password)
+				ec_secure_wipe(k->password, k->pwlen);
+			ec_secure_free(k->password);
+			pthread_mutex_destroy(&k->lock);
 		}
 		free(kr->keys);
 	}
+	free(kr->salt);
 	memset(kr, 0, sizeof(*kr));
 }

@@ -5,6 +5,9 @@
 #ifndef EC_KDF_H
 #define EC_KDF_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,39 +28,110 @@ int ec_kdf_derive(const char *password, size_t pwlen,
 void ec_kdf_fingerprint(const uint8_t *salt, size_t saltlen,
 			char out[EC_FINGERPRINT_LEN + 1]);
 
+/*
+ * What a key is derived from, handed to a key source (the CLI's key
+ * agent, agent.h).  Borrowed for the call.
+ */
+struct ec_key_input {
+	const char *name;
+	const char *password;	/* pwlen bytes, guarded memory */
+	size_t pwlen;
+	const uint8_t *salt;
+	size_t saltlen;
+	unsigned iterations;
+};
+
+/*
+ * Where a derived key may be found before PBKDF2 runs, and kept after.
+ * lookup: 0 with key filled when it has the key of in, anything else
+ * when not (the key is then derived).  store (may be NULL): keep key,
+ * just derived from in; failures are the source's business.  Both may be
+ * called from several threads at once, each for another key name.
+ */
+struct ec_key_source {
+	int (*lookup)(void *ctx, const struct ec_key_input *in,
+		      uint8_t key[EC_KEYBYTES]);
+	void (*store)(void *ctx, const struct ec_key_input *in,
+		      const uint8_t key[EC_KEYBYTES]);
+	void *ctx;
+};
+
 struct ec_key {
 	char *name;	/* malloc'd */
 	uint8_t *key;	/* ec_secure_alloc'd, EC_KEYBYTES; read-only (mprotect)
-			 * once derived */
+			 * once derived; use it only from ec_keyring_find() */
+	/* Until the key is derived: its password (ec_secure_alloc'd, wiped
+	 * and freed once the key is there) and the lock that makes the
+	 * first use derive it once. */
+	char *password;
+	size_t pwlen;
+	atomic_int ready;
+	pthread_mutex_t lock;
 };
 
 struct ec_keyring {
 	struct ec_key *keys;
 	size_t n;
 	char fingerprint[EC_FINGERPRINT_LEN + 1];
+	uint8_t *salt;		/* malloc'd copy (not a secret) */
+	size_t saltlen;
+	unsigned iterations;
+	const struct ec_key_source *source;	/* borrowed, or NULL */
+	atomic_uint derived;	/* keys that ran PBKDF2 */
+	atomic_uint fetched;	/* keys the source had */
 };
 
 /*
- * Derive one key per secret, in parallel: the calling thread and helper
- * threads, at most as many derivations at a time as there are online
- * CPUs (a single secret starts no thread).  The passwords in *secrets are
- * wiped and *secrets released on every return path.  On success kr holds
- * the keys, in the order of the secrets, the names moved over from the
- * secrets.  kr need not be initialised; it is empty on failure.  -EINVAL
- * for no secret, 0 iterations or a NULL salt with saltlen > 0; -ENOMEM.
+ * Take the secrets over without deriving anything: each key is derived
+ * (or fetched from source, when not NULL; borrowed until release) at its
+ * first ec_keyring_find(), so a command pays PBKDF2 only for the keys it
+ * uses.  The names and passwords move from *secrets into kr (the
+ * passwords stay in guarded memory until their key is derived, then are
+ * wiped); *secrets is released on every return path.  kr need not be
+ * initialised; it is empty on failure.  -EINVAL for no secret, 0
+ * iterations, a NULL salt with saltlen > 0, or a length over INT_MAX;
+ * -ENOMEM.
+ */
+int ec_keyring_prepare(struct ec_keyring *kr, struct ec_secrets *secrets,
+		       const uint8_t *salt, size_t saltlen,
+		       unsigned iterations,
+		       const struct ec_key_source *source)
+	__attribute__((warn_unused_result));
+
+/*
+ * Derive every key not derived yet, in parallel: the calling thread and
+ * helper threads, at most as many derivations at a time as there are
+ * online CPUs (a single key starts no thread).  0 (it cannot fail after
+ * ec_keyring_prepare() succeeded).
+ */
+int ec_keyring_derive_all(struct ec_keyring *kr)
+	__attribute__((warn_unused_result));
+
+/*
+ * ec_keyring_prepare() without a source, then ec_keyring_derive_all():
+ * every key derived now (what the daemon does at mount).  On success kr
+ * holds the keys, in the order of the secrets.
  */
 int ec_keyring_derive(struct ec_keyring *kr, struct ec_secrets *secrets,
 		      const uint8_t *salt, size_t saltlen, unsigned iterations)
 	__attribute__((warn_unused_result));
 
-/* The key named name, or NULL.  Valid until ec_keyring_release(). */
+/* The key named name, derived (or fetched) now if it was not yet; NULL
+ * when there is none.  Thread-safe.  Valid until ec_keyring_release(). */
 const struct ec_key *ec_keyring_find(const struct ec_keyring *kr,
 				     const char *name);
 
+/* Whether kr has a key named name (deriving nothing). */
+bool ec_keyring_has(const struct ec_keyring *kr, const char *name);
+
+/* How many keys ran PBKDF2 and how many came from the source so far. */
+void ec_keyring_counts(const struct ec_keyring *kr, unsigned *derived,
+		       unsigned *fetched);
+
 /*
- * Lock the keys' pages in memory again.  Memory locks are not inherited
- * across fork(2), so a process that daemonizes after deriving calls this
- * in the child.  0, or -errno from mlock (e.g. -ENOMEM over
+ * Lock the derived keys' pages in memory again.  Memory locks are not
+ * inherited across fork(2), so a process that daemonizes after deriving
+ * calls this in the child.  0, or -errno from mlock (e.g. -ENOMEM over
  * RLIMIT_MEMLOCK); the keys stay usable either way.
  */
 int ec_keyring_lock(const struct ec_keyring *kr)

@@ -201,6 +201,9 @@ struct ec_opts {
 	const char *jobs_text;
 	bool sync;
 	bool quiet;
+	bool verbose;		/* -v: debug lines (the key agent's) */
+	bool no_agent;
+	const char *agent_timeout_text;
 	/* per command */
 	const char *key;
 	const char *comment;
@@ -234,6 +237,7 @@ struct ec_opts {
 	int64_t created_us;
 	unsigned jobs;		/* 0: every core */
 	uint64_t max_size;	/* UINT64_MAX: none */
+	unsigned agent_timeout_s;	/* 0: no key agent (--no-agent) */
 };
 
 struct ec_command {
@@ -332,6 +336,19 @@ int64_t ec_cli_mtime_us(const struct stat *st);
  * (as the mount sweeps them). */
 #define EC_CLI_TEMP_AGE_US (5LL * 60 * 1000000)
 
+/* ---- agent.c: the key agent (agent.h) --------------------------------- */
+
+/* --agent-timeout / ENCCACHE_AGENT_TIMEOUT, --no-agent / ENCCACHE_NO_AGENT
+ * into o->agent_timeout_s; 0 or EXIT_USAGE (reported). */
+int ec_cli_agent_check(struct ec_opts *o);
+/* The key source ec_cli_open() gives the cache: the key agent when it is
+ * wanted and reachable, else none (keys are derived); with -v one line
+ * per key says where it came from.  Valid until exit. */
+const struct ec_key_source *ec_cli_key_source(const struct ec_opts *o);
+/* -v: "enccache: <message>" on stderr. */
+void ec_verbose(const struct ec_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---- the commands ------------------------------------------------------ */
 
 int ec_cmd_put(struct ec_opts *o, int argc, char **args);
@@ -347,5 +364,6 @@ int ec_cmd_stats(struct ec_opts *o, int argc, char **args);
 int ec_stats_mount(const struct ec_opts *o);	/* stats --mount */
 int ec_cmd_export(struct ec_opts *o, int argc, char **args);
 int ec_cmd_import(struct ec_opts *o, int argc, char **args);
+int ec_cmd_forget(struct ec_opts *o, int argc, char **args);
 
 #endif

@@ -41,6 +41,8 @@ const char ec_usage_text[] =
 "                      entries as plaintext with metadata on stdout\n"
 "  import [FILE] [--format auto|tar|jsonl] [--key NAME]\n"
 "                      save the entries of an export (FILE or stdin)\n"
+"  forget [--all]       drop the keys the key agent keeps for this salt\n"
+"                       (--all: every salt's)\n"
 "\n"
 "Options:\n"
 "  --secrets FILE       JSON object of key names to passwords (mode 0600);\n"
@@ -62,6 +64,11 @@ const char ec_usage_text[] =
 "                       NUL-separated)\n"
 "  -q, --quiet          no progress or summary line\n"
 "  --jobs N             threads that load entries (default: every core)\n"
+"  --agent-timeout DURATION\n"
+"                      keep derived keys in the key agent (the user's\n"
+"                       kernel keyring) this long (default 15m)\n"
+"  --no-agent           derive every key, keep none in the key agent\n"
+"  -v, --verbose        debug lines (where each key came from)\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
 "\n"
@@ -79,4 +86,6 @@ const char ec_usage_text[] =
 "Environment:\n"
 "  ENCCACHE_SECRETS     default for --secrets\n"
 "  ENCCACHE_SALT_FILE   default for --salt-file (when no --salt is given)\n"
-"  ENCCACHE_DIR         default for --dir\n";
+"  ENCCACHE_DIR         default for --dir\n"
+"  ENCCACHE_AGENT_TIMEOUT  default for --agent-timeout\n"
+"  ENCCACHE_NO_AGENT    1: as --no-agent\n";

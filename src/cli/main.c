@@ -34,6 +34,7 @@ static const struct ec_command commands[] = {
 	  CO_NULL | CO_JSON, ec_cmd_export },
 	{ "import", 0, 1, NULL, false, CO_FORMAT | CO_KEY | CO_JSON,
 	  ec_cmd_import },
+	{ "forget", 0, 0, NULL, false, CO_ALL | CO_JSON, ec_cmd_forget },
 };
 
 static const struct ec_command *find(const char *name)

@@ -130,6 +130,8 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 	co.default_key = o->key;
 	co.iterations = 0;
 	co.durable = o->sync;
+	co.lazy_keys = true;	/* a command derives only the keys it uses */
+	co.key_source = ec_cli_key_source(o);
 	rc = ec_cache_open(&co, &st.secrets, out);	/* releases secrets */
 	if (rc < 0) {
 		ec_startup_open_failed(&st, dir, rc);

@@ -42,6 +42,9 @@ static const struct optdef defs[] = {
 	FLAG("sync", sync, 0),
 	FLAG("quiet", quiet, 0),
 	STR("jobs", jobs_text, 0),
+	FLAG("verbose", verbose, 0),
+	FLAG("no-agent", no_agent, 0),
+	STR("agent-timeout", agent_timeout_text, 0),
 	STR("key", key, CO_KEY),
 	STR("comment", comment, CO_COMMENT),
 	STR("validasof", validasof, CO_VALIDASOF),
@@ -134,13 +137,14 @@ int ec_options_parse(int argc, char **argv, struct ec_opts *o,
 	longs[i] = (struct option){ NULL, 0, NULL, 0 };
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hVq0", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hVq0v", longs, NULL)) != -1) {
 		if (c >= OPT_BASE) {
 			set(o, &defs[c - OPT_BASE], optarg);
 			continue;
 		}
 		switch (c) {
 		case 'q': set(o, def_named("quiet"), NULL); break;
+		case 'v': set(o, def_named("verbose"), NULL); break;
 		case '0': set(o, def_named("null"), NULL); break;
 		case 'h':
 			if (ec_flush_stdout(ec_usage_text,
@@ -365,6 +369,8 @@ int ec_options_check(struct ec_opts *o, const struct ec_command *cmd,
 		return EXIT_USAGE;
 	}
 	rc = check_times(o);
+	if (!rc)
+		rc = ec_cli_agent_check(o);
 	if (!rc)
 		rc = check_texts(o, cmd);
 	if (!rc && cmd->id_args)
