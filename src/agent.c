@@ -103,12 +103,16 @@ static uint64_t now_s(void)
 	return (uint64_t)ts.tv_sec;
 }
 
-/* The key described desc in the user keyring: its serial or -errno. */
+/* The key described desc in the user keyring: its serial, -ENOKEY (also
+ * for one that expired or was revoked and is not collected yet), -errno. */
 static int32_t find(const char *desc)
 {
 	long id = keyctl_search(KEY_SPEC_USER_KEYRING, "user", desc, 0);
 
-	return id < 0 ? -errno : (int32_t)id;
+	if (id >= 0)
+		return (int32_t)id;
+	return errno == EKEYEXPIRED || errno == EKEYREVOKED ? -ENOKEY :
+		-errno;
 }
 
 /* Timeout first (a key never lingers without one), then permissions. */

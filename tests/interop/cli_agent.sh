@@ -4,7 +4,8 @@
 # ENCCACHE_NO_AGENT never store; a changed password, salt or secrets
 # file never finds an old key; keys expire after --agent-timeout; a
 # command derives only the keys it uses; what it writes, Python reads.
-# Skipped (77) when the kernel keyring cannot be used here.
+# Skipped (77) when the kernel keyring cannot be used here, or takes no
+# more keys (a user's quota, /proc/key-users, is 200 keys).
 . "$(dirname "$0")/../lib.sh"
 require_python
 require_cli
@@ -28,6 +29,8 @@ run "$ENCCACHE" "${C[@]}" -v put a <"$T/data"
 grep -q '^enccache: key agent unavailable' "$T/err" &&
 	skip "kernel keyring unavailable: $(head -1 "$T/err")"
 [ "$rc" -eq 0 ] || fail "put: exit $rc: $(cat "$T/err")"
+grep -q 'not kept: cannot store it in the key agent' "$T/err" &&
+	skip "the kernel keyring takes no more keys (a full quota?): $(cat "$T/err")"
 [ "$(derived)" -eq 1 ] || fail "put derived $(derived) keys: $(cat "$T/err")"
 grep -q "key 'default': derived (PBKDF2), kept in the key agent for 900 s" \
 	"$T/err" || fail "put -v: $(cat "$T/err")"
