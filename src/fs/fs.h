@@ -72,7 +72,9 @@
  * handle opened while the node has writers, is being created, or has
  * such live readers already, is live: it reads the node's last saved
  * content (empty until the first save), so that st_size, which follows
- * the saves, matches what read() returns.  A handle open for writing has
+ * the saves, matches what read() returns; a read that starts once a
+ * save's envelope is in the backing directory waits for that save to
+ * publish its content (node->nsaving).  A handle open for writing has
  * its own buffer: the content at open (empty with O_TRUNC and for a new
  * file), changed by its writes; with two writers the last close wins.
  *
@@ -169,6 +171,8 @@ struct ecfs {
 	pthread_rwlock_t ns;	/* saves (shared) against rename, unlink,
 				   rmdir (exclusive); see above */
 	pthread_mutex_t lock;
+	pthread_cond_t published;	/* with lock: a save published what
+					   it wrote (node->nsaving) */
 	uint64_t gen;		/* bumped by every outside change */
 	struct ec_nodes nodes;
 

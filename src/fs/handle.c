@@ -250,7 +250,9 @@ int ec_handle_open(struct ecfs *fs, struct handle *h, const char *id,
 }
 
 /* A live reader takes the content of the node's last save, when one was
- * made since it last looked (h->lock held). */
+ * made since it last looked (h->lock held).  A save whose envelope is in
+ * the backing directory already but not yet published is waited for: a
+ * read that starts after the envelope changed returns what it holds. */
 static int take_saved(struct ecfs *fs, struct handle *h)
 {
 	struct node *n = h->node;
@@ -260,6 +262,8 @@ static int take_saved(struct ecfs *fs, struct handle *h)
 	int err = 0;
 
 	pthread_mutex_lock(&fs->lock);
+	while (n->nsaving)
+		pthread_cond_wait(&fs->published, &fs->lock);
 	saves = n->saves;
 	if (saves != h->seen_saves && n->saved) {
 		len = n->saved_len;
@@ -505,7 +509,7 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	char *comment = NULL;
 	size_t dlen = 0, shownlen = 0;
 	fuse_ino_t ino = n->ino;
-	bool inplace;
+	bool inplace, saving = false;
 	uint64_t seq = 0;
 	int err, lerr;
 
@@ -521,6 +525,9 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 		if (h->dirty)
 			n->ndirty--;
 		h->dirty = false;
+	} else if (!err) {
+		n->nsaving++;	/* live readers wait for what it writes */
+		saving = true;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (!err)
@@ -557,6 +564,9 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 		if (!lerr)
 			shown = NULL;
 	}
+	n->nsaving--;
+	saving = false;
+	pthread_cond_broadcast(&fs->published);
 	pthread_mutex_unlock(&fs->lock);
 	/* The kernel drops the node's old attributes and pages, or (a new
 	 * node for the name) the name; a pending node was never cached. */
@@ -565,6 +575,12 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	else if (!inplace)
 		seq = ec_inval_queue(fs, n->parent->ino, n->name, 0, false);
 out:
+	if (saving) {	/* failed: nothing to publish */
+		pthread_mutex_lock(&fs->lock);
+		n->nsaving--;
+		pthread_cond_broadcast(&fs->published);
+		pthread_mutex_unlock(&fs->lock);
+	}
 	pthread_rwlock_unlock(&fs->ns);
 	ec_inval_wait(fs, seq);
 	ec_secure_free(owned);

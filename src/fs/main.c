@@ -133,6 +133,7 @@ static int fs_init(struct ecfs *fs, const struct ec_conf *c,
 	fs->strict_perms = c->strict_perms;
 	fs->set_times = c->set_times;
 	pthread_mutex_init(&fs->lock, NULL);
+	pthread_cond_init(&fs->published, NULL);
 	/* Renames must not wait behind a stream of saves. */
 	pthread_rwlockattr_init(&ra);
 	pthread_rwlockattr_setkind_np(&ra,
@@ -157,6 +158,7 @@ static void fs_release(struct ecfs *fs)
 	ec_recent_free(fs->contents);
 	ec_cache_free(fs->cache);
 	pthread_rwlock_destroy(&fs->ns);
+	pthread_cond_destroy(&fs->published);
 	pthread_mutex_destroy(&fs->lock);
 }
 

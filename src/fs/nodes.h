@@ -58,6 +58,8 @@ struct node {
 	unsigned nlive;		/* open read-only handles that follow the
 				   node's saves (fs.h) */
 	uint64_t saves;		/* bumped by every save through the node */
+	unsigned nsaving;	/* saves under way, from the write to the
+				   backing dir until they publish (handle.c) */
 	/* While live readers are open: the presented content of the last
 	 * save through the node, which they read (ec_secure_alloc'd), so
 	 * that they read the file's saves even after it is unlinked or
