@@ -378,8 +378,23 @@ int ec_present_saved(struct ecfs *fs, const char *id,
 	return 0;
 }
 
+/* Whether mi, kept for a version of an envelope, was judged under the TTL
+ * rule id has: a version keeps its key when it, or a directory above it,
+ * is renamed, and its new id may fall under another rule (ttl_rules=).
+ * The expiry the load computed tells, for an authenticated entry. */
+static bool same_rule(const struct ecfs *fs, const char *id,
+		      const struct ec_fsmeta_info *mi)
+{
+	if (ec_cache_rules(fs->cache)->n == 0 ||
+	    (mi->state != EC_STATE_VALID && mi->state != EC_STATE_STALE))
+		return true;
+	return ec_cache_expiry(fs->cache, id, mi->created_us) ==
+	       mi->expires_us;
+}
+
 /* Metadata of id's current version: from fsmeta when st (the backing
- * lstat, or NULL to stat now) is known, else loaded. */
+ * lstat, or NULL to stat now) is known and was judged under id's TTL
+ * rule, else loaded. */
 int ec_present_meta(struct ecfs *fs, const char *id, const struct stat *st,
 		      int64_t now, struct ec_fsmeta_key *key,
 		      struct ec_fsmeta_info *mi)
@@ -395,7 +410,7 @@ int ec_present_meta(struct ecfs *fs, const char *id, const struct stat *st,
 		st = &own;
 	}
 	ec_fsmeta_key_of(&hint, st);
-	if (ec_fsmeta_get(fs->meta, &hint, mi)) {
+	if (ec_fsmeta_get(fs->meta, &hint, mi) && same_rule(fs, id, mi)) {
 		ecfs_count(&fs->stats, EC_FSSTAT_HITS, 1);
 		*key = hint;
 		return 0;

@@ -6,6 +6,8 @@
 #   B. liveness per rule: an entry under a 2 s rule, written through the
 #      mount and by Python while mounted, is listed, then gone on time.
 #   C. enccache --ttl-rules with the same file agrees with the mount.
+#   E. renamed through the mount under another rule (a file, a directory):
+#      judged by the new id's rule at once, kernel caches notwithstanding.
 #   D. a bad rules file: one line naming FILE:LINE, nothing mounted.
 . "$(dirname "$0")/../lib.sh"
 C=$T/cache
@@ -32,6 +34,8 @@ ec put --data-file "$T/v" hour/deep/b
 ec put --data-file "$T/v" --created-at "$(iso -864000)" forever/old
 ec put --data-file "$T/v" --created-at "$(iso -864000)" gone/old
 ec put --data-file "$T/v" plain
+ec put --data-file "$T/v" --created-at "$(iso -60)" hour/r
+ec put --data-file "$T/v" --created-at "$(iso -60)" keep/d/e
 
 # xattr FILE NAME: the value of user.enccache.NAME of FILE in the mount.
 xattr() {
@@ -102,9 +106,22 @@ m = {o["id"]: (o["state"], o["rule"]) for o in json.load(open(sys.argv[1]))}
 want = {"fast/x": ("stale", "fast/**"), "fast/y": ("stale", "fast/**"),
         "hour/a": ("valid", "hour/*"), "hour/deep/b": ("valid", None),
         "forever/old": ("valid", "forever/**"), "gone/old": ("stale", None),
-        "plain": ("valid", None)}
+        "plain": ("valid", None), "hour/r": ("valid", "hour/*"),
+        "keep/d/e": ("valid", None)}
 sys.exit(0 if m == want else "enccache ls: %r" % m)' "$T/out" ||
 	fail "enccache and the mount disagree"
+
+# --- E: a rename moves an entry under another rule -------------------------
+# Both are a minute old: valid where they are, stale under fast/**.
+stat "$MNT/hour/r" "$MNT/keep/d/e" >/dev/null || fail "hour/r, keep/d/e not shown"
+mv "$MNT/hour/r" "$MNT/fast/r" || fail "mv hour/r fast/r"
+within "$SLACK" absent fast/r
+mv "$MNT/keep/d" "$MNT/fast/d" || fail "mv keep/d fast/d"
+within "$SLACK" absent fast/d/e
+[ -e "$C/fast/r.enc.json" ] && [ -e "$C/fast/d/e.enc.json" ] ||
+	fail "the renamed envelopes are not in the cache"
+mv "$C/fast/r.enc.json" "$C/hour/r.enc.json"	# back, from outside
+within "$SLACK" test -e "$MNT/hour/r"
 fs_stop
 
 # --- D: bad rules files --------------------------------------------------------
