@@ -30,7 +30,9 @@
  * Liveness (an expired, added, rewritten or removed entry shows within a
  * second): readdir is never cached by the kernel; misses are never cached
  * (ENOENT, not a negative entry); a positive entry is cached for
- * min(cache_timeout, time left until its expiry); inotify (watch.c) on
+ * min(cache_timeout, time left until its expiry), the expiry the core
+ * computed at load under the id's TTL rule (ttl_rules=), which
+ * ec_entry_verdict() alone judges by (present.c); inotify (watch.c) on
  * every backing directory the kernel knows invalidates a name as soon as
  * its envelope changes; fs->gen counts outside changes, and a reply
  * computed while one was being handled is sent with zero timeouts, so an
