@@ -91,4 +91,12 @@ void ec_fernet_enc_free(struct ec_fernet_enc *e);
 /* The length of the token text for ptlen bytes of plaintext. */
 size_t ec_fernet_token_len(size_t ptlen);
 
+/* Base64url by table, shared by fernet.c and fernet_stream.c for the
+ * bulk of a token (no I/O; the text is ciphertext, so no constant time).
+ * decode: whole groups of 4 characters, none '=', into 3 bytes each; the
+ * number of bytes, or -1 at a character outside the alphabet.  encode: n
+ * bytes (a multiple of 3) into 4n/3 characters (no NUL). */
+long ec_fernet_b64_decode(const char *t, size_t n, uint8_t *out);
+void ec_fernet_b64_encode(const uint8_t *p, size_t n, char *out);
+
 #endif

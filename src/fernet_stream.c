@@ -56,66 +56,6 @@ static EVP_MAC_CTX *hmac_new(const uint8_t key[EC_KEYBYTES])
 	return ctx;
 }
 
-/*
- * Base64url of our own for the bulk of a token: libsodium's coder works
- * in constant time (the text is ciphertext here, not a secret) and runs
- * at about a fifth of this table's speed, which made it most of the time
- * a big entry took.  The padded last group still goes to libsodium.
- */
-static const char enc_table[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-static uint8_t dec_table[256];
-static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
-
-static void dec_table_init(void)
-{
-	int i;
-
-	memset(dec_table, 0xff, sizeof(dec_table));
-	for (i = 0; i < 64; i++)
-		dec_table[(unsigned char)enc_table[i]] = (uint8_t)i;
-}
-
-/* Whole groups of 4 characters, none of them '=': 3 bytes each.  The
- * number of bytes, or -1 at a character outside the alphabet. */
-static long b64_decode_groups(const char *t, size_t n, uint8_t *out)
-{
-	const unsigned char *u = (const unsigned char *)t;
-	uint8_t *o = out;
-	size_t i;
-
-	pthread_once(&dec_once, dec_table_init);
-	for (i = 0; i + 4 <= n; i += 4) {
-		uint32_t a = dec_table[u[i]], b = dec_table[u[i + 1]],
-			 c = dec_table[u[i + 2]], d = dec_table[u[i + 3]];
-
-		if ((a | b | c | d) & 0x80)
-			return -1;
-		a = a << 18 | b << 12 | c << 6 | d;
-		o[0] = (uint8_t)(a >> 16);
-		o[1] = (uint8_t)(a >> 8);
-		o[2] = (uint8_t)a;
-		o += 3;
-	}
-	return (long)(o - out);
-}
-
-/* n bytes (a multiple of 3) into 4n/3 characters. */
-static void b64_encode_groups(const uint8_t *p, size_t n, char *out)
-{
-	size_t i;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
-			     p[i + 2];
-
-		*out++ = enc_table[v >> 18];
-		*out++ = enc_table[(v >> 12) & 63];
-		*out++ = enc_table[(v >> 6) & 63];
-		*out++ = enc_table[v & 63];
-	}
-}
-
 /* ---- opening ------------------------------------------------------------ */
 
 struct ec_fernet_dec {
@@ -240,7 +180,7 @@ static int take_text(struct ec_fernet_dec *d, const char *t, size_t n)
 		d->ended = true;
 		plain = n - 4;
 	}
-	r = b64_decode_groups(t, plain, d->raw + d->nraw);
+	r = ec_fernet_b64_decode(t, plain, d->raw + d->nraw);
 	if (r < 0)
 		return -EC_EBASE64;
 	d->nraw += (size_t)r;
@@ -377,7 +317,7 @@ static int flush_text(struct ec_fernet_enc *e, bool last)
 				  B64_VARIANT);
 		len = sodium_base64_encoded_len(n, B64_VARIANT) - 1;
 	} else {
-		b64_encode_groups(e->raw, n, e->text);
+		ec_fernet_b64_encode(e->raw, n, e->text);
 		len = n / 3 * 4;
 	}
 	memmove(e->raw, e->raw + n, e->nraw - n);
