@@ -154,12 +154,6 @@ size_t ec_cache_key_count(const struct ec_cache *c)
 	return c->keys.n;
 }
 
-void ec_cache_key_counts(const struct ec_cache *c, unsigned *derived,
-			 unsigned *fetched)
-{
-	ec_keyring_counts(&c->keys, derived, fetched);
-}
-
 int64_t ec_cache_oldest_valid(const struct ec_cache *c)
 {
 	return c->oldest_us;

@@ -68,11 +68,6 @@ const struct ec_ttl *ec_cache_ttl(const struct ec_cache *c);
 /* How many keys (secrets) the cache was opened with. */
 size_t ec_cache_key_count(const struct ec_cache *c);
 
-/* How many keys ran PBKDF2 and how many came from the key source so far
- * (ec_keyring_counts()). */
-void ec_cache_key_counts(const struct ec_cache *c, unsigned *derived,
-			 unsigned *fetched);
-
 /* The oldest_valid_us the cache was opened with (EC_TIME_NONE: unset). */
 int64_t ec_cache_oldest_valid(const struct ec_cache *c);
 
