@@ -1,16 +1,38 @@
 /*
  * recent: contents kept a moment after a metadata load (see recent.h).
- * A small table searched whole: there are at most EC_RECENT_SLOTS.
+ *
+ * Small contents are copied into one guarded arena, used as a ring in
+ * the order they came (so the oldest, and the expired, are always at the
+ * tail), and described by a ring of records with a hash index on the
+ * version.  A put or a take first drops the records too old; the arena
+ * goes back to the system when none is left.  A block per content would
+ * cost two resident pages and a mapping each once the secure pool is
+ * spent (thousands of entries are listed before `find | xargs cat`
+ * reads the first of them).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "recent.h"
 #include "secure.h"
+
+#define NBUCKETS (EC_RECENT_SLOTS * 2)
+#define NONE UINT32_MAX
+
+struct rec {
+	struct ec_fsmeta_key k;
+	uint64_t d;
+	int64_t at;
+	uint64_t pos;		/* where its bytes start (see arena_at) */
+	size_t len;
+	uint32_t hnext;		/* hash chain, or NONE */
+	bool live;		/* false: taken (its bytes wiped) */
+};
 
 struct slot {
 	struct ec_fsmeta_key k;
@@ -22,9 +44,12 @@ struct slot {
 
 struct ec_recent {
 	pthread_mutex_t mu;
-	struct slot v[EC_RECENT_SLOTS];
-	size_t next;		/* where the next one goes */
-	size_t bytes;		/* of the small ones kept */
+	uint8_t *arena;		/* EC_RECENT_BYTES, ec_secure_alloc'd, or
+				   NULL while nothing is kept */
+	struct rec *recs;	/* ring of EC_RECENT_SLOTS, with the arena */
+	uint32_t *buckets;	/* NBUCKETS chains of record numbers */
+	uint32_t tail, n;	/* the oldest record, and how many */
+	uint64_t head_pos;	/* arena position of the next content */
 	struct slot big;	/* one big content, or none */
 };
 
@@ -50,64 +75,173 @@ static void drop(struct slot *s)
 	s->len = 0;
 }
 
-/* A small slot goes: its bytes are counted off. */
-static void drop_small(struct ec_recent *r, struct slot *s)
+static uint8_t *arena_at(struct ec_recent *r, uint64_t pos)
 {
-	if (s->content)
-		r->bytes -= s->len;
-	drop(s);
+	return r->arena + pos % EC_RECENT_BYTES;
+}
+
+static uint32_t bucket_of(const struct ec_fsmeta_key *k, uint64_t d)
+{
+	uint64_t h = k->ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)k->mtime_ns ^
+		     d;
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 29;
+	return (uint32_t)(h % NBUCKETS);
+}
+
+/* Take record i out of its hash chain (it is in one while live). */
+static void unhash(struct ec_recent *r, uint32_t i)
+{
+	uint32_t *pp = &r->buckets[bucket_of(&r->recs[i].k, r->recs[i].d)];
+
+	while (*pp != NONE && *pp != i)
+		pp = &r->recs[*pp].hnext;
+	if (*pp == NONE)
+		abort();	/* a live record is always hashed */
+	*pp = r->recs[i].hnext;
+}
+
+/* Drop a live record's content (wiped) and take it out of the index. */
+static void kill(struct ec_recent *r, uint32_t i)
+{
+	struct rec *x = &r->recs[i];
+
+	if (!x->live)
+		return;
+	ec_secure_wipe(arena_at(r, x->pos), x->len);
+	unhash(r, i);
+	x->live = false;
+}
+
+/* The oldest record goes. */
+static void pop(struct ec_recent *r)
+{
+	kill(r, r->tail);
+	r->tail = (r->tail + 1) % EC_RECENT_SLOTS;
+	r->n--;
+}
+
+/* Everything kept: the arena and its records go. */
+static void release_arena(struct ec_recent *r)
+{
+	while (r->n)
+		pop(r);
+	ec_secure_free(r->arena);
+	free(r->recs);
+	free(r->buckets);
+	r->arena = NULL;
+	r->recs = NULL;
+	r->buckets = NULL;
+	r->tail = 0;
+	r->head_pos = 0;
+}
+
+/* Drop the records older than EC_RECENT_US, and the arena when none is
+ * left.  Held: r->mu. */
+static void expire(struct ec_recent *r, int64_t now)
+{
+	while (r->n && now - r->recs[r->tail].at > EC_RECENT_US)
+		pop(r);
+	if (!r->n && r->arena)
+		release_arena(r);
+}
+
+static int make_arena(struct ec_recent *r)
+{
+	uint32_t i;
+
+	r->arena = ec_secure_alloc(EC_RECENT_BYTES);
+	r->recs = calloc(EC_RECENT_SLOTS, sizeof(*r->recs));
+	r->buckets = malloc(NBUCKETS * sizeof(*r->buckets));
+	if (!r->arena || !r->recs || !r->buckets) {
+		release_arena(r);
+		return -ENOMEM;
+	}
+	for (i = 0; i < NBUCKETS; i++)
+		r->buckets[i] = NONE;
+	r->tail = 0;
+	r->n = 0;
+	r->head_pos = 0;
+	return 0;
 }
 
 void ec_recent_free(struct ec_recent *r)
 {
-	size_t i;
-
 	if (!r)
 		return;
-	for (i = 0; i < EC_RECENT_SLOTS; i++)
-		drop(&r->v[i]);
+	release_arena(r);
 	drop(&r->big);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
+/* Copy a small content in as the newest record; false when there is no
+ * arena to be had.  Held: r->mu. */
+static bool put_small(struct ec_recent *r, const struct ec_fsmeta_key *k,
+		      uint64_t d, const uint8_t *content, size_t len,
+		      int64_t now)
+{
+	uint64_t pos;
+	uint32_t i, b;
+
+	if (!r->arena && make_arena(r) != 0)
+		return false;
+	if (r->n == EC_RECENT_SLOTS)
+		pop(r);
+	for (;;) {
+		uint64_t tail_pos;
+
+		/* A content never wraps round the end of the arena. */
+		pos = r->head_pos;
+		if (pos % EC_RECENT_BYTES + len > EC_RECENT_BYTES)
+			pos += EC_RECENT_BYTES - pos % EC_RECENT_BYTES;
+		tail_pos = r->n ? r->recs[r->tail].pos : pos;
+		if (pos + len - tail_pos <= EC_RECENT_BYTES)
+			break;
+		pop(r);
+	}
+	i = (r->tail + r->n) % EC_RECENT_SLOTS;
+	r->n++;
+	r->recs[i] = (struct rec){ .k = *k, .d = d, .at = now, .pos = pos,
+				   .len = len, .live = true };
+	if (len)
+		memcpy(arena_at(r, pos), content, len);
+	r->head_pos = pos + len;
+	b = bucket_of(k, d);
+	r->recs[i].hnext = r->buckets[b];
+	r->buckets[b] = i;
+	return true;
+}
+
 void ec_recent_put(struct ec_recent *r, const struct ec_fsmeta_key *k,
 		   uint64_t d, uint8_t *content, size_t len, int64_t now)
 {
-	struct slot *s;
-	size_t i;
-
 	if (!content)
 		return;
 	pthread_mutex_lock(&r->mu);
-	/* Old ones go as the table turns round; young ones are replaced
-	 * oldest first, which is the next slot. */
-	for (i = 0; i < EC_RECENT_SLOTS; i++)
-		if (r->v[i].content && now - r->v[i].at > EC_RECENT_US)
-			drop_small(r, &r->v[i]);
+	expire(r, now);
 	if (len > EC_RECENT_ENTRY_MAX) {
-		s = &r->big;	/* the one big one: the last wins */
+		struct slot *s = &r->big;	/* the last wins */
+
 		drop(s);
+		s->k = *k;
+		s->d = d;
+		s->at = now;
+		s->content = content;
+		s->len = len;
+		content = NULL;
 	} else {
-		for (i = 0; r->bytes + len > EC_RECENT_BYTES &&
-			    i < EC_RECENT_SLOTS; i++)
-			drop_small(r, &r->v[(r->next + i) % EC_RECENT_SLOTS]);
-		s = &r->v[r->next];
-		r->next = (r->next + 1) % EC_RECENT_SLOTS;
-		drop_small(r, s);
-		r->bytes += len;
+		(void)put_small(r, k, d, content, len, now);
 	}
-	s->k = *k;
-	s->d = d;
-	s->at = now;
-	s->content = content;
-	s->len = len;
 	pthread_mutex_unlock(&r->mu);
+	ec_secure_free(content);	/* copied (or not kept), wiped */
 }
 
-/* Take s's content when it is (k, d)'s and young; drop it when old. */
-static bool take(struct slot *s, const struct ec_fsmeta_key *k, uint64_t d,
-		 int64_t now, uint8_t **content, size_t *len)
+/* Take the big slot's content when it is (k, d)'s and young. */
+static bool take_big(struct slot *s, const struct ec_fsmeta_key *k,
+		     uint64_t d, int64_t now, uint8_t **content, size_t *len)
 {
 	if (!s->content || s->d != d || !ec_fsmeta_key_equal(&s->k, k))
 		return false;
@@ -126,16 +260,28 @@ bool ec_recent_take(struct ec_recent *r, const struct ec_fsmeta_key *k,
 		    uint64_t d, int64_t now, uint8_t **content, size_t *len)
 {
 	bool got;
-	size_t i;
+	uint32_t i;
 
 	pthread_mutex_lock(&r->mu);
-	got = take(&r->big, k, d, now, content, len);
-	for (i = 0; i < EC_RECENT_SLOTS && !got; i++) {
-		size_t had = r->v[i].content ? r->v[i].len : 0;
+	got = take_big(&r->big, k, d, now, content, len);
+	expire(r, now);
+	for (i = r->buckets ? r->buckets[bucket_of(k, d)] : NONE;
+	     !got && i != NONE; i = r->recs[i].hnext) {
+		struct rec *x = &r->recs[i];
+		uint8_t *copy;
 
-		got = take(&r->v[i], k, d, now, content, len);
-		if (had && !r->v[i].content)
-			r->bytes -= had;
+		if (x->d != d || !ec_fsmeta_key_equal(&x->k, k))
+			continue;
+		copy = ec_secure_alloc(x->len);
+		if (copy) {
+			if (x->len)
+				memcpy(copy, arena_at(r, x->pos), x->len);
+			*content = copy;
+			*len = x->len;
+			got = true;
+		}
+		kill(r, i);	/* taken once, or gone */
+		break;
 	}
 	pthread_mutex_unlock(&r->mu);
 	return got;

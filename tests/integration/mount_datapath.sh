@@ -2,7 +2,8 @@
 # mount_datapath: what reading through the mount costs, counted by the
 # daemon itself (the user.enccache.stats attribute on the mount root):
 # a warm read of every entry decrypts nothing; a cold one decrypts each
-# entry at most twice (its size at lookup, its content at the first read);
+# entry once (its size at the listing; the content decrypted then is kept
+# for the open that follows, even with hundreds listed in between);
 # big entries (past the 1 MiB stream threshold) read and write exactly,
 # Python reading what we wrote, and a tampered big envelope gives no byte.
 . "$(dirname "$0")/../lib.sh"
@@ -12,7 +13,7 @@ command -v getfattr >/dev/null || skip "no getfattr (install the Debian package 
 printf '{"default": "pw"}' >"$T/secrets.json"
 chmod 600 "$T/secrets.json"
 printf 'salt' >"$T/salt"
-N=200
+N=600
 "$PYTHON" - "$C" "$N" "$ECREF_PY" "$T" <<'PY'
 import datetime, os, sys
 sys.path.insert(0, os.path.dirname(sys.argv[3]))
@@ -42,8 +43,9 @@ d0=$(stat decryptions)
 find "$MNT" -type f -exec cat {} + | wc -c | grep -qx $((N * 200)) ||
 	fail "the cold read did not return every byte"
 d1=$(stat decryptions)
-[ $((d1 - d0)) -le $((2 * N)) ] ||
-	fail "a cold read of $N entries decrypted $((d1 - d0)) times (at most $((2 * N)))"
+# A tenth more for a kept content that aged out on a slow machine.
+[ $((d1 - d0)) -le $((N + N / 10)) ] ||
+	fail "a cold read of $N entries decrypted $((d1 - d0)) times (at most $((N + N / 10)))"
 [ $((d1 - d0)) -ge "$N" ] || fail "decryptions not counted ($((d1 - d0)) for $N entries)"
 find "$MNT" -type f -exec cat {} + >/dev/null
 find "$MNT" -type f -exec cat {} + >/dev/null

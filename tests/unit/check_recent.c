@@ -75,6 +75,77 @@ START_TEST(test_bounded)
 }
 END_TEST
 
+/* A content of len bytes that tells i apart. */
+static uint8_t *pattern(size_t i, size_t len)
+{
+	uint8_t *p = ec_secure_alloc(len);
+	size_t j;
+
+	ck_assert_ptr_nonnull(p);
+	for (j = 0; j < len; j++)
+		p[j] = (uint8_t)(i * 31 + j);
+	return p;
+}
+
+static size_t len_of(size_t i)
+{
+	return 1 + i * 7919 % EC_RECENT_ENTRY_MAX;
+}
+
+/* The arena turns round, bounded in bytes: the newest stay whole, the
+ * oldest go, taken ones make room as they pass. */
+START_TEST(test_arena)
+{
+	struct ec_fsmeta_key k = { 3, 0, 0, 0, 0 };
+	size_t i, n, kept = 0, bytes = 0;
+	struct ec_recent *r;
+	uint8_t *got;
+	size_t len;
+
+	ck_assert_int_eq(ec_recent_new(&r), 0);
+	for (n = 0; bytes < 3 * EC_RECENT_BYTES; n++) {
+		k.ino = n;
+		ec_recent_put(r, &k, n, pattern(n, len_of(n)), len_of(n), 7000);
+		bytes += len_of(n);
+		if (n % 5 == 4) {	/* taken at once, whole */
+			uint8_t *want = pattern(n, len_of(n));
+
+			ck_assert(ec_recent_take(r, &k, n, 7000, &got, &len));
+			ck_assert_uint_eq(len, len_of(n));
+			ck_assert_mem_eq(got, want, len);
+			ec_secure_free(want);
+			ec_secure_free(got);
+		}
+	}
+	/* From the newest back: whole while they fit, then none. */
+	bytes = 0;
+	for (i = n; i-- > 0;) {
+		if (i % 5 == 4)
+			continue;
+		k.ino = i;
+		bytes += len_of(i);
+		if (ec_recent_take(r, &k, i, 7000, &got, &len)) {
+			uint8_t *want = pattern(i, len_of(i));
+
+			ck_assert_uint_eq(len, len_of(i));
+			ck_assert_mem_eq(got, want, len);
+			ec_secure_free(want);
+			ec_secure_free(got);
+			kept++;
+			ck_assert_uint_le(bytes, EC_RECENT_BYTES);
+		} else {
+			ck_assert_uint_ge(bytes, EC_RECENT_BYTES / 2);
+		}
+	}
+	ck_assert_uint_ge(kept, 100);
+	/* Expired: all go (and the arena with them). */
+	k.ino = n;
+	ec_recent_put(r, &k, 1, content("z"), 1, 7000);
+	ck_assert(!ec_recent_take(r, &k, 1, 7001 + EC_RECENT_US, &got, &len));
+	ec_recent_free(r);
+}
+END_TEST
+
 static Suite *recent_suite(void)
 {
 	Suite *s = suite_create("recent");
@@ -82,6 +153,7 @@ static Suite *recent_suite(void)
 
 	tcase_add_test(tc, test_take_once);
 	tcase_add_test(tc, test_bounded);
+	tcase_add_test(tc, test_arena);
 	suite_add_tcase(s, tc);
 	return s;
 }
