@@ -40,6 +40,7 @@ const struct fuse_opt ec_conf_opts[] = {
 	EC_OPT("suffix=%s", suffix),
 	EC_OPT("view=%s", view),
 	EC_OPT("cache_timeout=%s", cache_timeout),
+	EC_OPT("net_timeout=%s", net_timeout),
 	EC_OPT("meta_cache=%s", meta_cache),
 	EC_OPT("extpass=%s", extpass),
 	EC_OPT("extpass_timeout=%s", extpass_timeout),
@@ -129,9 +130,18 @@ void ec_conf_usage(const char *prog)
 "    -o sync                make every change durable (fsync the envelope\n"
 "                           and its directory) before it returns\n"
 "    -o cache_timeout=SECS  how long the kernel may cache names and\n"
-"                           attributes (default: 60 on local file\n"
-"                           systems, 0 on network ones)\n"
-"    -o meta_cache=N        metadata cache size in entries (default: %u)\n"
+"                           attributes, kept exact by inotify (default:\n"
+"                           60 on local file systems; not used on\n"
+"                           network ones, see net_timeout=)\n"
+"    -o net_timeout=SECS    on a network or FUSE backing file system\n"
+"                           (NFS, CephFS, GlusterFS...), how long the\n"
+"                           kernel may cache names and attributes; a\n"
+"                           change made on another machine shows after\n"
+"                           at most this long (default: 1; 0: never\n"
+"                           cached); given, any backing directory is\n"
+"                           taken as shared\n"
+"    -o meta_cache=N        metadata cache size in entries (default: as\n"
+"                           many as fit in 1/32 of memory, up to %u MiB)\n"
 "    -o uid=USER,gid=GROUP  show the tree as owned by USER and GROUP\n"
 "                           (names or numbers; default: ours)\n"
 "    -o strict_perms        chmod and chown that would change a mode or\n"
@@ -141,7 +151,8 @@ void ec_conf_usage(const char *prog)
 "                           a time still refreshes)\n"
 "    -o no_key_check        mount even when no entry opens with a key\n"
 "                           or the salt matches none\n"
-"\n", prog, EC_STARTUP_EXTPASS_TIMEOUT_MS / 1000, EC_FSMETA_DEFAULT_MAX);
+"\n", prog, EC_STARTUP_EXTPASS_TIMEOUT_MS / 1000,
+       EC_FSMETA_MAX_BYTES >> 20);
 }
 
 /* One line on stderr: "enccachefs: <message>". */
@@ -417,6 +428,13 @@ static int check_options(const struct ec_conf *c, struct ec_conf_setup *s)
 			 c->cache_timeout);
 		return -1;
 	}
+	if (c->net_timeout && (!parse_double(c->net_timeout,
+					      &s->net_timeout) ||
+			       s->net_timeout > 60)) {
+		ec_conf_complain("invalid net_timeout '%s': not a number of "
+				 "seconds (up to 60)", c->net_timeout);
+		return -1;
+	}
 	if (c->meta_cache && !parse_size(c->meta_cache, &s->meta_max)) {
 		ec_conf_complain("invalid meta_cache '%s': not a positive count",
 			 c->meta_cache);
@@ -516,6 +534,7 @@ int ec_conf_check(const struct ec_conf *c, struct ec_conf_setup *s)
 	s->co.ttl = ec_ttl_default();
 	s->co.oldest_valid_us = EC_TIME_NONE;
 	s->timeout = -1;
+	s->net_timeout = -1;
 	if (check_options(c, s) != 0 || check_paths(c, s) != 0 ||
 	    read_salt(c, s) != 0)
 		return -1;
@@ -571,6 +590,7 @@ void ec_conf_release(struct ec_conf *c)
 	free(c->suffix);
 	free(c->view);
 	free(c->cache_timeout);
+	free(c->net_timeout);
 	free(c->meta_cache);
 	free(c->extpass);
 	free(c->extpass_timeout);

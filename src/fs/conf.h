@@ -24,6 +24,7 @@ struct ec_conf {
 	char *suffix;
 	char *view;
 	char *cache_timeout;
+	char *net_timeout;
 	char *meta_cache;
 	char *extpass;
 	char *extpass_timeout;
@@ -55,6 +56,7 @@ struct ec_conf_setup {
 	struct ec_cache_options co;
 	enum ec_view view;
 	double timeout;		/* < 0: not given */
+	double net_timeout;	/* < 0: not given */
 	size_t meta_max;
 	char *mountpoint;	/* realpath, malloc'd */
 	char *cachedir;		/* realpath, malloc'd */

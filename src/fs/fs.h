@@ -114,6 +114,7 @@
 #ifndef EC_FS_FS_H
 #define EC_FS_FS_H
 
+#include <errno.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -163,6 +164,9 @@ struct ecfs {
 	const struct ec_store *store;
 	enum ec_view view;
 	double timeout;		/* cache_timeout: kernel cache seconds */
+	bool net;		/* shared backing store: no inotify, names
+				   and attributes cached fs->timeout
+				   (net_timeout) at most, see below */
 	uid_t uid;
 	gid_t gid;
 	struct fuse_session *se;
@@ -186,9 +190,18 @@ struct ecfs {
 	bool set_times;		/* -o set_times: explicit utimensat times
 				   set created_at */
 	struct ecfs_stats stats;	/* atomic counters */
+	int64_t unreachable_us;	/* atomic: ec_present_unreachable() */
 	struct ec_replace_recent recent[EC_REPLACE_RECENT];	/* fs->lock */
 	struct ec_notifier *notifier;
 };
+
+/* Whether what the kernel caches of n is kept true: by inotify on its
+ * directory, or (a shared backing store, where no event tells another
+ * host's changes) by the timeout alone, short and bounded.  Lock held. */
+static inline bool ecfs_watched(const struct ecfs *fs, const struct node *n)
+{
+	return fs->net || n->wd >= 0;
+}
 
 static inline struct ecfs *ecfs_of(fuse_req_t req)
 {
@@ -197,15 +210,30 @@ static inline struct ecfs *ecfs_of(fuse_req_t req)
 
 /* The one way to answer with an error: err is 0 or a negative code of
  * ours or errno's (ec_errno maps ours). */
+void ec_present_unreachable(struct ecfs *fs, int err);
 static inline void ecfs_reply_err(fuse_req_t req, int err)
 {
-	fuse_reply_err(req, -ec_errno(err));
+	int e = -ec_errno(err);
+
+	if (e == ENOTCONN || e == ESHUTDOWN || e == EHOSTDOWN ||
+	    e == EHOSTUNREACH || e == ENETDOWN || e == ENETUNREACH ||
+	    e == ETIMEDOUT || e == ECONNREFUSED)
+		ec_present_unreachable(ecfs_of(req), -e);
+	fuse_reply_err(req, e);
 }
+
+/* ---- present.c: ec_present_unreachable(fs, err) logs that a request
+ * failed with err because the backing store cannot be reached (a network
+ * file system's server, a stopped brick): at most once in 10 s. */
 
 /* Kinds of ec_fsmeta_once() questions: a problem is logged once. */
 enum { EC_ONCE_BAD = 1, EC_ONCE_LOOSE = 2, EC_ONCE_WATCH = 3 };
 
 /* ---- present.c ------------------------------------------------------ */
+
+/* On a shared store, how long after its ctime a version may still be
+ * read stale from the network client's caches (see present.c). */
+#define EC_NET_SETTLE_US 3000000
 
 /* Ids come from file names: control characters shown as '?'. */
 void ec_fs_printable(const char *in, char *out, size_t size);

@@ -163,6 +163,87 @@ static int read_big(struct ecfs *fs, struct handle *h, const char *id,
 }
 
 /*
+ * On a shared store every read of an envelope is a round trip to its
+ * server, a stat most often not (the client caches attributes).  A
+ * snapshot of the version its node knows, as one stat shows it, is
+ * opened without reading it when its content is at hand (decrypted a
+ * moment ago) or the kernel most likely holds its pages (this version,
+ * with the digest fsmeta knows, was read to its end before); the first
+ * read that reaches us reads the envelope then (unread_load).  fsmeta
+ * knows no version there that may have been read stale (present.c,
+ * EC_NET_SETTLE_US).  *mi as fsmeta knows it; 1 when the envelope is to
+ * be read now.
+ */
+static int open_unread(struct ecfs *fs, struct handle *h, const char *id,
+		       const struct ec_fsmeta_key *want,
+		       struct ec_fsmeta_info *mi)
+{
+	struct ec_fsmeta_key got;
+	uint8_t *content = NULL;
+	size_t clen = 0;
+	struct stat st;
+	bool full;
+
+	if ((uint64_t)want->size >= EC_STREAM_MIN ||
+	    ec_store_stat_entry(fs->store, id, &st) != 0)
+		return 1;	/* a big one, or the read tells what is wrong */
+	ec_fsmeta_key_of(&got, &st);
+	if (!ec_fsmeta_key_equal(want, &got) ||
+	    !ec_fsmeta_get(fs->meta, want, mi))
+		return 1;
+	h->other = false;
+	if (fs->contents && ec_recent_take(fs->contents, want, mi->digest,
+					   ec_clock_now_us(), &content,
+					   &clen)) {
+		adopt(h, content, clen);
+		return 0;
+	}
+	pthread_mutex_lock(&fs->lock);
+	full = h->node->pages_full && !h->node->pages_old &&
+	       h->node->pages_digest == mi->digest;
+	pthread_mutex_unlock(&fs->lock);
+	if (!full)
+		return 1;
+	h->version = got;
+	h->digest = mi->digest;
+	h->unread = true;
+	return 0;
+}
+
+/* The envelope of a snapshot opened unread, when a read reaches us (the
+ * kernel dropped the pages): still the version opened, or -EIO (it was
+ * rewritten since the open: the kernel's size is the old version's). */
+static int unread_load(struct ecfs *fs, struct handle *h)
+{
+	char id[PATH_MAX], shown[PATH_MAX];
+	struct ec_fsmeta_key got;
+	struct stat st;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	err = ec_node_path(h->node, id, sizeof(id));
+	pthread_mutex_unlock(&fs->lock);
+	if (!err)
+		err = ec_store_read(fs->store, id, EC_STREAM_MIN - 1, &h->env,
+				    &h->envlen, &st);
+	if (!err) {
+		ec_fsmeta_key_of(&got, &st);
+		if (!ec_fsmeta_key_equal(&h->version, &got) ||
+		    ec_fsmeta_digest(h->env, h->envlen) != h->digest)
+			err = -ESTALE;
+	}
+	h->unread = false;
+	if (!err)
+		return 0;
+	free(h->env);
+	h->env = NULL;
+	ec_fs_printable(id, shown, sizeof(shown));
+	fuse_log(FUSE_LOG_NOTICE, PROG ": cannot read '%s' as opened: %s\n",
+		 shown, err == -ESTALE ? "rewritten since" : ec_strerror(err));
+	return -EIO;
+}
+
+/*
  * Read id's envelope into h (a writer opened with O_TRUNC only stats it)
  * and tell what it is (*mi).  When the bytes are want's version (same
  * key, same digest) the metadata cache answers and the content is
@@ -182,6 +263,11 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 
 	free(h->env);
 	h->env = NULL;
+	if (fs->net && h->cached && !h->writable) {
+		err = open_unread(fs, h, id, want, mi);
+		if (err <= 0)
+			return err;
+	}
 	/* One read for a small envelope (no stat before it); a big one is
 	 * refused by the read and loaded in a stream instead. */
 	if (trunc)
@@ -191,6 +277,11 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 				    &h->envlen, &st);
 	if (err == -EC_ETOOBIG)
 		return read_big(fs, h, id, want, mi);
+	/* A network file system's answer when another client renamed a
+	 * new version over the file between its lookup and our use of it:
+	 * read it again, as a half-written one. */
+	if (err == -ESTALE)
+		return 1;
 	if (err == -EC_ETOOBIG || err == -ELOOP || err == -EINVAL ||
 	    err == -EISDIR || err == -EC_EID)
 		err = -ENOENT;
@@ -240,6 +331,7 @@ int ec_handle_open(struct ecfs *fs, struct handle *h, const char *id,
 		return -ENOENT;
 	if (err)
 		return err;
+	h->digest = mi.digest;	/* of the content h reads */
 	if (h->writable) {
 		ec_handle_set_view(fs, h, true, mi.is_bplist);
 		h->append = (flags & O_APPEND) != 0;
@@ -302,6 +394,11 @@ int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 					 &clen)) {
 		adopt(h, content, clen);
 		return 0;
+	}
+	if (h->unread) {
+		err = unread_load(fs, h);
+		if (err)
+			return err;
 	}
 	/* As of the open: valid then (its digest was checked), so readable
 	 * until release. */

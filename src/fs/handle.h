@@ -49,6 +49,9 @@ struct handle {
 	bool other;		/* read a version other than the node's */
 	uint64_t seen_saves;	/* live: node->saves that data reflects */
 	bool served;		/* a read was answered from data */
+	bool unread;		/* a snapshot opened by a stat alone (a
+				   shared store): env is read, if at all,
+				   by the first read that reaches us */
 	bool writable;
 	bool append;		/* O_APPEND: every write goes to the end */
 	bool dirty;		/* buf differs from what was last saved */

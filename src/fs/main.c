@@ -27,6 +27,9 @@
 #include "secure.h"
 
 #define TIMEOUT_DEFAULT 60.0	/* seconds the kernel may cache a name */
+/* On a backing store shared between hosts (no inotify for their
+ * changes): how long a name or its attributes may be cached. */
+#define NET_TIMEOUT_DEFAULT 1.0
 /* A temp file of ours this old was left by a killed writer: a save takes
  * milliseconds (seconds for the largest entries). */
 #define TEMP_AGE_US (5 * 60 * 1000000LL)
@@ -191,8 +194,24 @@ static int open_cache(struct ecfs *fs, const struct ec_conf *c,
 	if (err)
 		return -1;
 	fs->store = ec_cache_store(fs->cache);
-	fs->timeout = s->timeout >= 0 ? s->timeout :
-		ec_watch_reliable(fs->store->dirfd) ? TIMEOUT_DEFAULT : 0;
+	/* cache_timeout= given: inotify keeps it exact (on a network file
+	 * system, for this host's changes only, as the user chose).  With
+	 * net_timeout= given, any backing store is taken as shared. */
+	fs->net = s->timeout < 0 && (s->net_timeout >= 0 ||
+				     !ec_watch_reliable(fs->store->dirfd));
+	if (s->timeout >= 0)
+		fs->timeout = s->timeout;
+	else if (!fs->net)
+		fs->timeout = TIMEOUT_DEFAULT;
+	else
+		fs->timeout = s->net_timeout >= 0 ? s->net_timeout :
+			NET_TIMEOUT_DEFAULT;
+	if (fs->net)
+		fuse_log(FUSE_LOG_NOTICE, PROG ": '%s' is shared (%s): names "
+			 "and attributes are cached %g s at most, without "
+			 "inotify\n", s->cachedir, s->net_timeout >= 0 ?
+			 "net_timeout=" : "a network or FUSE file system",
+			 fs->timeout);
 	return 0;
 }
 
@@ -253,7 +272,7 @@ static int open_watch(struct ecfs *fs, const struct ec_conf *c)
 	err = ec_watch_open(fs->store->dirfd, ec_inval_on_watch, fs,
 			    &fs->watch);
 	fs->nodes.watch = fs->watch;
-	if (!err && fs->timeout > 0) {
+	if (!err && fs->timeout > 0 && !fs->net) {
 		err = ec_watch_add(fs->watch, "", &root->wd);
 		if (!err)
 			ec_node_wd_link(&fs->nodes, root);

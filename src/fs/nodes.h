@@ -50,7 +50,8 @@ struct node {
 	bool pages_full;	/* a snapshot of this version was read to
 				   its end: the kernel likely holds its
 				   pages (an open on a shared store then
-				   reads nothing, handle.c) */
+				   reads nothing, handle.c), of content */
+	uint64_t pages_digest;	/* with this digest (envelope tag) */
 	unsigned nwriters;	/* open handles that may write */
 	unsigned ndirty;	/* of those, handles with unsaved changes */
 	unsigned ncached;	/* open handles that read through the page

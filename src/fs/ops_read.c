@@ -48,9 +48,16 @@ struct dirh {
 
 void ecfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	const struct ecfs *fs = userdata;
+
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* On a shared store a listing is what revalidates its entries
+	 * together: every one is stated with it and its attributes sent,
+	 * so that ls -l after it asks nothing per file.  (The kernel's
+	 * choice would list names only once they are cached.) */
+	if (fs->net)
+		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	/* open(O_TRUNC) reaches us as such: the handle starts empty
 	 * instead of decrypting what it is about to discard. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -72,6 +79,54 @@ void ecfs_reply_entry_node(fuse_req_t req, struct ecfs *fs, struct node *n,
 		ec_node_put(&fs->nodes, n);
 		pthread_mutex_unlock(&fs->lock);
 	}
+}
+
+/*
+ * A shared store: a name whose node is a file already answers after one
+ * stat of its envelope, when that shows the node's version, still shown
+ * (no look for a directory of that name first: on a network file system
+ * a name that does not exist costs a round trip to the server each time;
+ * a directory made under an entry's name shows once the entry changes).
+ * true when replied.
+ */
+static bool lookup_known(fuse_req_t req, struct ecfs *fs, fuse_ino_t parent,
+			 const char *name, const char *id, int64_t now,
+			 uint64_t gen)
+{
+	struct fuse_entry_param e;
+	struct ec_fsmeta_key key, k;
+	struct ec_fsmeta_info mi;
+	struct stat st;
+	struct node *p, *n;
+	bool known;
+
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	n = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+	known = n && !n->is_dir && !n->pending && !n->unlinked;
+	if (known)
+		key = n->key;
+	pthread_mutex_unlock(&fs->lock);
+	if (!known || ec_store_stat_entry(fs->store, id, &st) != 0)
+		return false;
+	ec_fsmeta_key_of(&k, &st);
+	if (!ec_fsmeta_key_equal(&key, &k) || !ec_fsmeta_get(fs->meta, &k, &mi) ||
+	    !ec_present_shown(fs, &mi, now))
+		return false;
+	ecfs_count(&fs->stats, EC_FSSTAT_HITS, 1);
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);
+	n = p ? ec_node_child(&fs->nodes, p, name) : NULL;
+	if (!n || n->is_dir || n->pending || n->unlinked ||
+	    !ec_fsmeta_key_equal(&n->key, &k)) {
+		pthread_mutex_unlock(&fs->lock);
+		return false;
+	}
+	n->nlookup++;
+	ec_present_entry(fs, n, now, gen == fs->gen, &e);
+	pthread_mutex_unlock(&fs->lock);
+	ecfs_reply_entry_node(req, fs, n, &e);
+	return true;
 }
 
 void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -100,6 +155,8 @@ void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (err)
 		goto fail;
 	now = ec_clock_now_us();
+	if (fs->net && lookup_known(req, fs, parent, name, id, now, gen))
+		return;
 
 	/* Where a directory and an entry share a name, the directory wins. */
 	err = ec_store_stat_dir(fs->store, id, &st);
@@ -113,7 +170,8 @@ void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			goto fail;
 		}
 		n->nlookup++;
-		ec_present_entry(fs, n, now, p->wd >= 0 && n->wd >= 0 &&
+		ec_present_entry(fs, n, now, ecfs_watched(fs, p) &&
+			   ecfs_watched(fs, n) &&
 			   gen == fs->gen, &e);
 		pthread_mutex_unlock(&fs->lock);
 		ecfs_reply_entry_node(req, fs, n, &e);
@@ -154,7 +212,8 @@ void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto fail;
 	}
 	n->nlookup++;
-	ec_present_entry(fs, n, now, p->wd >= 0 && gen == fs->gen, &e);
+	ec_present_entry(fs, n, now, ecfs_watched(fs, p) && gen == fs->gen,
+			 &e);
 	pthread_mutex_unlock(&fs->lock);
 	ecfs_reply_entry_node(req, fs, n, &e);
 	return;
@@ -240,8 +299,8 @@ void ecfs_getattr(fuse_req_t req, fuse_ino_t ino,
 		ec_fsmeta_key_of(&n->key, &st);
 	ec_present_attr(fs, n, &a);
 	t = ec_present_timeout(fs, n, ec_clock_now_us(), gen == fs->gen &&
-			 (n->is_dir ? n->wd >= 0 : true) &&
-			 (!n->parent || n->parent->wd >= 0));
+			 (n->is_dir ? ecfs_watched(fs, n) : true) &&
+			 (!n->parent || ecfs_watched(fs, n->parent)));
 	if (has_own && !n->is_dir) {
 		ec_attr_set_size(&a, own);
 		t = 0;
@@ -356,6 +415,9 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = !fresh_pages;
 	else
 		fi->direct_io = 1;	/* see struct handle */
+	/* A reader's close has nothing to save (ecfs_flush): the kernel
+	 * need not ask, one round trip less per open (FOPEN_NOFLUSH). */
+	fi->noflush = !wr;
 	if (fuse_reply_open(req, fi) != 0) {
 		ec_handle_unpin(fs, h);
 		ec_handle_free(h);
@@ -404,6 +466,13 @@ void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	/* A snapshot's data and len do not change once ready. */
 	pthread_mutex_unlock(&h->lock);
+	if (h->cached && off >= 0 && (uint64_t)off + size >= len) {
+		/* Read to its end: its pages are likely all cached now. */
+		pthread_mutex_lock(&fs->lock);
+		h->node->pages_full = true;
+		h->node->pages_digest = h->digest;
+		pthread_mutex_unlock(&fs->lock);
+	}
 	ecfs_count(&fs->stats, EC_FSSTAT_BYTES_READ, size);
 	if (size && !src)
 		ecfs_reply_err(req, -ENOMEM);
@@ -665,7 +734,8 @@ static bool rd_item(struct rd *r, size_t i)
 	n->nlookup++;
 	r->added[r->nadded++] = n;
 	ec_present_entry(fs, n, r->now, r->watched && r->gen == fs->gen &&
-			 r->gen == r->dh->gen && (!n->is_dir || n->wd >= 0),
+			 r->gen == r->dh->gen &&
+			 (!n->is_dir || ecfs_watched(fs, n)),
 			 &e);
 	pthread_mutex_unlock(&fs->lock);
 	r->used += fuse_add_direntry_plus(r->req, r->buf + r->used,
@@ -696,7 +766,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	err = d ? ec_node_path(d, r.dir, sizeof(r.dir)) : -ENOENT;
 	if (!err) {
 		r.dotdot = d->parent ? d->parent->ino : d->ino;
-		r.watched = d->wd >= 0;
+		r.watched = ecfs_watched(fs, d);
 	}
 	r.gen = fs->gen;
 	pthread_mutex_unlock(&fs->lock);

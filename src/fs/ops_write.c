@@ -373,8 +373,8 @@ void ecfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto fail;
 	}
 	n->nlookup++;
-	ec_present_entry(fs, n, ec_clock_now_us(), p->wd >= 0 && n->wd >= 0 &&
-		   gen == fs->gen, &e);
+	ec_present_entry(fs, n, ec_clock_now_us(), ecfs_watched(fs, p) &&
+			 ecfs_watched(fs, n) && gen == fs->gen, &e);
 	pthread_mutex_unlock(&fs->lock);
 	ecfs_reply_entry_node(req, fs, n, &e);
 	return;

@@ -28,6 +28,20 @@ void ec_fs_printable(const char *in, char *out, size_t size)
 	out[i] = '\0';
 }
 
+void ec_present_unreachable(struct ecfs *fs, int err)
+{
+	int64_t now = ec_clock_now_us(),
+		was = __atomic_load_n(&fs->unreachable_us, __ATOMIC_RELAXED);
+
+	if (was && now - was < 10000000)
+		return;
+	if (!__atomic_compare_exchange_n(&fs->unreachable_us, &was, now, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;		/* another thread says it */
+	fuse_log(FUSE_LOG_WARNING, PROG ": backing store: %s (requests fail "
+		 "until it is back)\n", ec_strerror(err));
+}
+
 static void report_loose(struct ecfs *fs, const char *id, bool is_dir,
 			 const struct stat *st)
 {
@@ -253,6 +267,21 @@ static void record(struct ecfs *fs, const char *id,
 			 "memory\n");
 }
 
+/*
+ * Whether a version read now may be remembered.  A network client caches
+ * attributes and data apart (GlusterFS 1 s each), so for a moment after an
+ * envelope is rewritten in place on another machine a read here may give
+ * the old bytes with the new version's stat; remembered, that version
+ * would show the old content for good (an open checks a known version by
+ * a stat alone there, handle.c).  So on a shared store a version younger
+ * than EC_NET_SETTLE_US (by its ctime) is read again each time instead.
+ */
+static bool may_record(const struct ecfs *fs, const struct ec_fsmeta_key *key,
+		       int64_t now)
+{
+	return !fs->net || now - key->ctime_ns / 1000 >= EC_NET_SETTLE_US;
+}
+
 void ec_present_classify(struct ecfs *fs, const char *env, size_t envlen,
 			 int64_t now, struct ec_fsmeta_info *mi,
 			 uint8_t **content, size_t *clen)
@@ -283,7 +312,8 @@ void ec_present_bytes(struct ecfs *fs, const char *id, const char *env,
 		*content = NULL;
 	(void)render(fs, &e, mi, content, clen);
 	mi->digest = e.tag;
-	record(fs, id, &e, &key, mi, now);
+	if (may_record(fs, &key, now))
+		record(fs, id, &e, &key, mi, now);
 	ec_entry_release(&e);
 }
 
@@ -318,7 +348,7 @@ static int load_once(struct ecfs *fs, const char *id, int64_t now,
 		ec_recent_put(fs->contents, key, e.tag, kept, keptlen, now);
 	}
 	mi->digest = e.tag;
-	if (e.st.st_ino)
+	if (e.st.st_ino && may_record(fs, key, now))
 		record(fs, id, &e, key, mi, now);
 	ec_entry_release(&e);
 	return 0;
@@ -537,7 +567,8 @@ struct node *ec_present_dir_node(struct ecfs *fs, struct node *p,
 			return NULL;
 		/* Without kernel caching there is nothing to invalidate.  An
 		 * unwatched directory's entries are answered uncached. */
-		err = fs->timeout > 0 ? ec_watch_add(fs->watch, id, &n->wd) : 0;
+		err = fs->timeout > 0 && !fs->net ?
+			ec_watch_add(fs->watch, id, &n->wd) : 0;
 		if (n->wd >= 0) {
 			ec_node_wd_link(&fs->nodes, n);
 		} else if (err && ec_fsmeta_once(fs->meta, st->st_dev,
@@ -572,6 +603,7 @@ struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
 		if (!n->ncached && !n->pending) {
 			n->key = *key;
 			n->info = *mi;
+			n->pages_full = false;
 		}
 		return n;
 	}
