@@ -3,7 +3,7 @@
 #   A. the user.enccache.expires_at xattr is created_at + the rule's TTL
 #      ("never" under inf), for entries written by Python and through the
 #      mount; an entry past the global TTL but under an inf rule is shown.
-#   B. liveness per rule: an entry under a 2 s rule, written through the
+#   B. liveness per rule: an entry under a 4 s rule, written through the
 #      mount and by Python while mounted, is listed, then gone on time.
 #   C. enccache --ttl-rules with the same file agrees with the mount.
 #   E. renamed through the mount under another rule (a file, a directory):
@@ -23,7 +23,7 @@ SLACK=1.0		# seconds allowed for an expiry to show
 
 cat >"$T/rules" <<'EOF'
 # mount_ttlrules.sh's rules
-fast/**      2s
+fast/**      4s
 hour/*       1h     # '*' stays in one directory
 forever/**   inf
 EOF
@@ -65,17 +65,23 @@ expect_expiry plain 432000
 [ ! -e "$MNT/gone/old" ] || fail "gone/old (10 days, global 5 days) is shown"
 cmp -s "$MNT/forever/old" "$T/v" || fail "forever/old content"
 
-# --- B: a 2 s entry disappears on time ---------------------------------------
-# wait_gone FILE: listed and readable until created_at + 2 s, then gone
-# within SLACK, however warm the kernel's cache of it is kept.
+# --- B: a 4 s entry disappears on time ---------------------------------------
+# wait_gone FILE: listed and readable until created_at + 4 s, then gone
+# within SLACK, however warm the kernel's cache of it is kept.  (Each
+# check before the expiry counts only when it ran before it: on a loaded
+# machine the Python calls between can take seconds.)
 wait_gone() {
-	local f=$1 expiry
-	expect_expiry "$f" 2
+	local f=$1 expiry t0
+	expect_expiry "$f" 4
 	expiry=$(py 'import datetime as d, sys
-print(d.datetime.fromisoformat(sys.argv[1]).timestamp() + 2)' \
+print(d.datetime.fromisoformat(sys.argv[1]).timestamp() + 4)' \
 		"$(xattr "$f" created_at)")
-	ls "$MNT/$(dirname "$f")" | grep -qx "$(basename "$f")" ||
-		fail "$f not listed before its expiry"
+	t0=$(now_s)
+	if ! ls "$MNT/$(dirname "$f")" | grep -qx "$(basename "$f")"; then
+		py 'import sys; sys.exit(float(sys.argv[1]) < float(sys.argv[2]) - 0.05)' \
+			"$t0" "$expiry" || fail "$f not listed before its expiry"
+		note "$f: the listing came after its expiry (a loaded machine): not checked"
+	fi
 	while py 'import sys; sys.exit(float(sys.argv[1]) >= float(sys.argv[2]) - 0.05)' \
 		"$(now_s)" "$expiry"; do
 		stat "$MNT/$f" >/dev/null 2>&1 || break
