@@ -185,6 +185,10 @@ enum cmd_opt {			/* options that belong to some commands */
 	CO_FORMAT = 1u << 17,
 	CO_MOUNT = 1u << 18,
 	CO_PROMETHEUS = 1u << 19,
+	CO_NEW_SALT = 1u << 24,		/* rekey's */
+	CO_NEW_SALT_FILE = 1u << 25,
+	CO_NEW_SECRETS = 1u << 26,
+	CO_MAP = 1u << 27,
 };
 
 struct ec_opts {
@@ -225,6 +229,12 @@ struct ec_opts {
 	const char *format_text;
 	const char *mount;
 	bool prometheus;
+	const char *new_salt;		/* rekey */
+	const char *new_salt_file;
+	const char *new_secrets;
+	const char *map_last;		/* the last --map; all of them: */
+	const char **maps;		/* malloc'd, "old=new" each */
+	size_t nmaps;
 	unsigned used;		/* CO_* seen */
 	const char *cmd_name;	/* the command word */
 	const char *stdin_use;	/* what the command reads from stdin
@@ -365,5 +375,6 @@ int ec_stats_mount(const struct ec_opts *o);	/* stats --mount */
 int ec_cmd_export(struct ec_opts *o, int argc, char **args);
 int ec_cmd_import(struct ec_opts *o, int argc, char **args);
 int ec_cmd_forget(struct ec_opts *o, int argc, char **args);
+int ec_cmd_rekey(struct ec_opts *o, int argc, char **args);
 
 #endif

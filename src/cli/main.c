@@ -35,6 +35,8 @@ static const struct ec_command commands[] = {
 	{ "import", 0, 1, NULL, false, CO_FORMAT | CO_KEY | CO_JSON,
 	  ec_cmd_import },
 	{ "forget", 0, 0, NULL, false, CO_ALL | CO_JSON, ec_cmd_forget },
+	{ "rekey", 0, 0, NULL, false, CO_NEW_SALT | CO_NEW_SALT_FILE |
+	  CO_NEW_SECRETS | CO_MAP | CO_DRY_RUN | CO_JSON, ec_cmd_rekey },
 };
 
 static const struct ec_command *find(const char *name)

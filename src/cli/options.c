@@ -65,6 +65,10 @@ static const struct optdef defs[] = {
 	STR("format", format_text, CO_FORMAT),
 	STR("mount", mount, CO_MOUNT),
 	FLAG("prometheus", prometheus, CO_PROMETHEUS),
+	STR("new-salt", new_salt, CO_NEW_SALT),
+	STR("new-salt-file", new_salt_file, CO_NEW_SALT_FILE),
+	STR("new-secrets", new_secrets, CO_NEW_SECRETS),
+	STR("map", map_last, CO_MAP),
 };
 #define NDEFS (sizeof(defs) / sizeof(*defs))
 #define OPT_BASE 256
@@ -78,6 +82,11 @@ static void set(struct ec_opts *o, const struct optdef *d, const char *arg)
 	else
 		*(bool *)(void *)field = true;
 	o->used |= d->co;
+	if (d->co == CO_MAP) {		/* --map may be given many times */
+		o->maps = ec_xrealloc(o->maps,
+				      (o->nmaps + 1) * sizeof(*o->maps));
+		o->maps[o->nmaps++] = arg;
+	}
 	if (d->co == CO_NULL) {		/* -0 reads the ids from stdin */
 		o->stdin_ids = true;
 		o->used |= CO_STDIN;
