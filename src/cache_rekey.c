@@ -132,6 +132,11 @@ void ec_rekey_free(struct ec_rekey *r)
 	free(r);
 }
 
+int ec_rekey_derive(struct ec_cache *c)
+{
+	return ec_keyring_derive_all(&c->keys);
+}
+
 size_t ec_rekey_changed_keys(const struct ec_rekey *r)
 {
 	size_t i, n = 0;

@@ -61,6 +61,12 @@ int ec_rekey_new(const struct ec_cache *from, const struct ec_cache *to,
 		 const char **bad) __attribute__((warn_unused_result));
 void ec_rekey_free(struct ec_rekey *r);
 
+/* Derive (or fetch from its key source) every key of c now, in parallel,
+ * for a cache opened with lazy_keys: rekey needs them all, and deriving
+ * the old ones while the new ones are derived halves the wait.
+ * 0 or -errno. */
+int ec_rekey_derive(struct ec_cache *c) __attribute__((warn_unused_result));
+
 /* How many keys of `from` have new keys (are not unchanged). */
 size_t ec_rekey_changed_keys(const struct ec_rekey *r);
 

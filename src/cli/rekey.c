@@ -112,8 +112,8 @@ static void complain_startup(const struct ec_startup *st)
 	free(msg);
 }
 
-/* The new cache: opened (keys derived) in a thread of its own while the
- * old one is opened, so that both derivations run at once. */
+/* The new cache: opened (its keys derived) in a thread of its own while
+ * the old keys are derived, so that both derivations run at once. */
 struct new_cache {
 	struct ec_startup st;
 	struct ec_cache_options co;
@@ -186,22 +186,23 @@ static int open_both(struct ec_opts *o, struct new_cache *n,
 	ret = read_new(o, n);
 	if (ret)
 		return ret;
-	if (n->ready)
-		threaded = pthread_create(&tid, NULL, open_new, n) == 0;
 	/* Every authenticating entry opens, whatever its age (rekey.h). */
 	o->ttl.kind = EC_TTL_INFINITE;
 	o->ttl.us = 0;
 	o->oldest_us = EC_TIME_NONE;
-	ret = ec_cli_open(o, false, from);
-	if (threaded && pthread_join(tid, NULL) != 0)
-		abort();	/* a joinable thread we made: a bug */
+	ret = ec_cli_open(o, false, from);	/* keys derived at first use */
 	if (ret)
 		return ret;
-	if (!threaded) {
-		if (!n->ready)
-			abort();	/* the old cache opened without them */
+	if (!n->ready)
+		abort();	/* the old cache opened without them: a bug */
+	threaded = pthread_create(&tid, NULL, open_new, n) == 0;
+	ret = ec_rekey_derive(*from);	/* meanwhile: the old keys */
+	if (!threaded)
 		open_new(n);
-	}
+	else if (pthread_join(tid, NULL) != 0)
+		abort();	/* a joinable thread we made: a bug */
+	if (ret == -ENOMEM)
+		ec_oom();
 	if (n->rc < 0) {
 		ec_startup_open_failed(&n->st, n->co.dir, n->rc);
 		complain_startup(&n->st);
@@ -471,15 +472,17 @@ static int run_all(struct run *r)
 	ec_progress_end(&r->progress);
 	if (rc == -ENOMEM)
 		ec_oom();
+	tally(r);
 	if (rc == 1) {
 		const struct res *s = &r->res[r->stopped_at];
 
-		ec_complain("cannot rekey '%s': %s (its old envelope stays; "
-			    "stopped there: run rekey again when there is "
+		ec_complain("cannot rekey '%s': %s (stopped there, %zu "
+			    "entries rekeyed before it, each complete; the old "
+			    "envelopes stay: run rekey again when there is "
 			    "room)", r->ids.ids[r->stopped_at],
-			    ec_errtext(s->err));
+			    ec_errtext(s->err), r->count[EC_REKEY_REKEYED]);
+		return 1;
 	}
-	tally(r);
 	return 0;
 }
 
@@ -494,7 +497,7 @@ int ec_cmd_rekey(struct ec_opts *o, int argc, char **args)
 	struct run r;
 	size_t i;
 	bool ok;
-	int ret;
+	int ret, stopped;
 
 	(void)argc;
 	(void)args;
@@ -524,7 +527,7 @@ int ec_cmd_rekey(struct ec_opts *o, int argc, char **args)
 	ret = ec_cli_list(o, from, &r.ids);
 	if (ret)
 		goto out;
-	run_all(&r);
+	stopped = run_all(&r);
 	ok = !r.count[EC_REKEY_LEFT] && !r.count[EC_REKEY_BUSY] &&
 	     !r.count[EC_REKEY_FAILED] && !r.not_reached;
 	if (o->json)
@@ -532,7 +535,8 @@ int ec_cmd_rekey(struct ec_opts *o, int argc, char **args)
 	else
 		rekey_text(&r, &out);
 	ret = ec_flush_stdout(out.p, out.len);
-	summarize(&r);
+	if (!stopped)	/* else its error line said how far it got */
+		summarize(&r);
 	if (r.count[EC_REKEY_FAILED])
 		ret = ec_worse(ret, EXIT_IO);
 	else if (!ok)

@@ -326,9 +326,9 @@ if [ "$(id -u)" = 0 ] && mkdir -m 700 "$T/small" &&
 	rk gen "$T/small" "$T/old.json" "$T/salt-old" 40
 	describe "$T/small" OLD >"$T/sbefore"
 	head -c 1M /dev/zero >"$T/small/fill" 2>/dev/null || :
-	run "$ENCCACHE" --dir "$T/small" "${OLD[@]}" -q "${RK[@]}" --json
+	run "$ENCCACHE" --dir "$T/small" "${OLD[@]}" "${RK[@]}" --json
 	[ "$rc" = 4 ] && [ "$(wc -l <"$T/err")" = 1 ] &&
-		grep -Eq "^enccache: cannot rekey 'd0[0-9]/e000[0-9][0-9]': no space left on device \(its old envelope stays; stopped there: run rekey again when there is room\)$" "$T/err" ||
+		grep -Eq "^enccache: cannot rekey 'd0[0-9]/e000[0-9][0-9]': no space left on device \(stopped there, 0 entries rekeyed before it, each complete; the old envelopes stay: run rekey again when there is room\)$" "$T/err" ||
 		fail "rekey on a full disk (exit $rc): $(cat "$T/err")"
 	py 'import json, sys
 j = json.load(open(sys.argv[1]))
