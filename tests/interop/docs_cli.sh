@@ -34,7 +34,8 @@ keep = [c for c in out if not re.match(r"(enccachefs|fusermount3) ", c)
 open(sys.argv[2], "w").write("".join(keep) + cron)' "$README" "$T/readme.sh"
 grep -q '^enccache prune --dry-run$' "$T/readme.sh" &&
 	grep -q '^enccache export --format jsonl' "$T/readme.sh" &&
-	grep -q '^enccache --quiet prune --max-size 2G$' "$T/readme.sh" ||
+	grep -q '^enccache --quiet prune --max-size 2G$' "$T/readme.sh" &&
+	grep -q '^enccache --dir ~/.cache/ec-copy --salt other-salt rekey' "$T/readme.sh" ||
 	fail "README: the enccache examples were not found: $(cat "$T/readme.sh")"
 
 # --- enccache(1) -------------------------------------------------------------
@@ -56,7 +57,8 @@ open(sys.argv[2], "w").write("\n".join(out) + "\n")' "$MAN" "$T/man.sh"
 	fail "enccache(1): too few examples found: $(cat "$T/man.sh")"
 ! grep -q '\\[(f]' "$T/man.sh" || fail "enccache(1): a roff escape is left: $(cat "$T/man.sh")"
 # every command of the synopsis has an example
-for cmd in put get exists ls rm hash inspect prune fsck stats export import; do
+for cmd in put get exists ls rm hash inspect prune fsck stats export import \
+	rekey; do
 	grep -Eq "(^|\| )enccache .*\b$cmd( |$)" "$T/man.sh" ||
 		fail "enccache(1): no example of '$cmd'"
 done
@@ -72,9 +74,9 @@ docs() {
 H=$T/home
 docs "$T/readme.sh" "$H"
 run_ok ecref load-obj prices/latest --dir "$H/.cache/ec-copy" \
-	--secrets "$H/.config/ec/secrets.json" --salt other-salt
+	--secrets "$H/.config/ec/new-secrets.json" --salt third-salt
 [ "$(cat "$T/out")" = '{"currency": "EUR", "price": 42.0}' ] ||
-	fail "after the README, Python loads from the copy: $(cat "$T/out")"
+	fail "after the README, Python loads from the rekeyed copy: $(cat "$T/out")"
 grep -q '^fsck: ok$' "$T/readme.sh.out" || fail "README fsck: $(cat "$T/readme.sh.out")"
 
 M=$T/manhome
@@ -83,6 +85,11 @@ run_ok ecref load-obj weather/berlin --dir "$M/.cache/moved" \
 	--secrets "$M/.config/enccache/secrets.json" --salt "another salt"
 [ "$(cat "$T/out")" = '{"temp": 21.5}' ] ||
 	fail "after enccache(1), Python loads the moved entry: $(cat "$T/out")"
+run_ok ecref load-obj weather/berlin --dir "$M/.cache/reports" \
+	--secrets "$M/.config/enccache/new.json" \
+	--salt-file "$M/.config/enccache/new-salt.bin"
+[ "$(cat "$T/out")" = '{"temp": 21.5}' ] ||
+	fail "after enccache(1)'s rekey, Python loads with the new keys: $(cat "$T/out")"
 [ "$(cat "$M/work/restored/site/en/index.html")" = '<h1>hello</h1>' ] ||
 	fail "enccache(1): get --output-dir did not restore the page"
 grep -q '^cached$' "$T/man.sh.out" || fail "enccache(1): exists --stdin"
