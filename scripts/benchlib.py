@@ -7,6 +7,12 @@
       key derived once, password "bench-password", salt "bench-salt") and the
       same bytes as PLAIN/dXXX/eNNNNN.
 
+  benchlib.py rekey CACHE OLDSALT OLDPASSWORD NEWSALT NEWPASSWORD
+      Rekey every envelope of CACHE (key "default") as a script over the
+      Python module would: derive both keys, then load and save each entry
+      (in place, as the module saves) with the new salt and password;
+      print how many.
+
   benchlib.py mounttime MNT LOG CMD...
       Start CMD (a FUSE daemon in the foreground, output to LOG), print the
       seconds from starting it until MNT is a mount point that answers
@@ -54,6 +60,47 @@ def gen(cache, plain, n, ndirs, size):
             f.write(data)
 
 
+def rekey(cache, old_salt, old_pw, new_salt, new_pw):
+    """What the Python module does to rekey: one instance with the old
+    keys, one with the new ones (a key derived for each), then every entry
+    loaded (read, Fernet-decrypted, its plist read) and saved again (plist
+    written, encrypted, json.dump'd in place, as the module saves)."""
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    def fernet(salt, password):
+        key = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt,
+                         iterations=480000).derive(password.encode())
+        return Fernet(base64.urlsafe_b64encode(key))
+
+    old = fernet(old_salt.encode(), old_pw)
+    new = fernet(new_salt.encode(), new_pw)
+    fp = hashlib.sha256(new_salt.encode()).hexdigest()[:16]
+    n = 0
+    for root, dirs, files in os.walk(cache):
+        dirs.sort()
+        for name in sorted(files):
+            if not name.endswith(".enc.json"):
+                continue
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                env = json.loads(f.read().decode("utf-8"))
+            inner = plistlib.loads(old.decrypt(env["encrypted"].encode()),
+                                   fmt=plistlib.FMT_BINARY)
+            payload = plistlib.dumps(inner, fmt=plistlib.FMT_BINARY,
+                                     sort_keys=True)
+            out = {"key": env["key"], "salt_sha256": fp,
+                   "created_at": env["created_at"],
+                   "encrypted": new.encrypt(payload).decode("ascii")}
+            if env.get("comment") is not None:
+                out["comment"] = env["comment"]
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(out, f)
+            n += 1
+    print(n)
+
+
 def mounttime(mnt, log, cmd):
     with open(log, "wb") as out:
         t0 = time.perf_counter()
@@ -78,6 +125,8 @@ def mounttime(mnt, log, cmd):
 def main(argv):
     if len(argv) == 7 and argv[1] == "gen":
         gen(argv[2], argv[3], *(int(a) for a in argv[4:7]))
+    elif len(argv) == 7 and argv[1] == "rekey":
+        rekey(*argv[2:7])
     elif len(argv) >= 5 and argv[1] == "mounttime":
         mounttime(argv[2], argv[3], argv[4:])
     else:
