@@ -43,6 +43,7 @@ static const char *const names[] = {
  * when the envelope's text is ec_time_format_iso()'s, expires_at as the
  * daemon writes it, format), and is not stored. */
 #define NAME_DERIVED 0x80u
+#define CODES_MAX 8
 
 struct meta {
 	struct meta *hnext;	/* hash chain */
@@ -346,6 +347,7 @@ int ec_fsmeta_put(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 		  const struct ec_fsmeta_info *info,
 		  const struct ec_fsmeta_xattr *x, size_t nx)
 {
+	unsigned char codes[CODES_MAX];	/* the first ones' stored_code() */
 	struct meta *e;
 	size_t i, xlen = 0;
 	char *p;
@@ -353,6 +355,8 @@ int ec_fsmeta_put(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 	for (i = 0; i < nx; i++) {
 		unsigned c = stored_code(&x[i], info);
 
+		if (i < CODES_MAX)
+			codes[i] = (unsigned char)c;
 		xlen += 1;
 		if (!(c & NAME_DERIVED))
 			xlen += strlen(x[i].value) + 1;
@@ -369,7 +373,7 @@ int ec_fsmeta_put(struct ec_fsmeta *m, const struct ec_fsmeta_key *k,
 	e->info = *info;
 	e->xlen = (uint32_t)xlen;
 	for (p = e->x, i = 0; i < nx; i++) {
-		unsigned c = stored_code(&x[i], info);
+		unsigned c = i < CODES_MAX ? codes[i] : stored_code(&x[i], info);
 		size_t vl = strlen(x[i].value) + 1;
 
 		*p++ = (char)c;

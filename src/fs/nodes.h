@@ -37,30 +37,34 @@ struct node {
 	unsigned nchildren;
 	unsigned nopen;		/* open handles */
 	int wd;			/* dirs: inotify watch, or -1 */
-	bool is_dir;
-	bool hashed;		/* found by (parent, name) */
+	/* The flags are bits (fs->lock guards every node field): the
+	 * node stays at 240 bytes, 256 with a short name. */
+	bool is_dir : 1;
+	bool hashed : 1;	/* found by (parent, name) */
 
 	/* Writing (entries).  A node created through the mount is pending
 	 * until its first save: it has no envelope yet, and is found by
 	 * lookup only while a handle is open on it. */
-	bool pending;
-	bool unlinked;		/* removed or replaced: nothing saves it */
-	bool pages_old;		/* taken a new version in place: pages the
+	bool pending : 1;
+	bool unlinked : 1;	/* removed or replaced: nothing saves it */
+	bool pages_old : 1;	/* taken a new version in place: pages the
 				   kernel cached before are to be dropped */
-	bool pages_full;	/* a snapshot of this version was read to
+	bool pages_full : 1;	/* a snapshot of this version was read to
 				   its end: the kernel likely holds its
 				   pages (an open on a shared store then
 				   reads nothing, handle.c), of content */
-	uint64_t pages_digest;	/* with this digest (envelope tag) */
 	unsigned nwriters;	/* open handles that may write */
 	unsigned ndirty;	/* of those, handles with unsaved changes */
 	unsigned ncached;	/* open handles that read through the page
 				   cache (snapshots of this version) */
 	unsigned nlive;		/* open read-only handles that follow the
 				   node's saves (fs.h) */
-	uint64_t saves;		/* bumped by every save through the node */
+	uint32_t saves;		/* bumped by every save through the node
+				   (compared for equality only) */
 	unsigned nsaving;	/* saves under way, from the write to the
 				   backing dir until they publish (handle.c) */
+	uint64_t pages_digest;	/* pages_full's content has this digest
+				   (envelope tag) */
 	/* While live readers are open: the presented content of the last
 	 * save through the node, which they read (ec_secure_alloc'd), so
 	 * that they read the file's saves even after it is unlinked or

@@ -4,8 +4,12 @@
  * Small contents are copied into one guarded arena, used as a ring in
  * the order they came (so the oldest, and the expired, are always at the
  * tail), and described by a ring of records with a hash index on the
- * version.  A put or a take first drops the records too old; the arena
- * goes back to the system when none is left.  A block per content would
+ * version.  A put or a take first drops the records too old, and so
+ * does a reaper thread (started at the first put, after any fork) when
+ * their time comes, so that nothing outlives EC_RECENT_US by much; the
+ * arena goes back to the system when none is left.  The reaper tells the
+ * time by the callers' clock: the last instant one gave, plus the
+ * monotonic time since.  A block per content would
  * cost two resident pages and a mapping each once the secure pool is
  * spent (thousands of entries are listed before `find | xargs cat`
  * reads the first of them).
@@ -17,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "recent.h"
 #include "secure.h"
@@ -51,11 +56,33 @@ struct ec_recent {
 	uint32_t tail, n;	/* the oldest record, and how many */
 	uint64_t head_pos;	/* arena position of the next content */
 	struct slot big;	/* one big content, or none */
+	/* The reaper. */
+	pthread_cond_t cv;	/* CLOCK_MONOTONIC; signalled by put, free */
+	pthread_t reaper;
+	bool reaper_on, reaper_failed, stop;
+	int64_t last_now;	/* the callers' last instant, */
+	int64_t last_mono;	/* and the monotonic time then (us) */
 };
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A caller's instant: remembered for the reaper.  Held: r->mu. */
+static void saw(struct ec_recent *r, int64_t now)
+{
+	r->last_now = now;
+	r->last_mono = mono_us();
+}
 
 int ec_recent_new(struct ec_recent **out)
 {
 	struct ec_recent *r = calloc(1, sizeof(*r));
+	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (!r)
@@ -64,6 +91,14 @@ int ec_recent_new(struct ec_recent **out)
 		free(r);
 		return -ENOMEM;
 	}
+	if (pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&r->cv, &ca) != 0) {
+		pthread_mutex_destroy(&r->mu);
+		free(r);
+		return -ENOMEM;
+	}
+	pthread_condattr_destroy(&ca);
 	*out = r;
 	return 0;
 }
@@ -142,6 +177,8 @@ static void release_arena(struct ec_recent *r)
  * left.  Held: r->mu. */
 static void expire(struct ec_recent *r, int64_t now)
 {
+	if (r->big.content && now - r->big.at > EC_RECENT_US)
+		drop(&r->big);
 	while (r->n && now - r->recs[r->tail].at > EC_RECENT_US)
 		pop(r);
 	if (!r->n && r->arena)
@@ -167,12 +204,58 @@ static int make_arena(struct ec_recent *r)
 	return 0;
 }
 
+/* Wakes when the oldest content kept is due, and drops what is. */
+static void *reap(void *arg)
+{
+	struct ec_recent *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		int64_t now = r->last_now + (mono_us() - r->last_mono), due;
+		struct timespec ts;
+
+		expire(r, now);
+		if (!r->n && !r->big.content) {
+			pthread_cond_wait(&r->cv, &r->mu);
+			continue;
+		}
+		due = r->n ? r->recs[r->tail].at : INT64_MAX;
+		if (r->big.content && r->big.at < due)
+			due = r->big.at;
+		/* In monotonic time, a little after it is due. */
+		due = due + EC_RECENT_US + 1000 - now + mono_us();
+		ts.tv_sec = due / 1000000;
+		ts.tv_nsec = due % 1000000 * 1000;
+		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* The reaper runs from the first put on (held: r->mu). */
+static void start_reaper(struct ec_recent *r)
+{
+	if (r->reaper_on || r->reaper_failed)
+		return;
+	if (pthread_create(&r->reaper, NULL, reap, r) == 0)
+		r->reaper_on = true;
+	else
+		r->reaper_failed = true;	/* puts and takes expire */
+}
+
 void ec_recent_free(struct ec_recent *r)
 {
 	if (!r)
 		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	if (r->reaper_on)
+		pthread_join(r->reaper, NULL);
 	release_arena(r);
 	drop(&r->big);
+	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -221,7 +304,10 @@ void ec_recent_put(struct ec_recent *r, const struct ec_fsmeta_key *k,
 	if (!content)
 		return;
 	pthread_mutex_lock(&r->mu);
+	saw(r, now);
+	start_reaper(r);
 	expire(r, now);
+	pthread_cond_signal(&r->cv);	/* a first one, or an earlier due */
 	if (len > EC_RECENT_ENTRY_MAX) {
 		struct slot *s = &r->big;	/* the last wins */
 
@@ -263,6 +349,7 @@ bool ec_recent_take(struct ec_recent *r, const struct ec_fsmeta_key *k,
 	uint32_t i;
 
 	pthread_mutex_lock(&r->mu);
+	saw(r, now);
 	got = take_big(&r->big, k, d, now, content, len);
 	expire(r, now);
 	for (i = r->buckets ? r->buckets[bucket_of(k, d)] : NONE;

@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <string.h>
+#include <time.h>
 
 #include "recent.h"
 #include "secure.h"
@@ -146,6 +147,33 @@ START_TEST(test_arena)
 }
 END_TEST
 
+/* Nobody asks again: the reaper still wipes it once it is due, by the
+ * callers' clock as it runs on. */
+START_TEST(test_reaper)
+{
+	struct ec_fsmeta_key k = { 4, 0, 0, 0, 0 };
+	struct timespec ts = { EC_RECENT_US / 1000000,
+			       EC_RECENT_US % 1000000 * 1000 + 300000000 };
+	struct ec_recent *r;
+	uint8_t *got;
+	size_t len;
+
+	ck_assert_int_eq(ec_recent_new(&r), 0);
+	ec_recent_put(r, &k, 1, content("w"), 1, 9000);
+	ec_recent_put(r, &k, 2, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
+		      EC_RECENT_ENTRY_MAX + 1, 9000);
+	while (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	nanosleep(&ts, NULL);
+	/* Asked as of the instant they came: gone all the same. */
+	ck_assert(!ec_recent_take(r, &k, 1, 9000, &got, &len));
+	ck_assert(!ec_recent_take(r, &k, 2, 9000, &got, &len));
+	ec_recent_free(r);
+}
+END_TEST
+
 static Suite *recent_suite(void)
 {
 	Suite *s = suite_create("recent");
@@ -154,6 +182,7 @@ static Suite *recent_suite(void)
 	tcase_add_test(tc, test_take_once);
 	tcase_add_test(tc, test_bounded);
 	tcase_add_test(tc, test_arena);
+	tcase_add_test(tc, test_reaper);
 	suite_add_tcase(s, tc);
 	return s;
 }
