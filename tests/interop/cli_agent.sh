@@ -127,6 +127,34 @@ run "$ENCCACHE" --dir "$D" --secrets "$T/renamed.json" --salt-file "$T/salt" \
 run_ok ecref get d --dir "$D" --secrets "$T/renamed.json" --salt-file "$T/salt"
 same_file "$T/out" "$T/data" "ecref get d"
 
+# --- no kernel keyring: the same results, one -v line ----------------------
+# keyctl refused (as a seccomp profile does) through an LD_PRELOAD shim
+cat >"$T/nokeyring.c" <<'EOF'
+#include <errno.h>
+#define NO { errno = ENOSYS; return -1; }
+long keyctl_search(int r, const char *t, const char *d, int to) NO
+long keyctl_read(int id, char *b, unsigned long n) NO
+long keyctl_read_alloc(int id, void **b) NO
+int add_key(const char *t, const char *d, const void *p, unsigned long n,
+	    int r) NO
+EOF
+if "${CC:-cc}" -shared -fPIC -o "$T/nokeyring.so" "$T/nokeyring.c" 2>/dev/null; then
+	nokr=(env LD_PRELOAD="$T/nokeyring.so"
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	run_ok "${nokr[@]}" "$ENCCACHE" "${C[@]}" -v get a
+	same_file "$T/out" "$T/data" "get without a kernel keyring"
+	[ "$(wc -l <"$T/err")" -eq 2 ] &&
+		grep -q "^enccache: key agent unavailable: function not implemented (keys are derived every time)$" "$T/err" &&
+		grep -q "^enccache: key 'default': derived (PBKDF2), not kept (no key agent)$" "$T/err" ||
+		fail "get without a kernel keyring: $(cat "$T/err")"
+	printf 'x' | run_ok "${nokr[@]}" "$ENCCACHE" "${C[@]}" put e
+	[ ! -s "$T/err" ] || fail "put without a kernel keyring printed: $(cat "$T/err")"
+	run_ok "${nokr[@]}" "$ENCCACHE" --salt-file "$T/salt" forget
+	grep -q '^forget: dropped 0 keys$' "$T/err" || fail "forget without a keyring: $(cat "$T/err")"
+else
+	note "no C compiler: the run without a kernel keyring is left out"
+fi
+
 # --- timeout ---------------------------------------------------------------
 forget_ours
 run_ok "$ENCCACHE" "${C[@]}" -v --agent-timeout 1s get a
