@@ -351,18 +351,75 @@ out:
 	return err;
 }
 
+/*
+ * The parent directory of path (checked here), for a stat of its entry
+ * file (is_entry) or leaf in name: s->dirfd itself for the root, else
+ * opened O_PATH component by component with O_NOFOLLOW, as open_dir does
+ * but without opening any directory for reading: on FUSE and network
+ * file systems that open is a round trip to the server each time (two,
+ * with its release), a stat through a cached name is not.  A new fd, or
+ * s->dirfd (compare before closing), or -errno.
+ */
+static int stat_parent(const struct ec_store *s, const char *path,
+		       bool is_entry, char name[NAME_MAX + 1])
+{
+	const char *leaf = strrchr(path, '/'), *c = path;
+	char comp[NAME_MAX + 1];
+	int fd = s->dirfd, err;
+
+	err = ec_store_check_id(path);
+	if (err)
+		return err;
+	leaf = leaf ? leaf + 1 : path;
+	if (is_entry) {
+		err = entry_name(s, leaf, name);
+	} else if (strlen(leaf) > NAME_MAX) {
+		err = -ENAMETOOLONG;
+	} else {
+		strcpy(name, leaf);
+		err = 0;
+	}
+	if (err)
+		return err;
+	while (c < leaf) {
+		size_t n = strcspn(c, "/");
+		int next;
+
+		if (n > NAME_MAX) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(comp, c, n);
+		comp[n] = '\0';
+		next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+			      O_CLOEXEC);
+		if (next < 0) {
+			err = -errno;
+			break;
+		}
+		if (fd != s->dirfd)
+			close(fd);
+		fd = next;
+		c += n + 1;
+	}
+	if (err && fd != s->dirfd)
+		close(fd);
+	return err ? err : fd;
+}
+
 static int stat_at(const struct ec_store *s, const char *path, bool is_entry,
 		   struct stat *st)
 {
 	char name[NAME_MAX + 1];
 	int dfd, err = 0;
 
-	dfd = open_parent(s, path, is_entry, false, name);
+	dfd = stat_parent(s, path, is_entry, name);
 	if (dfd < 0)
 		return dfd;
 	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
-	close(dfd);
+	if (dfd != s->dirfd)
+		close(dfd);
 	return err;
 }
 
