@@ -108,43 +108,51 @@ static int open_dir(const struct ec_store *s, const char *reldir, bool create)
 {
 	char comp[NAME_MAX + 1];
 	const char *c = reldir;
-	int fd;
+	int fd = -1;
 
-	/* A new open file description, not a dup: readdir() on a dup would
-	 * move the shared offset of s->dirfd. */
-	fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	/* The first component is opened from s->dirfd itself (one openat
+	 * per level, not one more for the root: a cost of every load and
+	 * save); the root alone is a new open file description, not a
+	 * dup: readdir() on a dup would move the shared offset of
+	 * s->dirfd. */
+	if (!*c) {
+		fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
 	while (*c) {
 		const char *end = strchrnul(c, '/');
 		size_t n = (size_t)(end - c);
-		int next;
+		int at = fd >= 0 ? fd : s->dirfd, next;
 
 		if (n > NAME_MAX) {
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			return -ENAMETOOLONG;
 		}
 		memcpy(comp, c, n);
 		comp[n] = '\0';
-		next = openat(fd, comp,
+		next = openat(at, comp,
 			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
+			if (mkdirat(at, comp, 0700) < 0 && errno != EEXIST) {
 				int err = -errno;
 
-				close(fd);
+				if (fd >= 0)
+					close(fd);
 				return err;
 			}
-			next = openat(fd, comp, O_RDONLY | O_DIRECTORY |
+			next = openat(at, comp, O_RDONLY | O_DIRECTORY |
 				      O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (next < 0) {
 			int err = -errno;
 
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			return err;
 		}
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		fd = next;
 		c = *end ? end + 1 : end;
 	}

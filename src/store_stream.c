@@ -79,8 +79,9 @@ static int save_with(const struct ec_store *s, const char *id, unsigned flags,
 	if (dfd < 0)
 		return dfd;
 	/* A directory of the same name as the entry's file would make
-	 * rename(2) fail late; say so early. */
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	 * rename(2) fail late; say so early (with check, check() sees it:
+	 * it is not the version read). */
+	if (!check && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode)) {
 		err = -EISDIR;
 		goto out;
