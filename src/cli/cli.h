@@ -233,8 +233,9 @@ struct ec_opts {
 	const char *new_salt_file;
 	const char *new_secrets;
 	const char *map_last;		/* the last --map; all of them: */
-	const char **maps;		/* malloc'd, "old=new" each */
-	size_t nmaps;
+#define EC_CLI_MAPS_MAX 64
+	const char *maps[EC_CLI_MAPS_MAX];	/* "old=new" each (argv's) */
+	size_t nmaps;			/* given (more than kept: refused) */
 	unsigned used;		/* CO_* seen */
 	const char *cmd_name;	/* the command word */
 	const char *stdin_use;	/* what the command reads from stdin

@@ -83,9 +83,9 @@ static void set(struct ec_opts *o, const struct optdef *d, const char *arg)
 		*(bool *)(void *)field = true;
 	o->used |= d->co;
 	if (d->co == CO_MAP) {		/* --map may be given many times */
-		o->maps = ec_xrealloc(o->maps,
-				      (o->nmaps + 1) * sizeof(*o->maps));
-		o->maps[o->nmaps++] = arg;
+		if (o->nmaps < EC_CLI_MAPS_MAX)
+			o->maps[o->nmaps] = arg;
+		o->nmaps++;
 	}
 	if (d->co == CO_NULL) {		/* -0 reads the ids from stdin */
 		o->stdin_ids = true;

@@ -58,6 +58,11 @@ static int parse_maps(const struct ec_opts *o, struct ec_rekey_map *map,
 {
 	size_t i;
 
+	if (o->nmaps > EC_CLI_MAPS_MAX) {
+		ec_complain("too many --map options: %zu (at most %d)",
+			    o->nmaps, EC_CLI_MAPS_MAX);
+		return EXIT_USAGE;
+	}
 	for (i = 0; i < o->nmaps; i++) {
 		char *eq;
 
@@ -556,6 +561,5 @@ out:
 		free(copies[i]);
 	free(copies);
 	free(map);
-	free(o->maps);
 	return ret;
 }
