@@ -27,6 +27,7 @@
 #include "secure.h"
 
 #define NBUCKETS (EC_RECENT_SLOTS * 2)
+#define ARENA_MIN ((size_t)256 << 10)
 #define NONE UINT32_MAX
 
 struct rec {
@@ -49,7 +50,10 @@ struct slot {
 
 struct ec_recent {
 	pthread_mutex_t mu;
-	uint8_t *arena;		/* EC_RECENT_BYTES, ec_secure_alloc'd, or
+	size_t size;		/* of the arena: ARENA_MIN, doubled while
+				   full of young ones, up to EC_RECENT_BYTES
+				   (it is locked, so all of it is resident) */
+	uint8_t *arena;		/* size bytes, ec_secure_alloc'd, or
 				   NULL while nothing is kept */
 	struct rec *recs;	/* ring of EC_RECENT_SLOTS, with the arena */
 	uint32_t *buckets;	/* NBUCKETS chains of record numbers */
@@ -112,7 +116,7 @@ static void drop(struct slot *s)
 
 static uint8_t *arena_at(struct ec_recent *r, uint64_t pos)
 {
-	return r->arena + pos % EC_RECENT_BYTES;
+	return r->arena + pos % r->size;
 }
 
 static uint32_t bucket_of(const struct ec_fsmeta_key *k, uint64_t d)
@@ -185,11 +189,40 @@ static void expire(struct ec_recent *r, int64_t now)
 		release_arena(r);
 }
 
+/* Move every record into an arena twice as large, in order, the live
+ * ones' bytes packed from position 0 (the old arena is wiped).  -ENOMEM
+ * leaves everything as it was.  Held: r->mu. */
+static int grow(struct ec_recent *r)
+{
+	size_t size = r->size * 2;
+	uint8_t *a = ec_secure_alloc(size);
+	uint64_t pos = 0;
+	uint32_t j;
+
+	if (!a)
+		return -ENOMEM;
+	for (j = 0; j < r->n; j++) {
+		struct rec *x = &r->recs[(r->tail + j) % EC_RECENT_SLOTS];
+
+		if (x->live && x->len)
+			memcpy(a + pos, arena_at(r, x->pos), x->len);
+		x->pos = pos;
+		if (x->live)
+			pos += x->len;
+	}
+	ec_secure_free(r->arena);	/* wiped */
+	r->arena = a;
+	r->size = size;
+	r->head_pos = pos;
+	return 0;
+}
+
 static int make_arena(struct ec_recent *r)
 {
 	uint32_t i;
 
-	r->arena = ec_secure_alloc(EC_RECENT_BYTES);
+	r->size = ARENA_MIN;
+	r->arena = ec_secure_alloc(r->size);
 	r->recs = calloc(EC_RECENT_SLOTS, sizeof(*r->recs));
 	r->buckets = malloc(NBUCKETS * sizeof(*r->buckets));
 	if (!r->arena || !r->recs || !r->buckets) {
@@ -278,12 +311,14 @@ static bool put_small(struct ec_recent *r, const struct ec_fsmeta_key *k,
 
 		/* A content never wraps round the end of the arena. */
 		pos = r->head_pos;
-		if (pos % EC_RECENT_BYTES + len > EC_RECENT_BYTES)
-			pos += EC_RECENT_BYTES - pos % EC_RECENT_BYTES;
+		if (pos % r->size + len > r->size)
+			pos += r->size - pos % r->size;
 		tail_pos = r->n ? r->recs[r->tail].pos : pos;
-		if (pos + len - tail_pos <= EC_RECENT_BYTES)
+		if (pos + len - tail_pos <= r->size)
 			break;
-		pop(r);
+		/* Full of young ones: a larger arena, else the oldest go. */
+		if (r->size >= EC_RECENT_BYTES || grow(r) != 0)
+			pop(r);
 	}
 	i = (r->tail + r->n) % EC_RECENT_SLOTS;
 	r->n++;

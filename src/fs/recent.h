@@ -15,10 +15,11 @@
 
 #include "fsmeta.h"
 
-/* Small contents are kept in one guarded arena of EC_RECENT_BYTES (taken
- * while any is kept, given back when none is), at most EC_RECENT_SLOTS of
- * them: about 8,000 entries of 1 KiB, so that `find | xargs cat` (which
- * lists a few thousand before cat opens the first) finds them. */
+/* Small contents are kept in one guarded arena (taken while any is kept,
+ * given back when none is; 256 KiB, doubled while full of young ones up
+ * to EC_RECENT_BYTES), at most EC_RECENT_SLOTS of them: about 8,000
+ * entries of 1 KiB, so that `find | xargs cat` (which lists a few
+ * thousand before cat opens the first) finds them. */
 #define EC_RECENT_SLOTS 16384u
 #define EC_RECENT_ENTRY_MAX (64u << 10)	/* a small content */
 #define EC_RECENT_BYTES ((size_t)8 << 20)	/* small ones kept at most */
