@@ -277,8 +277,12 @@ static int work(void *ctx, size_t i, const char *id, struct ec_entry *e)
 	if (rc == -ENOMEM)
 		ec_oom();
 	if (rc < 0) {		/* an id the walk gave: not one */
+		char why[EC_STARTUP_ERRTEXT_MAX];
+
 		s->outcome = EC_REKEY_LEFT;
-		s->reason = ec_xstrdup(ec_errtext(rc));
+		/* not ec_errtext(): its buffer is shared by all threads */
+		s->reason = ec_xstrdup(ec_startup_errtext(rc, why,
+							  sizeof(why)));
 		return -ECANCELED;
 	}
 	s->outcome = (unsigned char)out;

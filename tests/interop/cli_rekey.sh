@@ -281,6 +281,9 @@ for delay in 0.3 0.6 1; do
 	note "killed after $delay s: old, new: $(cat "$T/seen")"
 done
 [ "$killed" -gt 0 ] || note "every run ended before its kill"
+temps=$(find "$K" -name '.ec-tmp-*' | wc -l)
+[ "$temps" -le $((2 * killed)) ] ||
+	fail "$temps temp files after $killed kills of 2 threads"
 run_ok "$ENCCACHE" --dir "$K" "${OLD[@]}" "${RK[@]}" --json
 py 'import json, sys
 j = json.load(open(sys.argv[1]))
