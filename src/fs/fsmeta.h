@@ -23,9 +23,6 @@
  * machine's, within these bounds (bytes).  An entry takes about 140. */
 #define EC_FSMETA_MIN_BYTES (16u << 20)
 #define EC_FSMETA_MAX_BYTES (512u << 20)
-/* What the cache held by default before it was bounded by memory (about
- * what 1/32 of a 2 GiB machine holds); still named by the help text. */
-#define EC_FSMETA_DEFAULT_MAX 65536u
 
 struct ec_fsmeta_key {
 	uint64_t dev;
