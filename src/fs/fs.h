@@ -274,10 +274,11 @@ void ec_present_bytes(struct ecfs *fs, const char *id, const char *env,
 		      unsigned flags, struct ec_fsmeta_info *mi,
 		      uint8_t **content, size_t *clen);
 
-/* Classify and render envelope bytes as of now, a stale entry's data
- * included; nothing is remembered.  content as ec_present_load. */
-void ec_present_classify(struct ecfs *fs, const char *env, size_t envlen,
-			 int64_t now, struct ec_fsmeta_info *mi,
+/* Classify and render envelope bytes of id (its TTL rule; NULL: the
+ * global TTL) as of now, a stale entry's data included; nothing is
+ * remembered.  content as ec_present_load. */
+void ec_present_classify(struct ecfs *fs, const char *id, const char *env,
+			 size_t envlen, int64_t now, struct ec_fsmeta_info *mi,
 			 uint8_t **content, size_t *clen);
 
 /* Whether mi, version key, looks like an envelope being written in place:

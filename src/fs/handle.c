@@ -377,8 +377,10 @@ static int take_saved(struct ecfs *fs, struct handle *h)
 int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 {
 	struct ec_fsmeta_info mi;
+	char id[PATH_MAX];
 	uint8_t *content = NULL;
 	size_t clen = 0;
+	bool named;
 	int err;
 
 	if (h->live && (restart || !h->served)) {
@@ -401,9 +403,13 @@ int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 			return err;
 	}
 	/* As of the open: valid then (its digest was checked), so readable
-	 * until release. */
-	ec_present_classify(fs, h->env, h->envlen, h->opened_us, &mi,
-			    &content, &clen);
+	 * until release; under the TTL rule of its name (which decides
+	 * whether created_at is read). */
+	pthread_mutex_lock(&fs->lock);
+	named = ec_node_path(h->node, id, sizeof(id)) == 0;
+	pthread_mutex_unlock(&fs->lock);
+	ec_present_classify(fs, named ? id : NULL, h->env, h->envlen,
+			    h->opened_us, &mi, &content, &clen);
 	if (mi.state != EC_STATE_VALID && mi.state != EC_STATE_STALE) {
 		ec_secure_free(content);
 		return -EIO;	/* authenticated at open: cannot happen */

@@ -282,14 +282,14 @@ static bool may_record(const struct ecfs *fs, const struct ec_fsmeta_key *key,
 	return !fs->net || now - key->ctime_ns / 1000 >= EC_NET_SETTLE_US;
 }
 
-void ec_present_classify(struct ecfs *fs, const char *env, size_t envlen,
-			 int64_t now, struct ec_fsmeta_info *mi,
+void ec_present_classify(struct ecfs *fs, const char *id, const char *env,
+			 size_t envlen, int64_t now, struct ec_fsmeta_info *mi,
 			 uint8_t **content, size_t *clen)
 {
 	struct ec_entry e;
 
-	ec_cache_classify(fs->cache, env, envlen,
-			  EC_LOAD_DATA | EC_LOAD_STALE_OK, now, &e);
+	ec_cache_classify_id(fs->cache, id, env, envlen,
+			     EC_LOAD_DATA | EC_LOAD_STALE_OK, now, &e);
 	ecfs_count(&fs->stats, EC_FSSTAT_DECRYPTIONS, 1);
 	*content = NULL;
 	(void)render(fs, &e, mi, content, clen);
