@@ -39,6 +39,16 @@
  * invalidation is never overtaken by a stale reply.  cache_timeout=0 turns
  * all kernel caching (and inotify) off.
  *
+ * On a shared backing store (fs->net: a network or FUSE file system, or
+ * net_timeout= given) other machines' changes raise no inotify event:
+ * there is none, replies are cached for net_timeout (1 s) at most, and
+ * revalidation is one stat: a lookup of a known entry (lookup_known in
+ * ops_read.c), an open of the version the node knows (open_unread in
+ * handle.c: nothing read while the kernel holds its pages); listings
+ * are always readdirplus.  A version younger than EC_NET_SETTLE_US may
+ * have been read stale from the network client's caches and is not
+ * remembered (present.c).
+ *
  * The backing directory is reached through the core only: `cache` for
  * anything that reads or writes an envelope's content, `store` for the
  * namespace (stat, list, mkdir, rmdir, rename, sync).  The store is the
