@@ -330,23 +330,29 @@ int ec_store_read(const struct ec_store *s, const char *id, size_t max,
 {
 	char name[NAME_MAX + 1];
 	struct stat sb;
-	int dfd = -1, fd = -1, err;
+	int dfd = -1, fd = -1, err = 0, tries;
 
 	*buf = NULL;
 	*len = 0;
 	dfd = open_parent(s, id, true, false, name);
 	if (dfd < 0)
 		return dfd;
-	/* O_NONBLOCK: a FIFO planted in the cache must not hang us. */
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
+	/* ESTALE: on a network file system, another client renamed a new
+	 * file over the name between our client's lookup and its open or
+	 * stat; a few more tries get the new one (see stat_at). */
+	for (tries = 0; tries < 8; tries++) {
+		/* O_NONBLOCK: a FIFO planted in the cache must not hang us. */
+		fd = openat(dfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		err = fd < 0 ? -errno : fstat(fd, &sb) < 0 ? -errno : 0;
+		if (err != -ESTALE)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
 	}
-	if (fstat(fd, &sb) < 0) {
-		err = -errno;
+	if (err)
 		goto out;
-	}
 	err = read_fd(fd, max, &sb, buf, len);
 	if (err)
 		goto out;
@@ -419,13 +425,20 @@ static int stat_at(const struct ec_store *s, const char *path, bool is_entry,
 		   struct stat *st)
 {
 	char name[NAME_MAX + 1];
-	int dfd, err = 0;
+	int dfd, err = 0, tries;
 
 	dfd = stat_parent(s, path, is_entry, name);
 	if (dfd < 0)
 		return dfd;
-	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		err = -errno;
+	/* ESTALE: on a network file system, another client renamed a new
+	 * file over the name between our client's lookup and its stat (the
+	 * kernel tries once more itself); a few more tries get the new one
+	 * while renames follow each other fast. */
+	for (tries = 0; tries < 8; tries++) {
+		err = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+		if (err != -ESTALE)
+			break;
+	}
 	if (dfd != s->dirfd)
 		close(dfd);
 	return err;

@@ -27,13 +27,19 @@ inotify), each with enccachefs mounted over the cache directory.
       loads w/shared with the Python module from A's cache directory (every
       envelope must load: always complete; ESTALE, the file replaced by the
       other client between lookup and read, is counted and read again, as
-      on NFS) and lists the directory (temp
+      on NFS, and so is an empty read: GlusterFS's client showing the new
+      file with the size it cached for it as an empty temp file) and lists
+      the directory (temp
       files must be named .ec-tmp- and 32 hex digits).  Then A writes once
       more: that last close wins, through both mounts and for Python; every
-      entry a close() acknowledged is there with its content.  Prints a
+      entry a close() acknowledged is there with its content.  A write whose
+      open or close failed with ESTALE or ENOENT (the client's cache said
+      the name's old file was there) acknowledged nothing: it is counted
+      (retried) and made again.  Prints a
       JSON summary; exit 1 with a message on any violation.
 """
 import datetime as dt
+import errno
 import json
 import os
 import random
@@ -77,6 +83,14 @@ def read_b(path):
             return f.read()
     except FileNotFoundError:
         return None
+
+
+def raw_len(d, name):
+    try:
+        with open(os.path.join(d, name), "rb") as f:
+            return len(f.read())
+    except OSError:
+        return -1
 
 
 def stat_of(path):
@@ -243,22 +257,38 @@ def writers(a_cache, a_mnt, b_mnt, seconds, secrets, salt_file):
     last = {}                   # writer -> last value acknowledged
     errors = []
     stats = {"overwrites": 0, "creates": 0, "loads": 0, "temps_seen": 0,
-             "estale": 0}
+             "estale": 0, "empty": 0, "retried": 0}
     lock = threading.Lock()
+
+    def write(path, v):
+        # ESTALE or ENOENT from open or close: the network file system's
+        # client had the name's file replaced under it (by the other
+        # machine's rename) and its cached attributes said otherwise for a
+        # moment; nothing was acknowledged: written again.
+        for tries in range(50):
+            try:
+                with open(path, "wb") as f:
+                    f.write(v)
+                return
+            except (FileNotFoundError, OSError) as e:
+                if e.errno not in (errno.ESTALE, errno.ENOENT):
+                    raise
+                with lock:
+                    stats["retried"] += 1
+                time.sleep(0.01)
+        raise Failure("%s: cannot be written for 50 tries" % path)
 
     def writer(name, mnt):
         i = 0
         try:
             while not stop.is_set():
                 v = b"%s-%d" % (name.encode(), i)
-                with open(os.path.join(mnt, "w", "shared"), "wb") as f:
-                    f.write(v)
+                write(os.path.join(mnt, "w", "shared"), v)
                 with lock:
                     last[name] = v
                     stats["overwrites"] += 1
                 cid = "w/%s-%d" % (name, i)
-                with open(os.path.join(mnt, cid), "wb") as f:
-                    f.write(v)
+                write(os.path.join(mnt, cid), v)
                 with lock:
                     acked[cid] = v
                     stats["creates"] += 1
@@ -281,8 +311,23 @@ def writers(a_cache, a_mnt, b_mnt, seconds, secrets, salt_file):
                     if "Stale file handle" in str(e):
                         with lock:
                             stats["estale"] += 1
+                    elif raw_len(d, "shared" + args.suffix) == 0:
+                        # Empty: this client shows the file renamed over
+                        # the name with the size it had cached for it as
+                        # a temp file (0, when the listing below saw it
+                        # just created), for up to its attribute timeout.
+                        with lock:
+                            stats["empty"] += 1
                     elif str(e) != "no such entry":
-                        raise Failure("w/shared does not load: %s" % e)
+                        try:
+                            with open(os.path.join(d, "shared" +
+                                                   args.suffix), "rb") as f:
+                                raw = f.read()
+                        except OSError as e2:
+                            raw = e2.strerror.encode()
+                        raise Failure("w/shared does not load: %s (read "
+                                      "again: %d bytes, %r)" % (
+                                          e, len(raw), raw[:40]))
                 for nm in os.listdir(d):
                     if nm.startswith("."):
                         with lock:
