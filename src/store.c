@@ -202,6 +202,19 @@ static int entry_name(const struct ec_store *s, const char *leaf, char *buf)
 	return ec_store_is_temp_name(buf) ? -EC_EID : 0;
 }
 
+/* The name of path's last component leaf in its directory: its entry
+ * file's (entry_name) when is_entry, else leaf itself. */
+static int leaf_name(const struct ec_store *s, const char *leaf,
+		     bool is_entry, char name[NAME_MAX + 1])
+{
+	if (is_entry)
+		return entry_name(s, leaf, name);
+	if (strlen(leaf) > NAME_MAX)
+		return -ENAMETOOLONG;
+	strcpy(name, leaf);
+	return 0;
+}
+
 /*
  * Check path (an id, or a non-root directory), open its parent directory
  * and name its entry file (with suffix, when is_entry) or its leaf.
@@ -221,14 +234,7 @@ static int open_parent(const struct ec_store *s, const char *path,
 	if (!parent)
 		return -ENOMEM;
 	leaf = split(path, parent);
-	if (is_entry) {
-		err = entry_name(s, leaf, name);
-	} else if (strlen(leaf) > NAME_MAX) {
-		err = -ENAMETOOLONG;
-	} else {
-		strcpy(name, leaf);
-		err = 0;
-	}
+	err = leaf_name(s, leaf, is_entry, name);
 	fd = err ? err : open_dir(s, parent, create);
 	free(parent);
 	return fd;
@@ -385,14 +391,7 @@ static int stat_parent(const struct ec_store *s, const char *path,
 	if (err)
 		return err;
 	leaf = leaf ? leaf + 1 : path;
-	if (is_entry) {
-		err = entry_name(s, leaf, name);
-	} else if (strlen(leaf) > NAME_MAX) {
-		err = -ENAMETOOLONG;
-	} else {
-		strcpy(name, leaf);
-		err = 0;
-	}
+	err = leaf_name(s, leaf, is_entry, name);
 	if (err)
 		return err;
 	while (c < leaf) {

@@ -283,6 +283,9 @@ extern const char ec_usage_text[];
 int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out);
 /* The cache directory the options name (for messages). */
 const char *ec_cli_dir(const struct ec_opts *o);
+struct ec_startup;
+/* Report the failed start-up step st, worded as enccachefs words it. */
+void ec_cli_complain_startup(const struct ec_startup *st);
 /* Why e is not valid at now (ec_entry_reason_text()), malloc'd. */
 char *ec_cli_reason(const struct ec_cache *c, const struct ec_entry *e,
 		    int64_t now);

@@ -16,8 +16,7 @@
 #include "startup.h"
 #include "store.h"
 
-/* Report the failed start-up step, worded as enccachefs words it. */
-static void complain_startup(const struct ec_startup *st)
+void ec_cli_complain_startup(const struct ec_startup *st)
 {
 	size_t n = ec_startup_message(st, NULL, 0);
 	char *msg = malloc(n + 1);
@@ -108,7 +107,7 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 		!S_ISDIR(st_dir.st_mode) ? -ENOTDIR : 0;
 	if (rc < 0) {
 		ec_startup_open_failed(&st, dir, rc);
-		complain_startup(&st);
+		ec_cli_complain_startup(&st);
 		goto out;
 	}
 	if (o->ttl_rules && read_rules(o->ttl_rules, &rules) < 0)
@@ -116,7 +115,7 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 	if (ec_startup_read_salt(&st) == -ENOMEM)
 		ec_oom();
 	if (st.failed || ec_startup_read_secrets(&st, for_put) < 0) {
-		complain_startup(&st);
+		ec_cli_complain_startup(&st);
 		goto out;
 	}
 	memset(&co, 0, sizeof(co));
@@ -135,7 +134,7 @@ int ec_cli_open(const struct ec_opts *o, bool for_put, struct ec_cache **out)
 	rc = ec_cache_open(&co, &st.secrets, out);	/* releases secrets */
 	if (rc < 0) {
 		ec_startup_open_failed(&st, dir, rc);
-		complain_startup(&st);
+		ec_cli_complain_startup(&st);
 		goto out;
 	}
 	ret = 0;

@@ -105,18 +105,6 @@ static int check_rekey_options(const struct ec_opts *o)
 	return 0;
 }
 
-static void complain_startup(const struct ec_startup *st)
-{
-	size_t n = ec_startup_message(st, NULL, 0);
-	char *msg = malloc(n + 1);
-
-	if (!msg)
-		ec_oom();
-	ec_startup_message(st, msg, n + 1);
-	ec_complain("%s", msg);
-	free(msg);
-}
-
 /* The new cache: opened (its keys derived) in a thread of its own while
  * the old keys are derived, so that both derivations run at once. */
 struct new_cache {
@@ -157,7 +145,7 @@ static int read_new(const struct ec_opts *o, struct new_cache *n)
 	if (ec_startup_read_salt(st) == -ENOMEM)
 		ec_oom();
 	if (st->failed || ec_startup_read_secrets(st, false) < 0) {
-		complain_startup(st);
+		ec_cli_complain_startup(st);
 		return EXIT_CONFIG;
 	}
 	memset(&n->co, 0, sizeof(n->co));
@@ -210,7 +198,7 @@ static int open_both(struct ec_opts *o, struct new_cache *n,
 		ec_oom();
 	if (n->rc < 0) {
 		ec_startup_open_failed(&n->st, n->co.dir, n->rc);
-		complain_startup(&n->st);
+		ec_cli_complain_startup(&n->st);
 		return EXIT_CONFIG;
 	}
 	return 0;
