@@ -395,6 +395,14 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 	} else {
 		err = ec_handle_open(fs, h, id, &want, fi->flags);
+		if (err == -ENOENT && fs->net)
+			/* On a shared store the name looked up a moment ago
+			 * can be gone for an instant while another client
+			 * renames a new version over it: ESTALE has the
+			 * kernel look the name up again and retry the open
+			 * once (creating the file for O_CREAT), as it does for
+			 * an NFS client's stale handle. */
+			err = -ESTALE;
 		if (err)
 			goto fail;
 		if (wr && (fi->flags & O_TRUNC))
