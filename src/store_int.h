@@ -4,6 +4,8 @@
  *
  *   store.c        ids and paths, reads, the atomic save, renames,
  *                  listing and walking entries
+ *   store_stat.c   stat of an entry or a directory (O_PATH parents,
+ *                  retried on ESTALE)
  *   store_tidy.c   temp files (walked, swept, removed) and removing an
  *                  entry only while it is the version that was judged
  */
@@ -27,6 +29,13 @@ int ec_store_open_dir(const struct ec_store *s, const char *reldir);
  * (with the suffix when is_entry).  The parent's fd or -EC_EID/-errno. */
 int ec_store_open_parent(const struct ec_store *s, const char *path,
 			 bool is_entry, char name[NAME_MAX + 1]);
+
+/* The name of path's last component leaf in its directory into name:
+ * its entry file's (leaf + suffix; -ENAMETOOLONG when it won't fit,
+ * -EC_EID when that is a temp file's name) when is_entry, else leaf
+ * itself.  0 or -errno.  Does no I/O. */
+int ec_store_leaf_name(const struct ec_store *s, const char *leaf,
+		       bool is_entry, char name[NAME_MAX + 1]);
 
 /* A fresh temp name of the new form into buf; 0 or -errno. */
 int ec_store_temp_name(char buf[EC_STORE_TMP_NAME_SIZE]);
