@@ -9,7 +9,9 @@
  *               be cached), nodes for what a lookup or listing found
  *   inval.c     invalidation: the inotify callback, the notifier thread
  *   handle.c    open files: snapshots, live readers, write buffers, saves
- *   ops_read.c  lookup, forget, getattr, open, read, readdir, statfs
+ *   ops_read.c  lookup, forget, getattr, open, read, statfs
+ *   ops_dir.c   opendir, readdir(plus), releasedir: listing snapshots,
+ *               the helper threads that load their metadata ahead
  *   ops_write.c write, flush, release, fsync, setattr, create, mkdir,
  *               unlink, rmdir (and the refused ops)
  *   ops_rename.c rename

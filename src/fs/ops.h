@@ -1,7 +1,8 @@
 /*
  * ops: the FUSE low-level handlers, gathered into one struct
  * fuse_lowlevel_ops in main.c.  ops_read.c holds the read side,
- * ops_write.c the write side, xattr.c the extended attributes.
+ * ops_dir.c the directory listings, ops_write.c the write side, xattr.c
+ * the extended attributes.
  */
 #ifndef EC_FS_OPS_H
 #define EC_FS_OPS_H
