@@ -1,6 +1,7 @@
 /*
  * cache_int: what the files of the cache module share (cache.c, the small
- * envelopes and everything else; cache_stream.c, the big ones).
+ * envelopes and everything else; cache_rules.c, the TTL rules, expiry,
+ * verdicts and their words; cache_stream.c, the big envelopes).
  * Internal: only src/cache*.c include it.
  */
 #ifndef EC_CACHE_INT_H
