@@ -9,7 +9,8 @@
  *   output.c    one-line errors, writing stdout, the summary line
  *   progress.c  the progress line on a terminal
  *   options.c   the option table, parsing and checking argv
- *   open.c      opening the cache, ids from argv and stdin, scanning
+ *   open.c      opening the cache, ids from argv and stdin (and the
+ *               prologue and epilogue of a batch over them), scanning
  *
  * The contract (commands, options, output, exit codes) is man/enccache.1.
  * Every error is reported once, as one line on stderr starting with
@@ -317,6 +318,17 @@ int ec_cli_ids(struct ec_opts *o, int argc, char **args,
 	       struct ec_idlist *out);
 void ec_idlist_add(struct ec_idlist *l, const char *id);
 void ec_idlist_release(struct ec_idlist *l);
+
+/* A command over a batch of ids, one JSON line each (rm, exists): the
+ * ids (ec_cli_ids()) into ids, the cache opened into *c, w started on
+ * out (empty) for the lines.  0, or an exit code (reported) with ids
+ * released and *c NULL.  Then ec_cli_batch_end() closes the lines and,
+ * with --json, writes out: 0 or an exit code; release out, *c and ids. */
+int ec_cli_batch_begin(struct ec_opts *o, int argc, char **args,
+		       struct ec_idlist *ids, struct ec_cache **c,
+		       struct ec_jw *w, struct ec_buf *out);
+int ec_cli_batch_end(const struct ec_opts *o, struct ec_jw *w,
+		     struct ec_buf *out);
 
 /* ec_scan_list() with its error reported ("cannot list ..."); 0 or an
  * exit code. */

@@ -367,29 +367,21 @@ int ec_cmd_exists(struct ec_opts *o, int argc, char **args)
 	struct exist x;
 	int ret;
 
-	ret = ec_cli_ids(o, argc, args, &ids);
+	memset(&x, 0, sizeof(x));
+	ret = ec_cli_batch_begin(o, argc, args, &ids, &c, &x.w, &out);
 	if (ret)
 		return ret;
-	ret = ec_cli_open(o, false, &c);
-	if (ret)
-		goto out;
-	memset(&x, 0, sizeof(x));
 	x.o = o;
 	x.c = c;
 	x.ids = &ids;
 	x.now = ec_clock_now_us();
 	x.all = true;
-	ec_jw_init(&x.w, &out);
-	ec_jw_open_lines(&x.w);
 	if (ec_cli_load(o, c, (const char *const *)ids.ids, ids.n, 0, x.now,
 			exists_cb, &x) < 0)
 		ec_oom();
-	ec_jw_close(&x.w);
-	ec_buf_addc(&out, '\n');
-	ret = o->json ? ec_flush_stdout(out.p, out.len) : 0;
+	ret = ec_cli_batch_end(o, &x.w, &out);
 	if (!ret && !x.all)
 		ret = EXIT_INVALID;
-out:
 	ec_buf_release(&out);
 	ec_cache_free(c);
 	ec_idlist_release(&ids);

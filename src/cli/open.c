@@ -285,6 +285,36 @@ int ec_cli_ids(struct ec_opts *o, int argc, char **args,
 	return rc;
 }
 
+int ec_cli_batch_begin(struct ec_opts *o, int argc, char **args,
+		       struct ec_idlist *ids, struct ec_cache **c,
+		       struct ec_jw *w, struct ec_buf *out)
+{
+	int ret;
+
+	*c = NULL;
+	ret = ec_cli_ids(o, argc, args, ids);
+	if (ret)
+		return ret;
+	ret = ec_cli_open(o, false, c);
+	if (ret) {
+		ec_cache_free(*c);
+		*c = NULL;
+		ec_idlist_release(ids);
+		return ret;
+	}
+	ec_jw_init(w, out);
+	ec_jw_open_lines(w);
+	return 0;
+}
+
+int ec_cli_batch_end(const struct ec_opts *o, struct ec_jw *w,
+		     struct ec_buf *out)
+{
+	ec_jw_close(w);
+	ec_buf_addc(out, '\n');
+	return o->json ? ec_flush_stdout(out->p, out->len) : 0;
+}
+
 /* ---- many entries ------------------------------------------------------ */
 
 int ec_cli_list(const struct ec_opts *o, const struct ec_cache *c,

@@ -39,14 +39,9 @@ int ec_cmd_rm(struct ec_opts *o, int argc, char **args)
 	size_t i;
 	int ret;
 
-	ret = ec_cli_ids(o, argc, args, &ids);
+	ret = ec_cli_batch_begin(o, argc, args, &ids, &c, &w, &out);
 	if (ret)
 		return ret;
-	ret = ec_cli_open(o, false, &c);
-	if (ret)
-		goto out;
-	ec_jw_init(&w, &out);
-	ec_jw_open_lines(&w);
 	for (i = 0; i < ids.n; i++) {
 		const char *why;
 		int rc = rm_one(c, ids.ids[i], &why);
@@ -61,11 +56,7 @@ int ec_cmd_rm(struct ec_opts *o, int argc, char **args)
 		ec_jw_str(&w, why);
 		ec_jw_close(&w);
 	}
-	ec_jw_close(&w);
-	ec_buf_addc(&out, '\n');
-	if (o->json)
-		ret = ec_worse(ret, ec_flush_stdout(out.p, out.len));
-out:
+	ret = ec_worse(ret, ec_cli_batch_end(o, &w, &out));
 	ec_buf_release(&out);
 	ec_cache_free(c);
 	ec_idlist_release(&ids);
