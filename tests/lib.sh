@@ -130,6 +130,40 @@ with open(sys.argv[1], "wb") as f:
     f.write(data)' "$1" "$2" "$3"
 }
 
+# interop_setup SALT BIGSEED SMALLSEED: what c_to_py.sh and py_to_c.sh
+# start from.  D, an empty 0700 cache dir; secrets "default" and "intl"
+# (a non-ASCII password); the salt SALT (printf escapes ok); S and C, the
+# options naming them (C with --dir "$D").  In $T/in: nuls (NULs and
+# high bytes), empty, big (3 MiB from BIGSEED), small (1000 bytes from
+# SMALLSEED) and x.
+interop_setup() {
+	D=$T/cache
+	mkdir -m 700 "$D"
+	make_secrets "$T/secrets.json" default "pw-default-1" \
+		intl "pässwörd €uro 日本 😀"
+	make_salt "$T/salt" "$1"
+	S=(--secrets "$T/secrets.json" --salt-file "$T/salt")
+	C=(--dir "$D" "${S[@]}")
+	mkdir "$T/in"
+	printf 'a\000b\000\000c\n\377\376\000' >"$T/in/nuls"
+	: >"$T/in/empty"
+	gen_bytes "$T/in/big" 3145728 "$2"
+	gen_bytes "$T/in/small" 1000 "$3"
+	printf 'x' >"$T/in/x"
+}
+
+# plist_of TAGGED FILE: the bytes ecref stores for the tagged JSON object
+# TAGGED ({"$data": ...}, {"$date": ...}): a binary plist, keys sorted.
+plist_of() {
+	py 'import json, plistlib, sys
+sys.path.insert(0, sys.argv[1])
+import ecref
+obj = ecref.from_tagged(json.loads(sys.argv[2]))
+with open(sys.argv[3], "wb") as f:
+    f.write(plistlib.dumps(obj, fmt=plistlib.FMT_BINARY, sort_keys=True))
+' "$(dirname "$ECREF_PY")" "$1" "$2"
+}
+
 # --- checks ----------------------------------------------------------------
 
 # tree_sum DIR: one line per path: type, mode, size, mtime, content hash.

@@ -5,32 +5,13 @@
 require_python
 require_cli
 
-D=$T/cache
-mkdir -m 700 "$D"
-make_secrets "$T/secrets.json" default "pw-default-1" \
-	intl "pässwörd €uro 日本 😀"
-make_salt "$T/salt" '\000\377c2py salt\n'
-S=(--secrets "$T/secrets.json" --salt-file "$T/salt")
-C=(--dir "$D" "${S[@]}")
-
-# --- the data --------------------------------------------------------------
-mkdir "$T/in"
-printf 'a\000b\000\000c\n\377\376\000' >"$T/in/nuls"
-: >"$T/in/empty"
-gen_bytes "$T/in/big" 3145728 3
-gen_bytes "$T/in/small" 1000 4
-printf 'x' >"$T/in/x"
+# --- the cache and the data --------------------------------------------------
+interop_setup '\000\377c2py salt\n' 3 4
 printf 'second version\n' >"$T/in/v2"
 OBJ='{"name": "Z\u00fcrich", "ints": [0, -1, 9223372036854775807],
  "real": 2.5, "yes": true, "blob": {"$data": "AAEC"},
  "when": {"$date": "2025-12-31T23:59:59Z"}, "nested": {"l": [[], {}]}}'
-py 'import json, plistlib, sys
-sys.path.insert(0, sys.argv[1])
-import ecref
-obj = ecref.from_tagged(json.loads(sys.argv[2]))
-with open(sys.argv[3], "wb") as f:
-    f.write(plistlib.dumps(obj, fmt=plistlib.FMT_BINARY, sort_keys=True))
-' "$(dirname "$ECREF_PY")" "$OBJ" "$T/in/obj"
+plist_of "$OBJ" "$T/in/obj"
 
 # Quotes, backslash, slash, non-ASCII, astral (a surrogate pair in JSON),
 # tab, newline, a control character and DEL.

@@ -4,35 +4,16 @@
 require_python
 require_cli
 
-D=$T/cache
-mkdir -m 700 "$D"
-make_secrets "$T/secrets.json" default "pw-default-1" \
-	intl "pässwörd €uro 日本 😀"
-make_salt "$T/salt" '\000\377py2c salt\n'
-S=(--secrets "$T/secrets.json" --salt-file "$T/salt")
-C=(--dir "$D" "${S[@]}")
-
-# --- the data --------------------------------------------------------------
-mkdir "$T/in"
-printf 'a\000b\000\000c\n\377\376\000' >"$T/in/nuls"
-: >"$T/in/empty"
-gen_bytes "$T/in/big" 3145728 1
-gen_bytes "$T/in/small" 1000 2
-printf 'x' >"$T/in/x"
+# --- the cache and the data --------------------------------------------------
+interop_setup '\000\377py2c salt\n' 1 2
 OBJ='{"name": "Z\u00fcrich \u2603", "empty": "", "nul": "a\u0000b",
  "ints": [0, 1, -2, 255, 65536, 9223372036854775807, -9223372036854775808],
  "reals": [3.5, -0.0, 1e-300, 1.7976931348623157e308, 0.1],
  "yes": true, "no": false, "blob": {"$data": "AAECAwT/"},
  "when": {"$date": "2026-02-07T12:00:00Z"},
  "nested": {"list": [{"deep": [[], {}]}, "s", 7], "z": {"$data": ""}}}'
-# The bytes ecref stores for OBJ: a binary plist with sorted keys.
-py 'import json, plistlib, sys
-sys.path.insert(0, sys.argv[1])
-import ecref
-obj = ecref.from_tagged(json.loads(sys.argv[2]))
-with open(sys.argv[3], "wb") as f:
-    f.write(plistlib.dumps(obj, fmt=plistlib.FMT_BINARY, sort_keys=True))
-' "$(dirname "$ECREF_PY")" "$OBJ" "$T/in/obj"
+# The bytes ecref stores for OBJ.
+plist_of "$OBJ" "$T/in/obj"
 
 COMMENT='daily "refresh" \ ü/€ 😀 <tab>	end'
 VALIDASOF='2026-01-01T00:00:00.500000-05:00'
