@@ -130,6 +130,45 @@ with open(sys.argv[1], "wb") as f:
     f.write(data)' "$1" "$2" "$3"
 }
 
+# readme_examples README OUT [SKIP]: the README's commands into OUT: every
+# line of an indented block that starts with "$ ", with its "> "
+# continuation lines; those the regular expression SKIP finds are left out.
+readme_examples() {
+	py 'import re, sys
+out = []
+for line in open(sys.argv[1], encoding="utf-8"):
+    if line.startswith("    $ "):
+        out.append(line[6:])
+    elif line.startswith("    > ") and out:
+        out[-1] += line[6:]
+skip = sys.argv[3]
+keep = [c for c in out if not (skip and re.search(skip, c))]
+open(sys.argv[2], "w").write("".join(keep))' "$1" "$2" "${3:-}"
+}
+
+# man_examples PAGE OUT OPEN CLOSE [PROMPT]: the lines of the blocks from
+# OPEN to CLOSE (.EX/.EE, .nf/.fi) in the man page PAGE's EXAMPLES into
+# OUT, roff escapes undone; with PROMPT, only the lines that start with
+# it, without it.
+man_examples() {
+	py 'import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+sect = text.split("\n.SH EXAMPLES\n", 1)[1].split("\n.SH ", 1)[0]
+start, end, prompt = sys.argv[3], sys.argv[4], sys.argv[5]
+out = []
+for block in re.findall("^" + re.escape(start) + "\n(.*?)^" +
+                        re.escape(end) + "$", sect, re.M | re.S):
+    for line in block.splitlines():
+        if not line.startswith(prompt):
+            continue
+        line = line[len(prompt):]
+        for a, b in ((r"\-", "-"), (r"\(aq", "\x27"), (r"\(dq", "\""),
+                     (r"\&", ""), (r"\e", "\\")):
+            line = line.replace(a, b)
+        out.append(line)
+open(sys.argv[2], "w").write("\n".join(out) + "\n")' "$1" "$2" "$3" "$4" "${5:-}"
+}
+
 # interop_setup SALT BIGSEED SMALLSEED: what c_to_py.sh and py_to_c.sh
 # start from.  D, an empty 0700 cache dir; secrets "default" and "intl"
 # (a non-ASCII password); the salt SALT (printf escapes ok); S and C, the

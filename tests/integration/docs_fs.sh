@@ -31,28 +31,11 @@ gpgconf --kill gpg-agent 2>/dev/null || :; rm -rf "$GNUPGHOME"
 _lib_cleanup $_rc' EXIT
 
 # The README's examples: "$ " lines, "> " continuations.
-py 'import sys
-out = []
-for line in open(sys.argv[1], encoding="utf-8"):
-    if line.startswith("    $ "):
-        out.append(line[6:])
-    elif line.startswith("    > ") and out:
-        out[-1] += line[6:]
-open(sys.argv[2], "w").write("".join(out))' "$README" "$T/readme.sh"
+readme_examples "$README" "$T/readme.sh"
 [ "$(grep -c . "$T/readme.sh")" -ge 10 ] ||
 	fail "README: too few examples found: $(cat "$T/readme.sh")"
 # The man page's: .nf/.fi blocks of EXAMPLES, roff escapes undone.
-py 'import re, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-sect = text.split("\n.SH EXAMPLES\n", 1)[1].split("\n.SH ", 1)[0]
-out = []
-for block in re.findall(r"^\.nf\n(.*?)^\.fi$", sect, re.M | re.S):
-    for line in block.splitlines():
-        for a, b in ((r"\-", "-"), (r"\(aq", "\x27"), (r"\(dq", "\""),
-                     (r"\&", ""), (r"\e", "\\")):
-            line = line.replace(a, b)
-        out.append(line)
-open(sys.argv[2], "w").write("\n".join(out) + "\n")' "$MAN" "$T/man.sh"
+man_examples "$MAN" "$T/man.sh" .nf .fi
 grep -q '^enccachefs ' "$T/man.sh" || fail "enccachefs(1): no example found"
 ! grep -q '\\[(f]' "$T/man.sh" || fail "enccachefs(1): a roff escape is left: $(cat "$T/man.sh")"
 

@@ -18,20 +18,13 @@ README=$top_srcdir/README
 MAN=$top_srcdir/man/enccache.1
 
 # --- the README ------------------------------------------------------------
+readme_examples "$README" "$T/readme.sh" '^(enccachefs|fusermount3) |~/mnt/ec/'
 py 'import re, sys
-out = []
 for line in open(sys.argv[1], encoding="utf-8"):
-    if line.startswith("    $ "):
-        out.append(line[6:])
-    elif line.startswith("    > ") and out:
-        out[-1] += line[6:]
-    else:
-        m = re.match(r"    (\S+ ){5} *(enccache .*)$", line)
-        if m:
-            cron = m.group(2) + "\n"
-keep = [c for c in out if not re.match(r"(enccachefs|fusermount3) ", c)
-        and "~/mnt/ec/" not in c]
-open(sys.argv[2], "w").write("".join(keep) + cron)' "$README" "$T/readme.sh"
+    m = re.match(r"    (\S+ ){5} *(enccache .*)$", line)
+    if m:
+        cron = m.group(2) + "\n"
+open(sys.argv[2], "a").write(cron)' "$README" "$T/readme.sh"
 grep -q '^enccache prune --dry-run$' "$T/readme.sh" &&
 	grep -q '^enccache export --format jsonl' "$T/readme.sh" &&
 	grep -q '^enccache --quiet prune --max-size 2G$' "$T/readme.sh" &&
@@ -39,20 +32,7 @@ grep -q '^enccache prune --dry-run$' "$T/readme.sh" &&
 	fail "README: the enccache examples were not found: $(cat "$T/readme.sh")"
 
 # --- enccache(1) -------------------------------------------------------------
-py 'import re, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-sect = text.split("\n.SH EXAMPLES\n", 1)[1].split("\n.SH ", 1)[0]
-out = []
-for block in re.findall(r"^\.EX\n(.*?)^\.EE$", sect, re.M | re.S):
-    for line in block.splitlines():
-        if not line.startswith("$ "):
-            continue
-        line = line[2:]
-        for a, b in ((r"\-", "-"), (r"\(aq", "\x27"), (r"\(dq", "\""),
-                     (r"\&", ""), (r"\e", "\\")):
-            line = line.replace(a, b)
-        out.append(line)
-open(sys.argv[2], "w").write("\n".join(out) + "\n")' "$MAN" "$T/man.sh"
+man_examples "$MAN" "$T/man.sh" .EX .EE '$ '
 [ "$(grep -c '^enccache ' "$T/man.sh")" -ge 15 ] ||
 	fail "enccache(1): too few examples found: $(cat "$T/man.sh")"
 ! grep -q '\\[(f]' "$T/man.sh" || fail "enccache(1): a roff escape is left: $(cat "$T/man.sh")"
