@@ -28,6 +28,7 @@ static const struct {
 	[EC_FSSTAT_FAILED_SAVES] = { NULL, "failed_saves" },
 	[EC_FSSTAT_BYTES_READ] = { NULL, "bytes_read" },
 	[EC_FSSTAT_BYTES_WRITTEN] = { NULL, "bytes_written" },
+	[EC_FSSTAT_ENVELOPE_READS] = { NULL, "envelope_reads" },
 };
 
 const char *ec_fsstats_name(enum ec_fsstat i)

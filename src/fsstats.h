@@ -7,7 +7,7 @@
  *    "hidden": {"stale": N, "salt-mismatch": N, "unknown-key": N,
  *               "corrupt": N, "tampered": N},
  *    "decryptions": N, "saves": N, "failed_saves": N,
- *    "bytes_read": N, "bytes_written": N}
+ *    "bytes_read": N, "bytes_written": N, "envelope_reads": N}
  *
  * N: non-negative integers.  Readers accept the members in any order,
  * missing ones (an older daemon) and extra ones (a newer daemon).  The
@@ -35,6 +35,7 @@ enum ec_fsstat {
 	EC_FSSTAT_FAILED_SAVES,
 	EC_FSSTAT_BYTES_READ,
 	EC_FSSTAT_BYTES_WRITTEN,
+	EC_FSSTAT_ENVELOPE_READS,	/* envelopes read from the cache dir */
 	EC_FSSTAT_N
 };
 

@@ -113,6 +113,9 @@ static const struct {
 				   "Bytes read from entries" SINCE },
 	[EC_FSSTAT_BYTES_WRITTEN] = { "enccachefs_written_bytes_total",
 				      "Bytes written to entries" SINCE },
+	[EC_FSSTAT_ENVELOPE_READS] = { "enccachefs_envelope_reads_total",
+				       "Envelopes read from the cache "
+				       "directory" SINCE },
 };
 
 static void mount_prometheus(const char *mnt, const struct ec_fsstats *s,

@@ -99,6 +99,7 @@ static int judge_entry(struct judge *j, const struct ec_store_name *it)
 	int err;
 
 	err = ec_cache_load(j->fs->cache, it->path, 0, j->now, &e);
+	ecfs_count(&j->fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
 	if (err == -ENOENT)
 		return 0;	/* gone meanwhile */
 	if (err) {

@@ -39,7 +39,11 @@
  * its envelope changes; fs->gen counts outside changes, and a reply
  * computed while one was being handled is sent with zero timeouts, so an
  * invalidation is never overtaken by a stale reply.  cache_timeout=0 turns
- * all kernel caching (and inotify) off.
+ * all kernel caching (and inotify) off.  A reader's open of the version
+ * its node knows checks it by one stat when its bytes were read settled
+ * (EC_SETTLE_US after its ctime: handle.c) and the kernel holds its
+ * pages, or its content was decrypted a moment ago; else by reading the
+ * envelope and comparing its digest.  Nothing is decrypted either way.
  *
  * On a shared backing store (fs->net: a network or FUSE file system, or
  * net_timeout= given) other machines' changes raise no inotify event:

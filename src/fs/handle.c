@@ -115,6 +115,19 @@ static void adopt(struct handle *h, uint8_t *content, size_t len)
 }
 
 /*
+ * Whether version k, read at read_us, is known by its stat alone: an
+ * envelope rewritten in place keeps its inode and may keep its size, and
+ * a file system stamps times from a clock that ticks coarsely (a jiffy;
+ * a second on some), so a write within the tick of k's ctime may leave
+ * the stat unchanged.  Once the ctime is EC_SETTLE_US older than the
+ * read, any later write stamps a later ctime, and the stat tells.
+ */
+static bool settled(const struct ec_fsmeta_key *k, int64_t read_us)
+{
+	return read_us - k->ctime_ns / 1000 >= EC_SETTLE_US;
+}
+
+/*
  * A big envelope (EC_STREAM_MIN bytes and more): loaded now, in one
  * pass through the core, and its content adopted, so that it is never in
  * memory twice (no envelope kept for later).  Another version than want
@@ -129,18 +142,21 @@ static int read_big(struct ecfs *fs, struct handle *h, const char *id,
 	uint8_t *content = NULL;
 	size_t clen = 0;
 	struct stat st;
+	int64_t now;
 	bool had;
 	int err;
 
 	had = ec_fsmeta_get(fs->meta, want, &known);
 	/* Decrypted a moment ago, at its lookup (recent.h)?  Its version
-	 * is checked by the file's identity and the tag known of it. */
-	if (had && fs->contents && ec_store_stat_entry(fs->store, id,
-						       &st) == 0) {
+	 * is checked by the file's identity, when settled, and the tag
+	 * known of it. */
+	now = ec_clock_now_us();
+	if (had && fs->contents && settled(want, now - EC_RECENT_US) &&
+	    ec_store_stat_entry(fs->store, id, &st) == 0) {
 		ec_fsmeta_key_of(&got, &st);
 		if (ec_fsmeta_key_equal(want, &got) &&
-		    ec_recent_take(fs->contents, want, known.digest,
-				   ec_clock_now_us(), &content, &clen)) {
+		    ec_recent_take(fs->contents, want, known.digest, now,
+				   &content, &clen)) {
 			*mi = known;
 			h->other = false;
 			adopt(h, content, clen);
@@ -162,17 +178,41 @@ static int read_big(struct ecfs *fs, struct handle *h, const char *id,
 	return 0;
 }
 
+/* h read version k's bytes, at h->opened_us or later: when they were
+ * settled then, k's stat alone tells it from now on. */
+static void note_settled(struct ecfs *fs, struct handle *h,
+			 const struct ec_fsmeta_key *k)
+{
+	struct node *n = h->node;
+
+	if (!settled(k, h->opened_us))
+		return;
+	pthread_mutex_lock(&fs->lock);
+	if (ec_fsmeta_key_equal(&n->key, k))
+		n->settled = true;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void ec_handle_read_end(struct ecfs *fs, struct handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	h->node->pages_full = true;
+	h->node->pages_digest = h->digest;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 /*
- * On a shared store every read of an envelope is a round trip to its
- * server, a stat most often not (the client caches attributes).  A
- * snapshot of the version its node knows, as one stat shows it, is
- * opened without reading it when its content is at hand (decrypted a
- * moment ago) or the kernel most likely holds its pages (this version,
- * with the digest fsmeta knows, was read to its end before); the first
- * read that reaches us reads the envelope then (unread_load).  fsmeta
- * knows no version there that may have been read stale (present.c,
- * EC_NET_SETTLE_US).  *mi as fsmeta knows it; 1 when the envelope is to
- * be read now.
+ * Every read of an envelope costs syscalls (a round trip to its server
+ * on a shared store), a stat fewer (the network client caches
+ * attributes).  A snapshot of the version its node knows, as one stat
+ * shows it, is opened without reading it when its content is at hand
+ * (decrypted a moment ago) or the kernel most likely holds its pages
+ * (this version, with the digest fsmeta knows, was read to its end
+ * before); the first read that reaches us reads the envelope then
+ * (unread_load).  Either only for a settled version (above), and on a
+ * shared store fsmeta knows no version that may have been read stale
+ * (present.c, EC_NET_SETTLE_US).  *mi as fsmeta knows it; 1 when the
+ * envelope is to be read now.
  */
 static int open_unread(struct ecfs *fs, struct handle *h, const char *id,
 		       const struct ec_fsmeta_key *want,
@@ -182,6 +222,7 @@ static int open_unread(struct ecfs *fs, struct handle *h, const char *id,
 	uint8_t *content = NULL;
 	size_t clen = 0;
 	struct stat st;
+	int64_t now;
 	bool full;
 
 	if ((uint64_t)want->size >= EC_STREAM_MIN ||
@@ -192,15 +233,18 @@ static int open_unread(struct ecfs *fs, struct handle *h, const char *id,
 	    !ec_fsmeta_get(fs->meta, want, mi))
 		return 1;
 	h->other = false;
-	if (fs->contents && ec_recent_take(fs->contents, want, mi->digest,
-					   ec_clock_now_us(), &content,
-					   &clen)) {
+	now = ec_clock_now_us();
+	/* A kept content was read EC_RECENT_US ago at most. */
+	if (fs->contents && settled(want, now - EC_RECENT_US) &&
+	    ec_recent_take(fs->contents, want, mi->digest, now, &content,
+			   &clen)) {
 		adopt(h, content, clen);
 		return 0;
 	}
 	pthread_mutex_lock(&fs->lock);
 	full = h->node->pages_full && !h->node->pages_old &&
-	       h->node->pages_digest == mi->digest;
+	       h->node->pages_digest == mi->digest &&
+	       (h->node->settled || fs->net);
 	pthread_mutex_unlock(&fs->lock);
 	if (!full)
 		return 1;
@@ -223,9 +267,11 @@ static int unread_load(struct ecfs *fs, struct handle *h)
 	pthread_mutex_lock(&fs->lock);
 	err = ec_node_path(h->node, id, sizeof(id));
 	pthread_mutex_unlock(&fs->lock);
-	if (!err)
+	if (!err) {
 		err = ec_store_read(fs->store, id, EC_STREAM_MIN - 1, &h->env,
 				    &h->envlen, &st);
+		ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
+	}
 	if (!err) {
 		ec_fsmeta_key_of(&got, &st);
 		if (!ec_fsmeta_key_equal(&h->version, &got) ||
@@ -263,7 +309,7 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 
 	free(h->env);
 	h->env = NULL;
-	if (fs->net && h->cached && !h->writable) {
+	if (h->cached && !h->writable) {
 		err = open_unread(fs, h, id, want, mi);
 		if (err <= 0)
 			return err;
@@ -272,9 +318,12 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 	 * refused by the read and loaded in a stream instead. */
 	if (trunc)
 		err = ec_store_stat_entry(fs->store, id, &st);
-	else
+	else {
 		err = ec_store_read(fs->store, id, EC_STREAM_MIN - 1, &h->env,
 				    &h->envlen, &st);
+		if (err != -EC_ETOOBIG)	/* a big one is read next */
+			ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
+	}
 	if (err == -EC_ETOOBIG)
 		return read_big(fs, h, id, want, mi);
 	/* A network file system's answer when another client renamed a
@@ -299,6 +348,8 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 	if (known && mi->digest == ec_fsmeta_digest(h->env, h->envlen)) {
 		h->version = got;	/* rendered on first use */
 		h->digest = mi->digest;
+		if (h->cached)
+			note_settled(fs, h, &got);
 		return 0;
 	}
 	ec_present_bytes(fs, id, h->env, h->envlen, &st, h->opened_us,
@@ -522,6 +573,15 @@ static bool known_meta(struct ecfs *fs, const struct save_target *t,
 	return *key && (cl < 0 || *comment);
 }
 
+
+/* The envelope a save replaces, as it is now (its key and comment). */
+static int load_current(struct ecfs *fs, const char *id, struct ec_entry *e)
+{
+	int err = ec_cache_load(fs->cache, id, 0, ec_clock_now_us(), e);
+
+	ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
+	return err;
+}
 /*
  * Encrypt data for t: an overwrite keeps the entry's key name and
  * comment (as shown: fsmeta knows them without reading the envelope
@@ -544,8 +604,7 @@ static int save_data(struct ecfs *fs, const struct save_target *t,
 	if (!t->pending && known_meta(fs, t, &kname, &kcomment)) {
 		o.key = kname;
 		o.comment = kcomment;
-	} else if (!t->pending &&
-	    ec_cache_load(fs->cache, t->id, 0, ec_clock_now_us(), &cur) == 0) {
+	} else if (!t->pending && load_current(fs, t->id, &cur) == 0) {
 		have_cur = true;
 		if (cur.state == EC_STATE_VALID) {
 			o.key = cur.env.key;

@@ -15,6 +15,11 @@
 #include "fs.h"
 #include "secure.h"
 
+/* How much older than the read of its bytes a version's ctime must be
+ * for its stat alone to tell it later (handle.c, settled()): longer than
+ * any clock tick file systems stamp times with (a second, on some). */
+#define EC_SETTLE_US 2000000
+
 /* The largest content a file open for writing may hold: it lives in
  * guarded memory once, so memory is the real bound (ENOMEM, EFBIG). */
 #define EC_WRITE_MAX ((size_t)16 << 30)
@@ -92,6 +97,11 @@ int ec_handle_open(struct ecfs *fs, struct handle *h, const char *id,
  * two versions. */
 int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 	__attribute__((warn_unused_result));
+
+/* A snapshot through the page cache (h->cached) was read to its end: the
+ * kernel likely holds its pages, and a later open of its version, when
+ * settled, needs no read of the envelope (node->pages_full). */
+void ec_handle_read_end(struct ecfs *fs, struct handle *h);
 
 /* h's content changed (h->lock held, or h not shared yet). */
 void ec_handle_changed(struct ecfs *fs, struct handle *h);

@@ -390,6 +390,7 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
 	n->info = *info;
 	n->pages_old = !was_pending;
 	n->pages_full = false;
+	n->settled = false;
 	return true;
 }
 

@@ -53,6 +53,9 @@ struct node {
 				   its end: the kernel likely holds its
 				   pages (an open on a shared store then
 				   reads nothing, handle.c), of content */
+	bool settled : 1;	/* this version's bytes were read settled,
+				   its stat alone tells it since
+				   (handle.c) */
 	unsigned nwriters;	/* open handles that may write */
 	unsigned ndirty;	/* of those, handles with unsaved changes */
 	unsigned ncached;	/* open handles that read through the page

@@ -448,10 +448,7 @@ void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_unlock(&h->lock);
 	if (h->cached && off >= 0 && (uint64_t)off + size >= len) {
 		/* Read to its end: its pages are likely all cached now. */
-		pthread_mutex_lock(&fs->lock);
-		h->node->pages_full = true;
-		h->node->pages_digest = h->digest;
-		pthread_mutex_unlock(&fs->lock);
+		ec_handle_read_end(fs, h);
 	}
 	ecfs_count(&fs->stats, EC_FSSTAT_BYTES_READ, size);
 	if (size && !src)

@@ -330,6 +330,7 @@ static int load_once(struct ecfs *fs, const char *id, int64_t now,
 
 	/* The core reads a big envelope in a stream (the plaintext once). */
 	err = ec_cache_load(fs->cache, id, EC_LOAD_DATA, now, &e);
+	ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
 	if (err)
 		return err;
 	ecfs_count(&fs->stats, EC_FSSTAT_DECRYPTIONS, 1);
@@ -604,6 +605,7 @@ struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
 			n->key = *key;
 			n->info = *mi;
 			n->pages_full = false;
+			n->settled = false;
 		}
 		return n;
 	}

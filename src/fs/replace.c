@@ -49,10 +49,12 @@ int ec_replace_prepare(struct ecfs *fs, const char *from, const char *to,
 
 	*rewritten = false;
 	err = ec_cache_load(fs->cache, to, EC_LOAD_DATA, now, &dst);
+	ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
 	if (err)
 		return 0;	/* gone meanwhile: a plain rename */
 	have_dst = true;
 	err = ec_cache_load(fs->cache, from, EC_LOAD_DATA, now, &src);
+	ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
 	if (err) {
 		err = 0;
 		goto out;

@@ -291,10 +291,12 @@ static int set_entry_xattr(struct ecfs *fs, struct node *n, enum xkind k,
 	pthread_mutex_lock(&fs->lock);
 	err = n->unlinked ? -ENOENT : ec_node_path(n, id, sizeof(id));
 	pthread_mutex_unlock(&fs->lock);
-	if (!err)
+	if (!err) {
 		err = ec_cache_load(fs->cache, id,
 				    k == XK_VALIDASOF ? EC_LOAD_DATA : 0,
 				    ec_clock_now_us(), &e);
+		ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
+	}
 	if (err) {
 		pthread_rwlock_unlock(&fs->ns);
 		return err == -EC_EID ? -ENOENT : err;
