@@ -18,9 +18,8 @@
 #include "error.h"
 #include "fernet.h"
 #include "secure.h"
-#include "unit.h"
+#include "unit_cache.h"
 
-#define FAST 1000	/* PBKDF2 iterations for caches made by the tests */
 
 static char *tmp;
 
@@ -31,46 +30,12 @@ static void mk_tmp(void)
 
 static void rm_tmp(void)
 {
-	ec_test_rm_rf(tmp);
-	free(tmp);
-	tmp = NULL;
+	ec_test_tmpdir_free(&tmp);
 }
 
 static const char *tpath(const char *rel)
 {
-	static char buf[4][PATH_MAX];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmp, rel);
-	return buf[k];
-}
-
-static void spit(const char *path, const char *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-static struct ec_cache *open_cache(const char *dir, const char *secrets_json,
-				   const char *salt, struct ec_ttl ttl,
-				   int64_t oldest)
-{
-	struct ec_cache_options o = {
-		.dir = dir, .salt = (const uint8_t *)salt,
-		.salt_len = strlen(salt), .ttl = ttl,
-		.oldest_valid_us = oldest, .iterations = FAST,
-	};
-	struct ec_secrets s;
-	struct ec_cache *c;
-
-	ck_assert_int_eq(ec_secrets_parse(secrets_json, strlen(secrets_json),
-					  &s), 0);
-	ck_assert_int_eq(ec_cache_open(&o, &s, &c), 0);
-	return c;
+	return ec_test_path(tmp, rel);
 }
 
 static struct ec_ttl inf(void)
@@ -206,8 +171,8 @@ static struct ec_cache *tc_cache;	/* secrets default+other, salt "s1" */
 static void states_setup(void)
 {
 	mk_tmp();
-	tc_cache = open_cache(tmp, SECRETS2, "s1", ec_ttl_default(),
-			      EC_TIME_NONE);
+	tc_cache = ec_test_cache(tmp, SECRETS2, "s1", ec_ttl_default(),
+				 EC_TIME_NONE);
 }
 
 static void states_teardown(void)
@@ -219,10 +184,7 @@ static void states_teardown(void)
 static void save_at(struct ec_cache *c, const char *id, const char *data,
 		    int64_t created)
 {
-	struct ec_save_options o = { .created_us = created };
-
-	ck_assert_int_eq(ec_cache_save(c, id, (const uint8_t *)data,
-				       strlen(data), &o), 0);
+	ec_test_save(c, id, data, strlen(data), created);
 }
 
 static enum ec_state state_of(struct ec_cache *c, const char *id,
@@ -329,7 +291,7 @@ START_TEST(test_oldest_valid)
 
 	save_at(tc_cache, "o1", "x", t0);
 	save_at(tc_cache, "o2", "x", t0 - 1);
-	c = open_cache(tmp, SECRETS2, "s1", inf(), t0);
+	c = ec_test_cache(tmp, SECRETS2, "s1", inf(), t0);
 	ck_assert_int_eq(state_of(c, "o1", t0, NULL), EC_STATE_VALID);
 	ck_assert_int_eq(state_of(c, "o2", t0, NULL), EC_STATE_STALE);
 	ec_cache_free(c);
@@ -342,20 +304,20 @@ START_TEST(test_salt_mismatch_and_unknown_key)
 	int reason;
 
 	save_at(tc_cache, "k", "x", EC_TIME_NONE);
-	c = open_cache(tmp, SECRETS2, "s2", inf(), EC_TIME_NONE);
+	c = ec_test_cache(tmp, SECRETS2, "s2", inf(), EC_TIME_NONE);
 	ck_assert_int_eq(state_of(c, "k", ec_clock_now_us(), &reason),
 			 EC_STATE_SALT_MISMATCH);
 	ck_assert_int_eq(reason, -EC_ESALT);
 	ec_cache_free(c);
-	c = open_cache(tmp, "{\"another\": \"pw-default\"}", "s1", inf(),
-		       EC_TIME_NONE);
+	c = ec_test_cache(tmp, "{\"another\": \"pw-default\"}", "s1", inf(),
+			  EC_TIME_NONE);
 	ck_assert_int_eq(state_of(c, "k", ec_clock_now_us(), &reason),
 			 EC_STATE_UNKNOWN_KEY);
 	ck_assert_int_eq(reason, -EC_EKEY);
 	ec_cache_free(c);
 	/* same key name, other password: authentication fails */
-	c = open_cache(tmp, "{\"default\": \"wrong\"}", "s1", inf(),
-		       EC_TIME_NONE);
+	c = ec_test_cache(tmp, "{\"default\": \"wrong\"}", "s1", inf(),
+			  EC_TIME_NONE);
 	ck_assert_int_eq(state_of(c, "k", ec_clock_now_us(), &reason),
 			 EC_STATE_TAMPERED);
 	ck_assert_int_eq(reason, -EC_EHMAC);
@@ -375,12 +337,12 @@ START_TEST(test_tampered_and_corrupt)
 	/* flip one token character in the middle */
 	tok = strstr(env, "\"encrypted\": \"") + 14;
 	tok[40] = tok[40] == 'A' ? 'B' : 'A';
-	spit(tpath("t.enc.json"), env, len);
+	ec_test_write(tpath("t.enc.json"), env, len);
 	ck_assert_int_eq(state_of(tc_cache, "t", now, &reason),
 			 EC_STATE_TAMPERED);
 	ck_assert_int_eq(reason, -EC_EHMAC);
 	tok[40] = '!';	/* not base64 */
-	spit(tpath("t.enc.json"), env, len);
+	ec_test_write(tpath("t.enc.json"), env, len);
 	ck_assert_int_eq(state_of(tc_cache, "t", now, &reason),
 			 EC_STATE_CORRUPT);
 	ck_assert_int_eq(reason, -EC_EBASE64);
@@ -388,18 +350,18 @@ START_TEST(test_tampered_and_corrupt)
 	env = ec_test_slurp(tpath("v.enc.json"), &len);
 	/* every prefix of an envelope (a half-written file) is corrupt */
 	for (i = 0; i < len; i++) {
-		spit(tpath("h.enc.json"), env, i);
+		ec_test_write(tpath("h.enc.json"), env, i);
 		ck_assert_int_eq(state_of(tc_cache, "h", now, NULL),
 				 EC_STATE_CORRUPT);
 	}
-	spit(tpath("h.enc.json"), env, len);
+	ec_test_write(tpath("h.enc.json"), env, len);
 	ck_assert_int_eq(state_of(tc_cache, "h", now, NULL), EC_STATE_VALID);
 	free(env);
-	spit(tpath("g.enc.json"), "\x00\xff garbage", 10);
+	ec_test_write(tpath("g.enc.json"), "\x00\xff garbage", 10);
 	ck_assert_int_eq(state_of(tc_cache, "g", now, &reason),
 			 EC_STATE_CORRUPT);
 	ck_assert_int_eq(reason, -EC_EJSON);
-	spit(tpath("f.enc.json"), "{\"key\": \"default\"}", 18);
+	ec_test_write(tpath("f.enc.json"), "{\"key\": \"default\"}", 18);
 	ck_assert_int_eq(state_of(tc_cache, "f", now, &reason),
 			 EC_STATE_CORRUPT);
 	ck_assert_int_eq(reason, -EC_EFIELD);
@@ -419,13 +381,13 @@ START_TEST(test_bad_payload_and_created_at)
 
 	ck_assert_int_eq(ec_secrets_parse(SECRETS2, strlen(SECRETS2), &s), 0);
 	ck_assert_int_eq(ec_keyring_derive(&kr, &s, (const uint8_t *)"s1", 2,
-					   FAST), 0);
+					   EC_TEST_ITERATIONS), 0);
 	ck_assert_int_eq(ec_fernet_seal(kr.keys[0].key,
 					(const uint8_t *)"not a plist", 11,
 					0, iv, &tok, &toklen), 0);
 	n = snprintf(buf, sizeof(buf), "{\"key\": \"default\", \"encrypted\": "
 		     "\"%s\"}", tok);
-	spit(tpath("p.enc.json"), buf, (size_t)n);
+	ec_test_write(tpath("p.enc.json"), buf, (size_t)n);
 	ck_assert_int_eq(state_of(tc_cache, "p", now, &reason),
 			 EC_STATE_CORRUPT);
 	ck_assert_int_eq(reason, -EC_EPLIST);
@@ -444,19 +406,19 @@ START_TEST(test_bad_payload_and_created_at)
 		n = snprintf(buf, sizeof(buf), "{\"key\": \"default\", %.*s",
 			     (int)(strchr(tokp + 14, '"') - tokp + 1), tokp);
 		buf[n++] = '}';
-		spit(tpath("nc.enc.json"), buf, (size_t)n);
+		ec_test_write(tpath("nc.enc.json"), buf, (size_t)n);
 		ck_assert_int_eq(state_of(tc_cache, "nc", now, NULL),
 				 EC_STATE_STALE);
-		c = open_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
+		c = ec_test_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
 		ck_assert_int_eq(state_of(c, "nc", now, NULL), EC_STATE_VALID);
 		ec_cache_free(c);
 		/* no created_at with oldest_valid set: still valid under
 		 * inf and an absolute expiry (FORMAT.md, Validity) */
-		c = open_cache(tmp, SECRETS2, "s1", inf(), now - 1000000);
+		c = ec_test_cache(tmp, SECRETS2, "s1", inf(), now - 1000000);
 		ck_assert_int_eq(state_of(c, "nc", now, NULL), EC_STATE_VALID);
 		ec_cache_free(c);
-		c = open_cache(tmp, SECRETS2, "s1", until(now + 1000000),
-			       now - 1000000);
+		c = ec_test_cache(tmp, SECRETS2, "s1", until(now + 1000000),
+				  now - 1000000);
 		ck_assert_int_eq(state_of(c, "nc", now, NULL), EC_STATE_VALID);
 		ck_assert_int_eq(state_of(c, "nc", now + 2000000, NULL),
 				 EC_STATE_STALE);
@@ -466,25 +428,25 @@ START_TEST(test_bad_payload_and_created_at)
 		n = snprintf(buf, sizeof(buf), "{\"key\": \"default\", "
 			     "\"created_at\": \"yesterday\", %.*s}",
 			     (int)(strchr(tokp + 14, '"') - tokp + 1), tokp);
-		spit(tpath("nc.enc.json"), buf, (size_t)n);
+		ec_test_write(tpath("nc.enc.json"), buf, (size_t)n);
 		ck_assert_int_eq(state_of(tc_cache, "nc", now, &reason),
 				 EC_STATE_CORRUPT);
 		ck_assert_int_eq(reason, -EC_ETIME);
 		/* ... nor with oldest_valid set, ... */
-		c = open_cache(tmp, SECRETS2, "s1", inf(), now - 1000000);
+		c = ec_test_cache(tmp, SECRETS2, "s1", inf(), now - 1000000);
 		ck_assert_int_eq(state_of(c, "nc", now, &reason),
 				 EC_STATE_CORRUPT);
 		ck_assert_int_eq(reason, -EC_ETIME);
 		ec_cache_free(c);
 		/* ... but valid where the module never reads it: a TTL
 		 * that never expires, an absolute expiry until it passes */
-		c = open_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
+		c = ec_test_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
 		ck_assert_int_eq(state_of(c, "nc", now, &reason),
 				 EC_STATE_VALID);
 		ck_assert_int_eq(reason, 0);
 		ec_cache_free(c);
-		c = open_cache(tmp, SECRETS2, "s1", until(now + 1000000),
-			       EC_TIME_NONE);
+		c = ec_test_cache(tmp, SECRETS2, "s1", until(now + 1000000),
+				  EC_TIME_NONE);
 		ck_assert_int_eq(state_of(c, "nc", now, NULL), EC_STATE_VALID);
 		ck_assert_int_eq(state_of(c, "nc", now + 2000000, NULL),
 				 EC_STATE_STALE);
@@ -540,13 +502,13 @@ START_TEST(test_save_errors)
 				       &o), -EC_EID);
 	ck_assert_int_eq(count_entries(), 0);
 	/* two secrets, none named "default": no default key */
-	c = open_cache(tmp, "{\"a\": \"1\", \"b\": \"2\"}", "s1", inf(),
-		       EC_TIME_NONE);
+	c = ec_test_cache(tmp, "{\"a\": \"1\", \"b\": \"2\"}", "s1", inf(),
+			  EC_TIME_NONE);
 	ck_assert_ptr_null(ec_cache_default_key(c));
 	ck_assert_int_eq(ec_cache_save(c, "x", (const uint8_t *)"d", 1, NULL),
 			 -EC_EKEY);
 	ec_cache_free(c);
-	c = open_cache(tmp, "{\"only\": \"1\"}", "s1", inf(), EC_TIME_NONE);
+	c = ec_test_cache(tmp, "{\"only\": \"1\"}", "s1", inf(), EC_TIME_NONE);
 	ck_assert_str_eq(ec_cache_default_key(c), "only");
 	ec_cache_free(c);
 	ck_assert_int_eq(count_entries(), 0);
@@ -558,7 +520,8 @@ START_TEST(test_open_errors)
 	struct ec_cache_options o = {
 		.dir = "/nonexistent", .salt = (const uint8_t *)"s",
 		.salt_len = 1, .ttl = ec_ttl_default(),
-		.oldest_valid_us = EC_TIME_NONE, .iterations = FAST,
+		.oldest_valid_us = EC_TIME_NONE,
+		.iterations = EC_TEST_ITERATIONS,
 	};
 	struct ec_secrets s;
 	struct ec_cache *c = (struct ec_cache *)1;
@@ -604,8 +567,8 @@ START_TEST(test_set_meta)
 	ck_assert_ptr_null(strstr(after, "comment"));
 	free(after);
 	/* a tampered envelope is not rewritten */
-	spit(tpath("bad.enc.json"), "{\"key\": \"default\", \"encrypted\": "
-	     "\"gAAAAAA\"}", 42);
+	ec_test_write(tpath("bad.enc.json"),
+		      "{\"key\": \"default\", \"encrypted\": \"gAAAAAA\"}", 42);
 	ck_assert_int_ne(ec_cache_set_meta(tc_cache, "bad", EC_META_COMMENT,
 					   "x", 0), 0);
 	after = ec_test_slurp(tpath("bad.enc.json"), NULL);
@@ -638,8 +601,8 @@ START_TEST(test_list)
 
 	save_at(tc_cache, "b/x", "1", EC_TIME_NONE);
 	save_at(tc_cache, "a", "1", 0);
-	spit(tpath("b/y.enc.json"), "{", 1);
-	spit(tpath("b/readme.txt"), "x", 1);
+	ec_test_write(tpath("b/y.enc.json"), "{", 1);
+	ec_test_write(tpath("b/readme.txt"), "x", 1);
 	ck_assert_int_eq(ec_cache_list(tc_cache, 0, ec_clock_now_us(),
 				       on_entry, &l), 0);
 	ck_assert_str_eq(l.text, "a=stale b/x=valid b/y=corrupt ");
@@ -700,7 +663,7 @@ static void drop_created_at(const char *id)
 	n = asprintf(&out, "{\"key\": \"default\", %.*s}",
 		     (int)(end - tok + 1), tok);
 	ck_assert_int_gt(n, 0);
-	spit(path, out, (size_t)n);
+	ec_test_write(path, out, (size_t)n);
 	free(out);
 	free(env);
 }
@@ -743,7 +706,7 @@ START_TEST(test_verdict_stale_texts)
 	save_at(tc_cache, "nc", "x", t0);
 	drop_created_at("nc");
 
-	c = open_cache(tmp, SECRETS2, "s1", inf(), t0);
+	c = ec_test_cache(tmp, SECRETS2, "s1", inf(), t0);
 	ck_assert_int_eq(ec_cache_oldest_valid(c), t0);
 	ck_assert_int_eq(ec_cache_ttl(c)->kind, EC_TTL_INFINITE);
 	expect_verdict(c, "o1", t0, t0 + 1, EC_STATE_VALID, 0, "");
@@ -754,7 +717,7 @@ START_TEST(test_verdict_stale_texts)
 	expect_verdict(c, "nc", t0, t0, EC_STATE_VALID, 0, "");
 	ec_cache_free(c);
 
-	c = open_cache(tmp, SECRETS2, "s1", zero, EC_TIME_NONE);
+	c = ec_test_cache(tmp, SECRETS2, "s1", zero, EC_TIME_NONE);
 	expect_verdict(c, "o1", t0, t0, EC_STATE_STALE, 0, "stale (ttl 0)");
 	expect_verdict(c, "nc", t0, t0, EC_STATE_STALE, 0, "stale (ttl 0)");
 	ec_cache_free(c);
@@ -764,7 +727,7 @@ START_TEST(test_verdict_stale_texts)
 		       "stale (no created_at)");
 
 	/* an absolute expiry: created_at does not matter */
-	c = open_cache(tmp, SECRETS2, "s1", at, EC_TIME_NONE);
+	c = ec_test_cache(tmp, SECRETS2, "s1", at, EC_TIME_NONE);
 	expect_verdict(c, "o1", t0, t0, EC_STATE_STALE, 0,
 		       "stale (expired 2000-01-01T00:00:00+00:00)");
 	expect_verdict(c, "nc", t0, t0, EC_STATE_STALE, 0,
@@ -779,7 +742,7 @@ START_TEST(test_verdict_stale_texts)
 
 	/* stale with no rule left to name (never expires, known created_at):
 	 * plain "stale" */
-	c = open_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
+	c = ec_test_cache(tmp, SECRETS2, "s1", inf(), EC_TIME_NONE);
 	memset(&e, 0, sizeof(e));
 	e.state = EC_STATE_STALE;
 	e.created_us = t0;
@@ -802,12 +765,12 @@ START_TEST(test_verdict_bad_states)
 
 	save_at(tc_cache, "k", "x", EC_TIME_NONE);
 	/* bad states keep their reason at any time */
-	c = open_cache(tmp, SECRETS2, "s2", inf(), EC_TIME_NONE);
+	c = ec_test_cache(tmp, SECRETS2, "s2", inf(), EC_TIME_NONE);
 	expect_verdict(c, "k", now, now, EC_STATE_SALT_MISMATCH, -EC_ESALT,
 		       "salt mismatch");
 	ec_cache_free(c);
-	c = open_cache(tmp, "{\"another\": \"pw-default\"}", "s1", inf(),
-		       EC_TIME_NONE);
+	c = ec_test_cache(tmp, "{\"another\": \"pw-default\"}", "s1", inf(),
+			  EC_TIME_NONE);
 	expect_verdict(c, "k", now, now + 1000000, EC_STATE_UNKNOWN_KEY,
 		       -EC_EKEY, "unknown key name 'default'");
 	ec_cache_free(c);
@@ -815,22 +778,22 @@ START_TEST(test_verdict_bad_states)
 	env = ec_test_slurp(tpath("k.enc.json"), &len);
 	tok = strstr(env, "\"encrypted\": \"") + 14;
 	tok[40] = tok[40] == 'A' ? 'B' : 'A';
-	spit(tpath("t.enc.json"), env, len);
+	ec_test_write(tpath("t.enc.json"), env, len);
 	expect_verdict(tc_cache, "t", now, now, EC_STATE_TAMPERED, -EC_EHMAC,
 		       "does not open with key 'default' (the wrong "
 		       "password, or tampered with)");
 	tok[40] = '!';
-	spit(tpath("t.enc.json"), env, len);
+	ec_test_write(tpath("t.enc.json"), env, len);
 	expect_verdict(tc_cache, "t", now, now, EC_STATE_CORRUPT, -EC_EBASE64,
 		       "corrupt: token is not valid base64");
 	free(env);
-	spit(tpath("g.enc.json"), "garbage", 7);
+	ec_test_write(tpath("g.enc.json"), "garbage", 7);
 	expect_verdict(tc_cache, "g", now, now, EC_STATE_CORRUPT, -EC_EJSON,
 		       "corrupt: not a JSON envelope (corrupt or half-written)");
 	env = ec_test_slurp(tpath("k.enc.json"), &len);
 	tok = strstr(env, "\"created_at\": \"") + 15;
 	memcpy(tok, "yesterday", 9);
-	spit(tpath("y.enc.json"), env, len);
+	ec_test_write(tpath("y.enc.json"), env, len);
 	expect_verdict(tc_cache, "y", now, now, EC_STATE_CORRUPT, -EC_ETIME,
 		       "corrupt: created_at is not an ISO-8601 date-time");
 	free(env);

@@ -17,18 +17,13 @@
 #include "rekey.h"
 #include "secure.h"
 #include "store.h"
-#include "unit.h"
+#include "unit_cache.h"
 
 static char *tmp;
 
 static const char *tpath(const char *rel)
 {
-	static char buf[4][PATH_MAX];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmp, rel);
-	return buf[k];
+	return ec_test_path(tmp, rel);
 }
 
 static bool exists(const char *path)
@@ -67,8 +62,7 @@ static void store_setup(void)
 static void store_teardown(void)
 {
 	ec_store_release(&st);
-	ec_test_rm_rf(tmp);
-	free(tmp);
+	ec_test_tmpdir_free(&tmp);
 }
 
 struct job {
@@ -173,17 +167,9 @@ static struct ec_cache *from, *to;
 
 static struct ec_cache *open_cache(const char *secrets, const char *salt)
 {
-	struct ec_cache_options o = {
-		.dir = tmp, .salt = (const uint8_t *)salt,
-		.salt_len = strlen(salt), .ttl = { EC_TTL_INFINITE, 0 },
-		.oldest_valid_us = EC_TIME_NONE, .iterations = 1000,
-	};
-	struct ec_secrets s;
-	struct ec_cache *c = NULL;
+	struct ec_ttl inf = { EC_TTL_INFINITE, 0 };
 
-	ck_assert_int_eq(ec_secrets_parse(secrets, strlen(secrets), &s), 0);
-	ck_assert_int_eq(ec_cache_open(&o, &s, &c), 0);
-	return c;
+	return ec_test_cache(tmp, secrets, salt, inf, EC_TIME_NONE);
 }
 
 static void cache_setup(void)
@@ -201,8 +187,7 @@ static void cache_teardown(void)
 	ec_cache_free(from);
 	ec_cache_free(to);
 	from = to = NULL;
-	ec_test_rm_rf(tmp);
-	free(tmp);
+	ec_test_tmpdir_free(&tmp);
 }
 
 static const struct ec_rekey_map to_renamed[] = { { "old", "renamed" } };

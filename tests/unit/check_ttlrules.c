@@ -19,7 +19,7 @@
 #include "secrets.h"
 #include "startup.h"
 #include "ttlrules.h"
-#include "unit.h"
+#include "unit_cache.h"
 
 #define SEC INT64_C(1000000)
 #define HOUR (3600 * SEC)
@@ -286,9 +286,7 @@ static void mk_tmp(void)
 
 static void rm_tmp(void)
 {
-	ec_test_rm_rf(tmp);
-	free(tmp);
-	tmp = NULL;
+	ec_test_tmpdir_free(&tmp);
 }
 
 /* A cache on tmp with a 5-day global TTL, oldest_valid oldest, and the
@@ -297,18 +295,12 @@ static struct ec_cache *open_with(const char *text, int64_t oldest)
 {
 	struct ec_ttl_rules rules;
 	struct ec_ttl_rules_error err;
-	struct ec_cache_options o = {
-		.dir = tmp, .salt = (const uint8_t *)"s", .salt_len = 1,
-		.ttl = ec_ttl_default(), .oldest_valid_us = oldest,
-		.iterations = 1000, .rules = &rules,
-	};
-	struct ec_secrets s;
 	struct ec_cache *c;
 
 	ck_assert_int_eq(ec_ttl_rules_parse(text, strlen(text), &rules,
 					    &err), 0);
-	ck_assert_int_eq(ec_secrets_parse(SECRETS, strlen(SECRETS), &s), 0);
-	ck_assert_int_eq(ec_cache_open(&o, &s, &c), 0);
+	c = ec_test_cache_rules(tmp, SECRETS, "s", ec_ttl_default(), oldest,
+				&rules);
 	ec_ttl_rules_release(&rules);	/* the cache has its own copy */
 	return c;
 }
@@ -316,11 +308,10 @@ static struct ec_cache *open_with(const char *text, int64_t oldest)
 static void save_at(struct ec_cache *c, const char *id, size_t len,
 		    int64_t created)
 {
-	struct ec_save_options o = { .created_us = created };
 	uint8_t *data = calloc(1, len ? len : 1);
 
 	ck_assert_ptr_nonnull(data);
-	ck_assert_int_eq(ec_cache_save(c, id, data, len, &o), 0);
+	ec_test_save(c, id, data, len, created);
 	free(data);
 }
 
@@ -484,11 +475,7 @@ END_TEST
 
 static void write_file(const char *path, const char *text)
 {
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs(text, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
+	ec_test_write(path, text, strlen(text));
 }
 
 START_TEST(test_startup_read_rules)

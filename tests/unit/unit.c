@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,32 @@ void ec_test_rm_rf(const char *path)
 	if (lstat(path, &st) < 0 && errno == ENOENT)
 		return;
 	ck_assert_int_eq(nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+void ec_test_tmpdir_free(char **dir)
+{
+	ec_test_rm_rf(*dir);
+	free(*dir);
+	*dir = NULL;
+}
+
+const char *ec_test_path(const char *dir, const char *rel)
+{
+	static char buf[4][PATH_MAX];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, rel);
+	return buf[k];
+}
+
+void ec_test_write(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_msg(f != NULL, "cannot create '%s'", path);
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
 }
 
 bool ec_test_forking(void)

@@ -39,6 +39,17 @@ char *ec_test_tmpdir(const char *name);
  * path is fine (rm -rf). */
 void ec_test_rm_rf(const char *path);
 
+/* ec_test_rm_rf(*dir), then free(*dir) and *dir = NULL: the teardown of
+ * ec_test_tmpdir(). */
+void ec_test_tmpdir_free(char **dir);
+
+/* "dir/rel" in one of four static buffers, taken in turn (so up to four
+ * may be used in one call); valid until the fourth call after. */
+const char *ec_test_path(const char *dir, const char *rel);
+
+/* A file at path (created or truncated) holding the len bytes at buf. */
+void ec_test_write(const char *path, const void *buf, size_t len);
+
 /* Whether tests run in forked children: CK_FORK=no in the environment
  * turns that off, as Check reads it (so an abort ends the whole run). */
 bool ec_test_forking(void);
