@@ -8,7 +8,8 @@
  *               attributes, xattrs, reply timeouts (whether a reply may
  *               be cached), nodes for what a lookup or listing found
  *   inval.c     invalidation: the inotify callback, the notifier thread
- *   handle.c    open files: snapshots, live readers, write buffers, saves
+ *   handle.c    open files: snapshots, live readers, write buffers
+ *   handle_save.c a writer's buffer saved as a new envelope; truncate
  *   ops_read.c  lookup, forget, getattr, open, read, statfs
  *   ops_dir.c   opendir, readdir(plus), releasedir: listing snapshots,
  *               the helper threads that load their metadata ahead

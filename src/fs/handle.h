@@ -98,6 +98,10 @@ int ec_handle_open(struct ecfs *fs, struct handle *h, const char *id,
 int ec_handle_render(struct ecfs *fs, struct handle *h, bool restart)
 	__attribute__((warn_unused_result));
 
+/* Give the rendered content to h (ec_secure_alloc'd: h owns it now;
+ * NULL, 0: empty); the envelope read for it goes. */
+void ec_handle_adopt(struct handle *h, uint8_t *content, size_t len);
+
 /* A snapshot through the page cache (h->cached) was read to its end: the
  * kernel likely holds its pages, and a later open of its version, when
  * settled, needs no read of the envelope (node->pages_full). */
