@@ -319,16 +319,21 @@ int ec_cli_ids(struct ec_opts *o, int argc, char **args,
 void ec_idlist_add(struct ec_idlist *l, const char *id);
 void ec_idlist_release(struct ec_idlist *l);
 
-/* A command over a batch of ids, one JSON line each (rm, exists): the
- * ids (ec_cli_ids()) into ids, the cache opened into *c, w started on
- * out (empty) for the lines.  0, or an exit code (reported) with ids
- * released and *c NULL.  Then ec_cli_batch_end() closes the lines and,
- * with --json, writes out: 0 or an exit code; release out, *c and ids. */
+/* A command over a batch of ids, one JSON line each (rm, exists). */
+struct ec_cli_batch {
+	struct ec_idlist ids;
+	struct ec_cache *c;
+	struct ec_buf out;	/* the JSON lines */
+	struct ec_jw w;		/* writes them into out */
+};
+/* The ids (ec_cli_ids()), the cache opened, w started on an empty out
+ * for the lines.  0, or an exit code (reported) with nothing left to
+ * release. */
 int ec_cli_batch_begin(struct ec_opts *o, int argc, char **args,
-		       struct ec_idlist *ids, struct ec_cache **c,
-		       struct ec_jw *w, struct ec_buf *out);
-int ec_cli_batch_end(const struct ec_opts *o, struct ec_jw *w,
-		     struct ec_buf *out);
+		       struct ec_cli_batch *b);
+/* Close the lines and, with --json, write them to stdout; then release
+ * everything b holds.  0 or an exit code. */
+int ec_cli_batch_end(const struct ec_opts *o, struct ec_cli_batch *b);
 
 /* ec_scan_list() with its error reported ("cannot list ..."); 0 or an
  * exit code. */

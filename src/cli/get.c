@@ -328,7 +328,7 @@ struct exist {
 	const struct ec_cache *c;
 	const struct ec_idlist *ids;
 	int64_t now;
-	struct ec_jw w;
+	struct ec_jw *w;
 	bool all;
 };
 
@@ -345,45 +345,41 @@ static int exists_cb(void *ctx, size_t i, int err, struct ec_entry *e)
 	if (!x->o->json)
 		return 0;
 	why = ec_cli_why(x->c, err, e, x->now);
-	ec_jw_open(&x->w, '{');
-	ec_jw_key(&x->w, "id");
-	ec_jw_str(&x->w, x->ids->ids[i]);
-	ec_jw_key(&x->w, "exists");
-	ec_jw_bool(&x->w, yes);
-	ec_jw_key(&x->w, "state");
-	ec_jw_str(&x->w, err ? NULL : ec_state_name(st));
-	ec_jw_key(&x->w, "reason");
-	ec_jw_str(&x->w, why);
-	ec_jw_close(&x->w);
+	ec_jw_open(x->w, '{');
+	ec_jw_key(x->w, "id");
+	ec_jw_str(x->w, x->ids->ids[i]);
+	ec_jw_key(x->w, "exists");
+	ec_jw_bool(x->w, yes);
+	ec_jw_key(x->w, "state");
+	ec_jw_str(x->w, err ? NULL : ec_state_name(st));
+	ec_jw_key(x->w, "reason");
+	ec_jw_str(x->w, why);
+	ec_jw_close(x->w);
 	free(why);
 	return 0;
 }
 
 int ec_cmd_exists(struct ec_opts *o, int argc, char **args)
 {
-	struct ec_cache *c = NULL;
-	struct ec_buf out = { 0 };
-	struct ec_idlist ids;
+	struct ec_cli_batch b;
 	struct exist x;
 	int ret;
 
-	memset(&x, 0, sizeof(x));
-	ret = ec_cli_batch_begin(o, argc, args, &ids, &c, &x.w, &out);
+	ret = ec_cli_batch_begin(o, argc, args, &b);
 	if (ret)
 		return ret;
+	memset(&x, 0, sizeof(x));
 	x.o = o;
-	x.c = c;
-	x.ids = &ids;
+	x.c = b.c;
+	x.ids = &b.ids;
 	x.now = ec_clock_now_us();
+	x.w = &b.w;
 	x.all = true;
-	if (ec_cli_load(o, c, (const char *const *)ids.ids, ids.n, 0, x.now,
-			exists_cb, &x) < 0)
+	if (ec_cli_load(o, b.c, (const char *const *)b.ids.ids, b.ids.n, 0,
+			x.now, exists_cb, &x) < 0)
 		ec_oom();
-	ret = ec_cli_batch_end(o, &x.w, &out);
+	ret = ec_cli_batch_end(o, &b);
 	if (!ret && !x.all)
 		ret = EXIT_INVALID;
-	ec_buf_release(&out);
-	ec_cache_free(c);
-	ec_idlist_release(&ids);
 	return ret;
 }

@@ -286,33 +286,38 @@ int ec_cli_ids(struct ec_opts *o, int argc, char **args,
 }
 
 int ec_cli_batch_begin(struct ec_opts *o, int argc, char **args,
-		       struct ec_idlist *ids, struct ec_cache **c,
-		       struct ec_jw *w, struct ec_buf *out)
+		       struct ec_cli_batch *b)
 {
 	int ret;
 
-	*c = NULL;
-	ret = ec_cli_ids(o, argc, args, ids);
+	memset(b, 0, sizeof(*b));
+	ret = ec_cli_ids(o, argc, args, &b->ids);
 	if (ret)
 		return ret;
-	ret = ec_cli_open(o, false, c);
+	ret = ec_cli_open(o, false, &b->c);
 	if (ret) {
-		ec_cache_free(*c);
-		*c = NULL;
-		ec_idlist_release(ids);
+		ec_cache_free(b->c);
+		b->c = NULL;
+		ec_idlist_release(&b->ids);
 		return ret;
 	}
-	ec_jw_init(w, out);
-	ec_jw_open_lines(w);
+	ec_jw_init(&b->w, &b->out);
+	ec_jw_open_lines(&b->w);
 	return 0;
 }
 
-int ec_cli_batch_end(const struct ec_opts *o, struct ec_jw *w,
-		     struct ec_buf *out)
+int ec_cli_batch_end(const struct ec_opts *o, struct ec_cli_batch *b)
 {
-	ec_jw_close(w);
-	ec_buf_addc(out, '\n');
-	return o->json ? ec_flush_stdout(out->p, out->len) : 0;
+	int ret;
+
+	ec_jw_close(&b->w);
+	ec_buf_addc(&b->out, '\n');
+	ret = o->json ? ec_flush_stdout(b->out.p, b->out.len) : 0;
+	ec_buf_release(&b->out);
+	ec_cache_free(b->c);
+	b->c = NULL;
+	ec_idlist_release(&b->ids);
+	return ret;
 }
 
 /* ---- many entries ------------------------------------------------------ */

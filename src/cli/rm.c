@@ -32,33 +32,26 @@ static int rm_one(const struct ec_cache *c, const char *id, const char **why)
 
 int ec_cmd_rm(struct ec_opts *o, int argc, char **args)
 {
-	struct ec_cache *c = NULL;
-	struct ec_buf out = { 0 };
-	struct ec_idlist ids;
-	struct ec_jw w;
+	struct ec_cli_batch b;
 	size_t i;
 	int ret;
 
-	ret = ec_cli_batch_begin(o, argc, args, &ids, &c, &w, &out);
+	ret = ec_cli_batch_begin(o, argc, args, &b);
 	if (ret)
 		return ret;
-	for (i = 0; i < ids.n; i++) {
+	for (i = 0; i < b.ids.n; i++) {
 		const char *why;
-		int rc = rm_one(c, ids.ids[i], &why);
+		int rc = rm_one(b.c, b.ids.ids[i], &why);
 
 		ret = ec_worse(ret, rc);
-		ec_jw_open(&w, '{');
-		ec_jw_key(&w, "id");
-		ec_jw_str(&w, ids.ids[i]);
-		ec_jw_key(&w, "removed");
-		ec_jw_bool(&w, rc == 0);
-		ec_jw_key(&w, "error");
-		ec_jw_str(&w, why);
-		ec_jw_close(&w);
+		ec_jw_open(&b.w, '{');
+		ec_jw_key(&b.w, "id");
+		ec_jw_str(&b.w, b.ids.ids[i]);
+		ec_jw_key(&b.w, "removed");
+		ec_jw_bool(&b.w, rc == 0);
+		ec_jw_key(&b.w, "error");
+		ec_jw_str(&b.w, why);
+		ec_jw_close(&b.w);
 	}
-	ret = ec_worse(ret, ec_cli_batch_end(o, &w, &out));
-	ec_buf_release(&out);
-	ec_cache_free(c);
-	ec_idlist_release(&ids);
-	return ret;
+	return ec_worse(ret, ec_cli_batch_end(o, &b));
 }
