@@ -55,17 +55,6 @@ static int b64_alphabet(const char *s, size_t n)
 }
 
 /*
- * Base64url of our own for the bulk of a token: libsodium's coder works
- * in constant time (the text is ciphertext here, not a secret) and runs
- * at about a fifth of this table's speed, which made it most of the time
- * an entry took, big or small.  The padded last group still goes to
- * libsodium.
- */
-static const char enc_table[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-static uint8_t dec_table[256];
-
-/*
  * What OpenSSL fetches once for every token: HMAC (its SHA-256 uses the
  * CPU's SHA instructions, about three times libsodium's portable one)
  * and AES-128-CBC (EVP_aes_128_cbc() would be looked up at every init).
@@ -76,50 +65,8 @@ static EVP_CIPHER *aes_alg;
 
 static void init_once(void)
 {
-	int i;
-
-	memset(dec_table, 0xff, sizeof(dec_table));
-	for (i = 0; i < 64; i++)
-		dec_table[(unsigned char)enc_table[i]] = (uint8_t)i;
 	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	aes_alg = EVP_CIPHER_fetch(NULL, "AES-128-CBC", NULL);
-}
-
-long ec_fernet_b64_decode(const char *t, size_t n, uint8_t *out)
-{
-	const unsigned char *u = (const unsigned char *)t;
-	uint8_t *o = out;
-	size_t i;
-
-	pthread_once(&once, init_once);
-	for (i = 0; i + 4 <= n; i += 4) {
-		uint32_t a = dec_table[u[i]], b = dec_table[u[i + 1]],
-			 c = dec_table[u[i + 2]], d = dec_table[u[i + 3]];
-
-		if ((a | b | c | d) & 0x80)
-			return -1;
-		a = a << 18 | b << 12 | c << 6 | d;
-		o[0] = (uint8_t)(a >> 16);
-		o[1] = (uint8_t)(a >> 8);
-		o[2] = (uint8_t)a;
-		o += 3;
-	}
-	return (long)(o - out);
-}
-
-void ec_fernet_b64_encode(const uint8_t *p, size_t n, char *out)
-{
-	size_t i;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
-			     p[i + 2];
-
-		*out++ = enc_table[v >> 18];
-		*out++ = enc_table[(v >> 12) & 63];
-		*out++ = enc_table[(v >> 6) & 63];
-		*out++ = enc_table[v & 63];
-	}
 }
 
 /* HMAC-SHA256 of msg under the signing half of key.  0 or -EIO. */

@@ -91,12 +91,18 @@ void ec_fernet_enc_free(struct ec_fernet_enc *e);
 /* The length of the token text for ptlen bytes of plaintext. */
 size_t ec_fernet_token_len(size_t ptlen);
 
-/* Base64url by table, shared by fernet.c and fernet_stream.c for the
- * bulk of a token (no I/O; the text is ciphertext, so no constant time).
+/* Base64url (fernet_b64.c: by table, with AVX2 where the CPU has it),
+ * shared by fernet.c and fernet_stream.c for the bulk of a token (no I/O;
+ * the text is ciphertext, so no constant time).
  * decode: whole groups of 4 characters, none '=', into 3 bytes each; the
  * number of bytes, or -1 at a character outside the alphabet.  encode: n
  * bytes (a multiple of 3) into 4n/3 characters (no NUL). */
 long ec_fernet_b64_decode(const char *t, size_t n, uint8_t *out);
 void ec_fernet_b64_encode(const uint8_t *p, size_t n, char *out);
+/* For tests: on = 0 makes both coders use the table alone, on = 1 the
+ * CPU's vector instructions where it has them; returns the previous
+ * setting (1 only when they are in use).  Not thread-safe: call it before
+ * coding starts. */
+int ec_fernet_b64_simd(int on);
 
 #endif

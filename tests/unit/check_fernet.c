@@ -437,6 +437,69 @@ START_TEST(test_golden_hello)
 }
 END_TEST
 
+/* The vector coders against the table, every length and alignment up to a
+ * few steps, bytes of every value; a bad character anywhere is refused. */
+START_TEST(test_b64_simd)
+{
+	static const char ok[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789-_";
+	enum { MAXRAW = 600 };
+	uint8_t raw[MAXRAW + 8], back1[MAXRAW + 8], back2[MAXRAW + 8];
+	char t1[MAXRAW / 3 * 4 + 8], t2[MAXRAW / 3 * 4 + 8];
+	size_t n, i, off;
+
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)(i * 167 + 13);
+	for (n = 0; n <= MAXRAW; n += 3) {
+		for (off = 0; off < 4; off++) {
+			size_t tl = n / 3 * 4;
+			long r1, r2;
+
+			ec_fernet_b64_simd(0);
+			ec_fernet_b64_encode(raw + off, n, t1);
+			ec_fernet_b64_simd(1);
+			ec_fernet_b64_encode(raw + off, n, t2);
+			ck_assert(memcmp(t1, t2, tl) == 0);
+			for (i = 0; i < tl; i++)
+				ck_assert(strchr(ok, t1[i]) != NULL);
+			r1 = ec_fernet_b64_decode(t2, tl, back2);
+			ck_assert_int_eq(r1, (long)n);
+			ck_assert(memcmp(back2, raw + off, n) == 0);
+			ec_fernet_b64_simd(0);
+			r2 = ec_fernet_b64_decode(t2, tl, back1);
+			ck_assert_int_eq(r2, (long)n);
+			ck_assert(memcmp(back1, raw + off, n) == 0);
+		}
+	}
+	/* Every character of the alphabet at every place of a step. */
+	n = 96;
+	for (i = 0; i < 64; i++) {
+		for (off = 0; off < n; off++)
+			t1[off] = ok[(i + off) % 64];
+		ec_fernet_b64_simd(0);
+		ck_assert_int_eq(ec_fernet_b64_decode(t1, n, back1), 72);
+		ec_fernet_b64_simd(1);
+		ck_assert_int_eq(ec_fernet_b64_decode(t1, n, back2), 72);
+		ck_assert(memcmp(back1, back2, 72) == 0);
+	}
+	/* Any byte outside the alphabet, anywhere, is refused by both. */
+	for (i = 0; i < 256; i++) {
+		if (i && strchr(ok, (int)i))
+			continue;
+		for (off = 0; off < n; off += 7) {
+			memset(t1, 'A', n);
+			t1[off] = (char)i;
+			ec_fernet_b64_simd(1);
+			ck_assert_int_eq(ec_fernet_b64_decode(t1, n, back2), -1);
+			ec_fernet_b64_simd(0);
+			ck_assert_int_eq(ec_fernet_b64_decode(t1, n, back1), -1);
+		}
+	}
+	ec_fernet_b64_simd(1);
+}
+END_TEST
+
 static Suite *fernet_suite(void)
 {
 	Suite *s = suite_create("fernet");
@@ -470,6 +533,10 @@ static Suite *fernet_suite(void)
 	tcase_add_loop_test(tc, test_err_padding, 0,
 			    (int)(sizeof(bad_padding) /
 				  sizeof(bad_padding[0])));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("base64");
+	tcase_add_test(tc, test_b64_simd);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("golden");
