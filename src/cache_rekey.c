@@ -2,12 +2,14 @@
  * cache_rekey: rekey.h over the cache's parts.  An entry is loaded with
  * the old keys as any load is (a big one in a stream), its payload sealed
  * with the new key as a save seals it, and written with
- * ec_store_replace_with(), whose check compares the envelope with the
- * version loaded right before the rename.
+ * ec_store_replace_spare() (a big one: ec_store_replace_with()), whose
+ * check compares the envelope with the version loaded right before the
+ * rename.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +27,20 @@ struct target {
 	bool unchanged;
 };
 
+/* The spare temp files (store.h) of the saves not running now: a save
+ * takes one (or a new one) and gives it back, so there are at most as
+ * many as saves ran at once, each holding at most one file. */
+struct spares {
+	pthread_mutex_t lock;
+	struct ec_store_spare **v;
+	size_t n, size;
+};
+
 struct ec_rekey {
 	const struct ec_cache *from, *to;
 	struct target *t;
 	size_t n;
+	struct spares *spares;	/* changed by saves: r itself is const */
 };
 
 /* The name map gives name, or name itself. */
@@ -99,7 +111,11 @@ int ec_rekey_new(const struct ec_cache *from, const struct ec_cache *to,
 	r->to = to;
 	r->n = from->keys.n;
 	r->t = calloc(r->n ? r->n : 1, sizeof(*r->t));
-	if (!r->t) {
+	r->spares = calloc(1, sizeof(*r->spares));
+	if (!r->t || !r->spares ||
+	    pthread_mutex_init(&r->spares->lock, NULL) != 0) {
+		free(r->spares);
+		free(r->t);
 		free(r);
 		return -ENOMEM;
 	}
@@ -126,8 +142,15 @@ int ec_rekey_new(const struct ec_cache *from, const struct ec_cache *to,
 
 void ec_rekey_free(struct ec_rekey *r)
 {
+	size_t i;
+
 	if (!r)
 		return;
+	for (i = 0; i < r->spares->n; i++)
+		ec_store_spare_free(r->spares->v[i]);
+	free(r->spares->v);
+	pthread_mutex_destroy(&r->spares->lock);
+	free(r->spares);
 	free(r->t);
 	free(r);
 }
@@ -228,6 +251,43 @@ static bool frame_ok(size_t len, const char *validasof)
 	return ec_payload_frame(len, validasof, pre, &a, post, &b) == 0;
 }
 
+/* A spare from the pool, or a new one; NULL when out of memory. */
+static struct ec_store_spare *take_spare(struct spares *p)
+{
+	struct ec_store_spare *sp = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n)
+		sp = p->v[--p->n];
+	pthread_mutex_unlock(&p->lock);
+	if (!sp && ec_store_spare_new(&sp) < 0)
+		return NULL;
+	return sp;
+}
+
+static void give_back(struct spares *p, struct ec_store_spare *sp)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n == p->size) {
+		size_t size = p->size ? 2 * p->size : 4;
+		struct ec_store_spare **v = realloc(p->v, size * sizeof(*v));
+
+		if (v) {
+			p->v = v;
+			p->size = size;
+		}
+	}
+	if (p->n < p->size) {
+		p->v[p->n++] = sp;
+		kept = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!kept)
+		ec_store_spare_free(sp);
+}
+
 /* e (loaded by `from`, with its data) saved as id under t's key. */
 static int save(const struct ec_rekey *r, const char *id,
 		const struct ec_entry *e, const struct target *t)
@@ -236,6 +296,7 @@ static int save(const struct ec_rekey *r, const char *id,
 	unsigned flags = to->durable ? EC_STORE_DURABLE : 0;
 	struct ec_envelope env = { 0 };
 	struct seen seen = { .e = e };
+	struct ec_store_spare *sp;
 	uint8_t iv[EC_FERNET_IVBYTES];
 	uint8_t *payload = NULL;
 	size_t plen = 0, outlen = 0;
@@ -267,8 +328,14 @@ static int save(const struct ec_rekey *r, const char *id,
 		goto out;
 	seen.buf = out;
 	seen.len = outlen;
-	err = ec_store_replace_with(&to->store, id, flags, write_whole,
-				    still_seen, &seen);
+	sp = take_spare(r->spares);
+	if (!sp) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = ec_store_replace_spare(&to->store, id, flags, write_whole,
+				     still_seen, &seen, sp);
+	give_back(r->spares, sp);
 out:
 	free(out);
 	free(token);

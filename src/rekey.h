@@ -51,9 +51,10 @@ struct ec_rekey;
  * the same salt and the same derived key is "unchanged": its entries are
  * not rewritten.  Map chains (a=b with b=c) are refused, so that a run
  * done twice moves nothing twice.  Both caches are borrowed until
- * ec_rekey_free().  0 with *out (free with ec_rekey_free()); -EC_EKEY
- * (or -EINVAL for TWICE and CHAIN) with *problem and *bad (a name from
- * map or from the keys, borrowed) set; -ENOMEM.
+ * ec_rekey_free(), which also removes the spare temp files the saves
+ * kept (ec_rekey_entry()).  0 with *out (free with ec_rekey_free());
+ * -EC_EKEY (or -EINVAL for TWICE and CHAIN) with *problem and *bad (a
+ * name from map or from the keys, borrowed) set; -ENOMEM.
  */
 int ec_rekey_new(const struct ec_cache *from, const struct ec_cache *to,
 		 const struct ec_rekey_map *map, size_t nmap,
@@ -97,9 +98,13 @@ enum {
  * read (same file, size, mtime and ctime; for one under EC_STREAM_MIN the
  * same bytes too): a newer save by another writer (the mount, Python,
  * another enccache) is never overwritten with older content; the entry
- * is read again and retried.  A big entry (EC_STREAM_MIN and over) is
- * read and written in a stream, its plaintext held once.  When `from`'s
- * keys do not open it, `to`'s are tried (ALREADY).
+ * is read again and retried.  A small entry's save allocates and frees
+ * no inode (ec_store_replace_spare(): the old envelope's inode is kept,
+ * at a temp name, and becomes the next save's temp file), so at most one
+ * temp file a thread exists until ec_rekey_free().  A big entry
+ * (EC_STREAM_MIN and over) is read and written in a stream, its
+ * plaintext held once.  When `from`'s keys do not open it, `to`'s are
+ * tried (ALREADY).
  *
  * e gets the entry as loaded, without its data: by `from` (by `to` for
  * ALREADY); for LEFT its state and reason say why (an unreadable file is

@@ -251,6 +251,42 @@ int ec_store_replace_with(const struct ec_store *s, const char *id,
 				       const struct stat *st),
 			  void *ctx) __attribute__((warn_unused_result));
 
+/*
+ * A spare temp file for a run of ec_store_replace_spare() calls: one
+ * caller (one thread) at a time.  ec_store_spare_free() removes the file
+ * it holds.  A process killed meanwhile leaves that file, a temp file
+ * (with an old envelope's mtime, so the next sweep takes it).
+ */
+struct ec_store_spare;
+int ec_store_spare_new(struct ec_store_spare **out)
+	__attribute__((warn_unused_result));
+void ec_store_spare_free(struct ec_store_spare *sp);
+
+/*
+ * ec_store_replace_with() that allocates and frees no inode: the temp
+ * file is put in place with RENAME_EXCHANGE, which leaves the old
+ * envelope, whole, at the temp name; it is kept in sp and written over
+ * by the next call (the temp file of that one; moved to its directory
+ * when needed) if, then, nobody else has it open (a write lease is
+ * granted) and no other name links it; else it is removed.  Readers see
+ * the old or the new envelope, as with rename(2); a reader that opened
+ * the old one reads it whole.  A writer whose file took the name between
+ * check() and the exchange is seen after it: its file is exchanged back
+ * and -ESTALE returned.  Only on local file systems (ext2/3/4, XFS,
+ * Btrfs, tmpfs, F2FS), where a lease sees every reader; elsewhere, or
+ * where RENAME_EXCHANGE or leases are refused, it is
+ * ec_store_replace_with().  Why: on ext4 without a journal, allocating
+ * an inode skips one by one every inode its group freed in the last
+ * minutes, so many saves, each freeing the old envelope's inode and
+ * allocating a temp file's, take quadratic time.
+ */
+int ec_store_replace_spare(const struct ec_store *s, const char *id,
+			   unsigned flags, int (*fill)(void *ctx, int fd),
+			   int (*check)(void *ctx, int fd,
+					const struct stat *st),
+			   void *ctx, struct ec_store_spare *sp)
+	__attribute__((warn_unused_result));
+
 /* ---- store_dir.c: all that a directory holds ---------------------------- */
 
 enum ec_store_kind {

@@ -68,6 +68,8 @@ static void store_teardown(void)
 struct job {
 	const char *text;	/* what fill writes */
 	const char *meanwhile;	/* written over the entry while filling */
+	const char *after_check;	/* saved over the entry right after
+					   check() accepts it */
 	struct stat seen;	/* the version the caller read */
 	int check_calls;
 	bool had_fd;
@@ -92,9 +94,14 @@ static int check(void *ctx, int fd, const struct stat *s)
 	j->had_fd = fd >= 0;
 	if (fd < 0)
 		return -ENOENT;
-	return s->st_ino == j->seen.st_ino &&
-	       s->st_mtim.tv_nsec == j->seen.st_mtim.tv_nsec &&
-	       s->st_ctim.tv_nsec == j->seen.st_ctim.tv_nsec ? 0 : -ESTALE;
+	if (s->st_ino != j->seen.st_ino ||
+	    s->st_mtim.tv_nsec != j->seen.st_mtim.tv_nsec ||
+	    s->st_ctim.tv_nsec != j->seen.st_ctim.tv_nsec)
+		return -ESTALE;
+	if (j->after_check)	/* a writer between check and rename */
+		ck_assert_int_eq(ec_store_write(&st, "a/e", j->after_check,
+						strlen(j->after_check), 0), 0);
+	return 0;
 }
 
 static char *read_entry(const char *id)
@@ -158,6 +165,106 @@ START_TEST(test_replace_removed)
 			 -ENOENT);
 	ck_assert_int_eq(j.check_calls, 0);
 	ck_assert(!exists(tpath("b")));
+}
+END_TEST
+
+/* --- ec_store_replace_spare --------------------------------------------- */
+
+static ino_t ino_of(const char *id)
+{
+	struct stat s;
+
+	ck_assert_int_eq(ec_store_stat_entry(&st, id, &s), 0);
+	return s.st_ino;
+}
+
+/* id saved as text with sp, over the version there now. */
+static int replace(const char *id, const char *text,
+		   struct ec_store_spare *sp)
+{
+	struct job j = { .text = text };
+
+	ck_assert_int_eq(ec_store_stat_entry(&st, id, &j.seen), 0);
+	return ec_store_replace_spare(&st, id, 0, fill, check, &j, sp);
+}
+
+START_TEST(test_spare_reused)
+{
+	struct ec_store_spare *sp;
+	ino_t old1, old2;
+	char *got;
+
+	ck_assert_int_eq(ec_store_write(&st, "a/e1", "old one", 7, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "a/e2", "old two", 7, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "b/e3", "old three", 9, 0), 0);
+	old1 = ino_of("a/e1");
+	old2 = ino_of("a/e2");
+	ck_assert_int_eq(ec_store_spare_new(&sp), 0);
+	ck_assert_int_eq(replace("a/e1", "new one", sp), 0);
+	ck_assert_uint_eq(count_temps(tmp), 1);	/* the old envelope */
+	/* the next save is written into the old envelope's inode, cut to
+	 * its own length; one in another directory too */
+	ck_assert_int_eq(replace("a/e2", "2", sp), 0);
+	ck_assert_uint_eq(ino_of("a/e2"), old1);
+	ck_assert_int_eq(replace("b/e3", "new three", sp), 0);
+	ck_assert_uint_eq(ino_of("b/e3"), old2);
+	got = read_entry("a/e1");
+	ck_assert_str_eq(got, "new one");
+	free(got);
+	got = read_entry("a/e2");
+	ck_assert_str_eq(got, "2");
+	free(got);
+	got = read_entry("b/e3");
+	ck_assert_str_eq(got, "new three");
+	free(got);
+	ck_assert_uint_eq(count_temps(tpath("b")), 1);
+	ck_assert_uint_eq(count_temps(tmp), 1);
+	ec_store_spare_free(sp);
+	ck_assert_uint_eq(count_temps(tmp), 0);
+}
+END_TEST
+
+START_TEST(test_spare_open_by_a_reader)
+{
+	struct ec_store_spare *sp;
+	char buf[32] = "";
+	int fd;
+
+	/* a reader opened the old envelope before the save: it reads the
+	 * old one whole, after the next save too, which writes a new file */
+	ck_assert_int_eq(ec_store_write(&st, "a/e1", "old one", 7, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "a/e2", "old two", 7, 0), 0);
+	fd = open(tpath("a/e1.enc.json"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ec_store_spare_new(&sp), 0);
+	ck_assert_int_eq(replace("a/e1", "new one", sp), 0);
+	ck_assert_int_eq(replace("a/e2", "new two", sp), 0);
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf) - 1, 0), 7);
+	ck_assert_str_eq(buf, "old one");
+	close(fd);
+	ec_store_spare_free(sp);
+	ck_assert_uint_eq(count_temps(tmp), 0);
+}
+END_TEST
+
+START_TEST(test_spare_newer_save_after_check)
+{
+	struct job j = { .text = "rekeyed old", .after_check = "newer" };
+	struct ec_store_spare *sp;
+	char *got;
+
+	/* a save that got in between check() and the exchange is seen after
+	 * it and put back: never overwritten */
+	ck_assert_int_eq(ec_store_write(&st, "a/e", "old", 3, 0), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "a/e", &j.seen), 0);
+	ck_assert_int_eq(ec_store_spare_new(&sp), 0);
+	ck_assert_int_eq(ec_store_replace_spare(&st, "a/e", 0, fill, check, &j,
+						sp), -ESTALE);
+	got = read_entry("a/e");
+	ck_assert_str_eq(got, "newer");
+	free(got);
+	ck_assert_uint_eq(count_temps(tmp), 0);
+	ec_store_spare_free(sp);
 }
 END_TEST
 
@@ -307,8 +414,10 @@ START_TEST(test_rekey_keeps_everything)
 	ck_assert_int_eq(rekey(r, "a/raw", EC_REKEY_DRY_RUN),
 			 EC_REKEY_ALREADY);
 	ck_assert_int_eq(rekey(r, "gone", 0), EC_REKEY_GONE);
-	ck_assert_uint_eq(count_temps(tmp), 0);
+	/* the spare (an old envelope's inode, rekey.h), gone with the plan */
+	ck_assert_uint_le(count_temps(tmp), 1);
 	ec_rekey_free(r);
+	ck_assert_uint_eq(count_temps(tmp), 0);
 }
 END_TEST
 
@@ -448,6 +557,9 @@ static Suite *rekey_suite(void)
 	tcase_add_test(tc, test_replace_same_version);
 	tcase_add_test(tc, test_replace_newer_save_kept);
 	tcase_add_test(tc, test_replace_removed);
+	tcase_add_test(tc, test_spare_reused);
+	tcase_add_test(tc, test_spare_open_by_a_reader);
+	tcase_add_test(tc, test_spare_newer_save_after_check);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rekey");
