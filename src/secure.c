@@ -240,6 +240,12 @@ static size_t page_round(size_t n)
 static void big_protect(void *p, size_t len)
 {
 	(void)madvise(p, len, MADV_DONTDUMP);
+#ifdef MADV_HUGEPAGE
+	/* Huge pages where the kernel has them: locking (which faults in
+	 * every page) and each FUSE reply's pinning of the pages it copies
+	 * cost per page, a sixth of reading a 256 MiB entry. */
+	(void)madvise(p, len, MADV_HUGEPAGE);
+#endif
 	(void)mlock(p, len);	/* best effort, as sodium_malloc's */
 }
 
