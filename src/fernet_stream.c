@@ -8,7 +8,13 @@
  * buffer, and checks the MAC at the end: the plaintext is given out only
  * after that check, and wiped when it fails, so an unauthenticated byte
  * never leaves this module.  (fernet.c checks the MAC before decrypting,
- * which needs the whole raw token in memory as well.)
+ * which needs the whole raw token in memory as well.)  A token of
+ * PIPE_MIN bytes or more is opened on two threads: the caller's decodes
+ * the text and copies the ciphertext into the buffer, a helper MACs it
+ * there, and the caller decrypts it in place behind the helper (CBC
+ * decrypts in place; the MAC needs the ciphertext, so no block is
+ * decrypted before the helper has MACed it).  HMAC-SHA256 is the
+ * slowest of the three, so the load takes about as long as the MAC.
  */
 #include "config.h"
 
@@ -36,6 +42,8 @@
 #define TEXT_SLICE (64u << 10)			/* text chars per step */
 #define RAW_SLICE (TEXT_SLICE / 4 * 3)		/* their raw bytes */
 #define HOLD (EC_FERNET_MACBYTES + BLOCK)	/* most bytes held back */
+#define PIPE_MIN ((size_t)4 << 20)		/* MAC on a helper thread */
+#define PIPE_STEP ((size_t)256 << 10)		/* bytes it MACs at a time */
 
 static EVP_MAC_CTX *hmac_new(const uint8_t key[EC_KEYBYTES])
 {
@@ -73,6 +81,18 @@ struct ec_fernet_dec {
 	uint8_t *out;		/* ec_secure_alloc'd, cap + BLOCK bytes */
 	size_t cap, outlen;
 	int err;		/* sticky */
+	/* The MAC helper (piped): out[0, outlen) is ciphertext copied in,
+	 * [0, macd) of it MACed by the helper, [0, dec) decrypted in place
+	 * by the caller (dec <= macd).  mu guards ready, macd, ended_in,
+	 * stop and mac_err; the helper alone uses mac while it runs, and
+	 * reads out only below ready. */
+	bool piped;
+	pthread_t helper;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t ready, macd, dec;
+	bool ended_in, stop;
+	int mac_err;
 };
 
 int ec_fernet_dec_new(const uint8_t key[EC_KEYBYTES], size_t cap,
@@ -96,10 +116,107 @@ int ec_fernet_dec_new(const uint8_t key[EC_KEYBYTES], size_t cap,
 	return 0;
 }
 
+/* The helper: MAC the ciphertext as the caller copies it in. */
+static void *mac_helper(void *arg)
+{
+	struct ec_fernet_dec *d = arg;
+	size_t from, to;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		while (!d->stop && !d->mac_err && d->macd == d->ready &&
+		       !d->ended_in)
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (d->stop || d->mac_err || d->macd == d->ready)
+			break;		/* stopped, failed, or all done */
+		from = d->macd;
+		to = d->ready - from > PIPE_STEP ? from + PIPE_STEP : d->ready;
+		pthread_mutex_unlock(&d->mu);
+		if (EVP_MAC_update(d->mac, d->out + from, to - from) != 1) {
+			pthread_mutex_lock(&d->mu);
+			d->mac_err = -EIO;
+			break;
+		}
+		pthread_mutex_lock(&d->mu);
+		d->macd = to;
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+/* Start the helper once the header is MACed; without it (too small, or
+ * no thread to be had) the caller MACs every block itself. */
+static void pipe_start(struct ec_fernet_dec *d)
+{
+	if (d->cap < PIPE_MIN)
+		return;
+	if (pthread_mutex_init(&d->mu, NULL) != 0)
+		return;
+	if (pthread_cond_init(&d->cv, NULL) != 0) {
+		pthread_mutex_destroy(&d->mu);
+		return;
+	}
+	if (pthread_create(&d->helper, NULL, mac_helper, d) != 0) {
+		pthread_cond_destroy(&d->cv);
+		pthread_mutex_destroy(&d->mu);
+		return;
+	}
+	d->piped = true;
+}
+
+/* Wait for the helper to MAC everything posted (all: it has stopped),
+ * or only stop it (the token is refused).  Returns its error. */
+static int pipe_end(struct ec_fernet_dec *d, bool stop)
+{
+	int err;
+
+	if (!d->piped)
+		return 0;
+	pthread_mutex_lock(&d->mu);
+	d->ended_in = true;
+	d->stop = stop;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	pthread_join(d->helper, NULL);
+	err = d->mac_err;
+	if (!err && !stop && d->macd != d->outlen)
+		err = -EIO;
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->mu);
+	d->piped = false;
+	return err;
+}
+
+/* Decrypt in place the ciphertext the helper has MACed (upto, or what
+ * it has done by now when upto is 0). */
+static int decrypt_behind(struct ec_fernet_dec *d, size_t upto)
+{
+	int outl = 0;
+
+	if (!upto) {
+		pthread_mutex_lock(&d->mu);
+		upto = d->macd;
+		pthread_mutex_unlock(&d->mu);
+	}
+	if (upto <= d->dec)
+		return 0;
+	while (d->dec < upto) {
+		size_t n = upto - d->dec > PIPE_MIN ? PIPE_MIN : upto - d->dec;
+
+		if (EVP_DecryptUpdate(d->aes, d->out + d->dec, &outl,
+				      d->out + d->dec, (int)n) != 1 ||
+		    outl != (int)n)
+			return -EIO;
+		d->dec += n;
+	}
+	return 0;
+}
+
 void ec_fernet_dec_free(struct ec_fernet_dec *d)
 {
 	if (!d)
 		return;
+	(void)pipe_end(d, true);
 	ec_secure_free(d->out);		/* wipes */
 	EVP_MAC_CTX_free(d->mac);
 	EVP_CIPHER_CTX_free(d->aes);	/* cleanses the key schedule */
@@ -117,6 +234,7 @@ static int take_header(struct ec_fernet_dec *d)
 	    EVP_CIPHER_CTX_set_padding(d->aes, 0) != 1 ||
 	    EVP_MAC_update(d->mac, d->hdr, HDR_LEN) != 1)
 		return -EIO;
+	pipe_start(d);
 	return 0;
 }
 
@@ -129,6 +247,15 @@ static int take_blocks(struct ec_fernet_dec *d, const uint8_t *p, size_t n)
 		return 0;
 	if (d->outlen + n > d->cap + BLOCK)
 		return -EC_ETOOBIG;
+	if (d->piped) {
+		memcpy(d->out + d->outlen, p, n);
+		d->outlen += n;
+		pthread_mutex_lock(&d->mu);
+		d->ready = d->outlen;
+		pthread_cond_broadcast(&d->cv);
+		pthread_mutex_unlock(&d->mu);
+		return decrypt_behind(d, 0);
+	}
 	if (EVP_MAC_update(d->mac, p, n) != 1 ||
 	    EVP_DecryptUpdate(d->aes, d->out + d->outlen, &outl, p,
 			      (int)n) != 1 || outl < 0)
@@ -256,6 +383,13 @@ int ec_fernet_dec_final(struct ec_fernet_dec *d, uint8_t **pt, size_t *ptlen,
 		err = -EC_ELENGTH;
 	if (!err)
 		err = take_blocks(d, d->raw, d->nraw - EC_FERNET_MACBYTES);
+	if (d->piped) {
+		int perr = pipe_end(d, err != 0);
+
+		err = err ? err : perr;
+		if (!err)
+			err = decrypt_behind(d, d->outlen);
+	}
 	if (!err && (EVP_MAC_final(d->mac, mac, &maclen, sizeof(mac)) != 1 ||
 		     maclen != sizeof(mac) ||
 		     EVP_DecryptFinal_ex(d->aes, d->out + d->outlen,

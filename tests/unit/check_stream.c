@@ -167,6 +167,55 @@ START_TEST(test_bad_tokens)
 }
 END_TEST
 
+/* A token big enough to be MACed on the helper thread: the same bytes
+ * back whatever the pieces, and every bad form refused with nothing out,
+ * the helper stopped wherever the text went wrong. */
+START_TEST(test_piped)
+{
+	const size_t n = ((size_t)6 << 20) + 17;
+	static const size_t steps[] = { 4099, (1 << 20) + 3 };
+	uint8_t *pt = random_bytes(n), *back = NULL;
+	char *tok = NULL, *bad;
+	size_t toklen = 0, blen = 0, j;
+	size_t at[4];
+
+	ck_assert_int_eq(ec_fernet_seal(key, pt, n, 1700000000, iv, &tok,
+					&toklen), 0);
+	for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
+		ck_assert_int_eq(open_stream(tok, toklen, steps[j], &back,
+					     &blen), 0);
+		ck_assert_uint_eq(blen, n);
+		ck_assert_mem_eq(back, pt, n);
+		ec_secure_free(back);
+		back = NULL;
+	}
+	bad = malloc(toklen);
+	at[0] = 60;			/* first blocks of ciphertext */
+	at[1] = toklen / 2;
+	at[2] = toklen - 100;		/* the last blocks */
+	at[3] = toklen - 10;		/* the MAC */
+	for (j = 0; j < 4; j++) {
+		memcpy(bad, tok, toklen);
+		bad[at[j]] = bad[at[j]] == 'A' ? 'B' : 'A';
+		ck_assert_int_eq(open_stream(bad, toklen, steps[1], &back,
+					     &blen), -EC_EHMAC);
+		ck_assert_ptr_null(back);
+	}
+	memcpy(bad, tok, toklen);
+	bad[toklen / 2] = '+';		/* refused midway */
+	ck_assert_int_eq(open_stream(bad, toklen, 4099, &back, &blen),
+			 -EC_EBASE64);
+	ck_assert_ptr_null(back);
+	/* Cut short by whole groups: a length or a MAC that fails. */
+	ck_assert_int_lt(open_stream(tok, toklen - 4000, steps[1], &back,
+				     &blen), 0);
+	ck_assert_ptr_null(back);
+	free(bad);
+	free(tok);
+	free(pt);
+}
+END_TEST
+
 /* The frame around data makes a payload libplist reads as ours, and
  * locate finds the data in it without a copy. */
 START_TEST(test_frame_and_locate)
@@ -294,7 +343,7 @@ static void spit(const char *path, const char *buf, size_t len)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-#define BIG ((size_t)3 << 20)
+#define BIG ((size_t)5 << 20)	/* past fernet_stream's PIPE_MIN */
 
 START_TEST(test_big_round_trip)
 {
@@ -417,6 +466,7 @@ static Suite *stream_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_same_bytes);
 	tcase_add_test(tc, test_bad_tokens);
+	tcase_add_test(tc, test_piped);
 	tcase_add_test(tc, test_frame_and_locate);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
