@@ -189,6 +189,16 @@ START_TEST(test_write_failure_keeps_old)
 	ck_assert_int_eq(err, -EFBIG);
 	expect_read("k", "old");
 	ck_assert_int_eq(count_files(cdir), 1);	/* temp file removed */
+	/* A new entry that fails midway leaves nothing either. */
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	err = ec_store_write(&st, "n", big, 65536, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	ck_assert_int_eq(err, -EFBIG);
+	ck_assert_int_eq(count_files(cdir), 1);
+	ck_assert_int_eq(ec_store_write(&st, "n", "new", 3,
+					EC_STORE_NOREPLACE), 0);
+	expect_read("n", "new");
+	ck_assert_int_eq(count_files(cdir), 2);
 	free(big);
 }
 END_TEST
@@ -425,10 +435,22 @@ END_TEST
 
 /* The names a save creates: a new-form temp, renamed (not created) to
  * the entry. */
+/* Whether the cache dir's file system makes unnamed files (O_TMPFILE). */
+static bool tmpfile_here(void)
+{
+	int fd = open(cdir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 START_TEST(test_write_temp_form)
 {
 	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	int fd, created = 0;
+	int fd, created = 0, linked = 0;
+	bool unnamed = tmpfile_here();
 	ssize_t n, off;
 
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -443,7 +465,9 @@ START_TEST(test_write_temp_form)
 	for (off = 0; off < n;) {
 		const struct inotify_event *e = (const void *)(ev + off);
 
-		if (e->mask & IN_CREATE) {
+		if ((e->mask & IN_CREATE) && strcmp(e->name, "e.enc.json") == 0) {
+			linked++;	/* an unnamed file linked in */
+		} else if (e->mask & IN_CREATE) {
 			ck_assert_msg(ec_store_is_temp_name(e->name), "%s",
 				      e->name);
 			ck_assert_uint_eq(strlen(e->name), 8 + EC_STORE_TMP_HEX);
@@ -453,7 +477,11 @@ START_TEST(test_write_temp_form)
 		}
 		off += (ssize_t)(sizeof(*e) + e->len);
 	}
-	ck_assert_int_eq(created, 2);
+	/* The new entry: linked in whole where the file system makes
+	 * unnamed files, else a temp file renamed; its overwrite: always a
+	 * temp file renamed over it. */
+	ck_assert_int_eq(linked, unnamed ? 1 : 0);
+	ck_assert_int_eq(created, unnamed ? 1 : 2);
 	close(fd);
 	ck_assert_int_eq(count_files(cdir), 1);
 	expect_read("e", "2");
