@@ -139,6 +139,18 @@ int ec_cache_load(const struct ec_cache *c, const char *id, unsigned flags,
 		  int64_t now, struct ec_entry *e)
 	__attribute__((warn_unused_result));
 
+/*
+ * The tag (ec_entry.tag) a load of id's big envelope (EC_STREAM_MIN bytes
+ * and more) would give, found by reading the file through without
+ * decoding or decrypting its token (about a tenth of a load's work), and
+ * *st the file's stat: for telling whether a content decrypted a moment
+ * ago is still the file's.  0; 1 when the envelope is small; -EC_EJSON
+ * when it is not whole JSON or changed while read; -ENOENT, -errno.
+ */
+int ec_cache_big_tag(const struct ec_cache *c, const char *id,
+		     struct stat *st, uint64_t *tag)
+	__attribute__((warn_unused_result));
+
 /* Classify an envelope already in memory (no I/O); for inspect and
  * fuzzing.  Judged under the global TTL: see ec_cache_classify_id(). */
 void ec_cache_classify(const struct ec_cache *c, const char *buf, size_t len,

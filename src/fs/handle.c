@@ -127,6 +127,32 @@ static bool settled(const struct ec_fsmeta_key *k, int64_t read_us)
 }
 
 /*
+ * Whether id's file is still version want (digest d) now, for a content
+ * kept from its lookup: told by its stat when settled (a rewrite in
+ * place since would stamp a later ctime), else, as when it was saved a
+ * moment ago, by reading the envelope through for its tag without
+ * decrypting it (about a tenth of a load).
+ */
+static bool still_version(struct ecfs *fs, const char *id,
+			  const struct ec_fsmeta_key *want, uint64_t d,
+			  int64_t now)
+{
+	struct ec_fsmeta_key got;
+	struct stat st;
+	uint64_t tag = 0;
+
+	if (settled(want, now - EC_RECENT_US)) {
+		if (ec_store_stat_entry(fs->store, id, &st) != 0)
+			return false;
+	} else if (ec_cache_big_tag(fs->cache, id, &st, &tag) != 0 ||
+		   tag != d) {
+		return false;
+	}
+	ec_fsmeta_key_of(&got, &st);
+	return ec_fsmeta_key_equal(want, &got);
+}
+
+/*
  * A big envelope (EC_STREAM_MIN bytes and more): loaded now, in one
  * pass through the core, and its content adopted, so that it is never in
  * memory twice (no envelope kept for later).  Another version than want
@@ -140,27 +166,25 @@ static int read_big(struct ecfs *fs, struct handle *h, const char *id,
 	struct ec_fsmeta_key got;
 	uint8_t *content = NULL;
 	size_t clen = 0;
-	struct stat st;
 	int64_t now;
 	bool had;
 	int err;
 
 	had = ec_fsmeta_get(fs->meta, want, &known);
-	/* Decrypted a moment ago, at its lookup (recent.h)?  Its version
-	 * is checked by the file's identity, when settled, and the tag
-	 * known of it. */
+	/* Decrypted a moment ago, at its lookup (recent.h)? */
 	now = ec_clock_now_us();
-	if (had && fs->contents && settled(want, now - EC_RECENT_US) &&
-	    ec_store_stat_entry(fs->store, id, &st) == 0) {
-		ec_fsmeta_key_of(&got, &st);
-		if (ec_fsmeta_key_equal(want, &got) &&
-		    ec_recent_take(fs->contents, want, known.digest, now,
-				   &content, &clen)) {
+	if (had && fs->contents &&
+	    ec_recent_take(fs->contents, want, known.digest, now, &content,
+			   &clen)) {
+		if (still_version(fs, id, want, known.digest, now)) {
 			*mi = known;
 			h->other = false;
 			ec_handle_adopt(h, content, clen);
 			return 0;
 		}
+		ec_secure_free(content);
+		content = NULL;
+		clen = 0;
 	}
 	err = ec_present_load(fs, id, h->opened_us, want, &got, mi, &content,
 			      &clen);

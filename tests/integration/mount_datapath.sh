@@ -89,6 +89,17 @@ cp "$T/big.bin" "$MNT/big"
 cmp "$MNT/big" "$T/big.bin" || fail "the big entry reads back other bytes"
 ec get big >"$T/big.py" || fail "Python cannot load the big entry we wrote"
 cmp "$T/big.py" "$T/big.bin" || fail "Python reads other bytes of the big entry"
+# Saved a moment ago (touch stamps its ctime now), read on a fresh mount:
+# decrypted once, at its lookup, the open taking that content once the
+# envelope's tag shows it is still that version.
+touch "$C/big.enc.json"
+fs_stop
+fs_start ""
+d3=$(stat decryptions)
+cmp "$MNT/big" "$T/big.bin" || fail "the big entry reads back other bytes on a fresh mount"
+d4=$(stat decryptions)
+[ $((d4 - d3)) -eq 1 ] ||
+	fail "a fresh mount's read of a big entry saved a moment ago decrypted it $((d4 - d3)) times (want 1)"
 "$PYTHON" - "$C/big.enc.json" <<'PY'
 import sys
 p = sys.argv[1]; b = bytearray(open(p, "rb").read())

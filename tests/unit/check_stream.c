@@ -379,6 +379,41 @@ START_TEST(test_big_round_trip)
 }
 END_TEST
 
+/* The tag of a big envelope read through without decrypting is the one
+ * a load gives, and another version's differs. */
+START_TEST(test_big_tag)
+{
+	struct ec_save_options o = { .created_us = EC_TIME_NONE };
+	uint8_t *d = random_bytes(BIG);
+	struct ec_entry e;
+	struct stat st;
+	uint64_t tag = 0, first;
+	char *env;
+	size_t envlen;
+
+	ck_assert_int_eq(ec_cache_save(cache, "t", d, BIG, &o), 0);
+	ck_assert_int_eq(ec_cache_load(cache, "t", EC_LOAD_DATA, 0, &e), 0);
+	ck_assert_int_eq(e.state, EC_STATE_VALID);
+	ck_assert_int_eq(ec_cache_big_tag(cache, "t", &st, &tag), 0);
+	ck_assert(tag == e.tag);
+	ck_assert(st.st_ino == e.st.st_ino && st.st_size == e.st.st_size);
+	ec_entry_release(&e);
+	first = tag;
+	d[0] ^= 1;
+	ck_assert_int_eq(ec_cache_save(cache, "t", d, BIG, &o), 0);
+	ck_assert_int_eq(ec_cache_big_tag(cache, "t", &st, &tag), 0);
+	ck_assert(tag != first);
+	env = ec_test_slurp(tpath("t.enc.json"), &envlen);
+	spit(tpath("t.enc.json"), env, envlen - envlen / 3);	/* cut */
+	ck_assert_int_eq(ec_cache_big_tag(cache, "t", &st, &tag), -EC_EJSON);
+	ck_assert_int_eq(ec_cache_save(cache, "s", d, 100, &o), 0);
+	ck_assert_int_eq(ec_cache_big_tag(cache, "s", &st, &tag), 1);
+	ck_assert_int_eq(ec_cache_big_tag(cache, "none", &st, &tag), -ENOENT);
+	free(env);
+	free(d);
+}
+END_TEST
+
 /* A stream of different bad forms of one big envelope. */
 START_TEST(test_big_bad)
 {
@@ -473,6 +508,7 @@ static Suite *stream_suite(void)
 	tcase_add_checked_fixture(cc, cache_setup, cache_teardown);
 	tcase_add_test(cc, test_big_round_trip);
 	tcase_add_test(cc, test_big_bad);
+	tcase_add_test(cc, test_big_tag);
 	tcase_set_timeout(cc, 60);
 	suite_add_tcase(s, cc);
 	return s;
