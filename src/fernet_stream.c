@@ -507,9 +507,145 @@ int ec_fernet_enc_new(const uint8_t key[EC_KEYBYTES], uint64_t timestamp,
 	return 0;
 }
 
+/* The sealing of one big piece on two threads (enc_piped): the caller
+ * encrypts into a ring of slots, a helper MACs each slot, encodes it and
+ * hands the text to emit, in order.  Only the helper touches the MAC,
+ * raw, text and emit while it runs.  mu guards the ring's counts, done
+ * and err. */
+#define ENC_SLOTS 4
+#define ENC_SLOT ((size_t)512 << 10)	/* plaintext bytes a slot */
+
+struct enc_pipe {
+	struct ec_fernet_enc *e;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint8_t *ct[ENC_SLOTS];		/* ENC_SLOT + BLOCK bytes each */
+	size_t len[ENC_SLOTS];
+	unsigned head, tail, filled;	/* next to fill, next to send */
+	bool done;
+	int err;
+};
+
+/* Feed n bytes of ciphertext (MACed already) into the text. */
+static int send_ct(struct ec_fernet_enc *e, const uint8_t *p, size_t n)
+{
+	int err = 0;
+
+	while (!err && n) {
+		size_t k = n < RAW_SLICE - BLOCK ? n : RAW_SLICE - BLOCK;
+
+		err = put_raw(e, p, k, false);
+		if (!err)
+			err = flush_text(e, false);
+		p += k;
+		n -= k;
+	}
+	return err;
+}
+
+static void *enc_helper(void *arg)
+{
+	struct enc_pipe *q = arg;
+	struct ec_fernet_enc *e = q->e;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		unsigned i;
+		int err = 0;
+
+		while (!q->filled && !q->done)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (!q->filled)
+			break;
+		i = q->tail;
+		pthread_mutex_unlock(&q->mu);
+		if (!q->err) {	/* read without mu: only this thread sets it */
+			if (EVP_MAC_update(e->mac, q->ct[i], q->len[i]) != 1)
+				err = -EIO;
+			else
+				err = send_ct(e, q->ct[i], q->len[i]);
+		}
+		pthread_mutex_lock(&q->mu);
+		if (err && !q->err)
+			q->err = err;
+		q->tail = (q->tail + 1) % ENC_SLOTS;
+		q->filled--;
+		pthread_cond_broadcast(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* 1 when the pipe could not be set up (the caller goes on alone). */
+static int enc_piped(struct ec_fernet_enc *e, const uint8_t *pt, size_t n)
+{
+	struct enc_pipe q = { .e = e };
+	pthread_t helper;
+	int i, err = 0, started = 0;
+
+	for (i = 0; i < ENC_SLOTS; i++)
+		if (!(q.ct[i] = malloc(ENC_SLOT + BLOCK)))
+			goto out;	/* ciphertext: not secret */
+	if (pthread_mutex_init(&q.mu, NULL) != 0)
+		goto out;
+	if (pthread_cond_init(&q.cv, NULL) != 0) {
+		pthread_mutex_destroy(&q.mu);
+		goto out;
+	}
+	if (pthread_create(&helper, NULL, enc_helper, &q) != 0) {
+		pthread_cond_destroy(&q.cv);
+		pthread_mutex_destroy(&q.mu);
+		goto out;
+	}
+	started = 1;
+	while (n) {
+		size_t step = n < ENC_SLOT ? n : ENC_SLOT;
+		unsigned h;
+		int outl = 0;
+
+		pthread_mutex_lock(&q.mu);
+		while (q.filled == ENC_SLOTS && !q.err)
+			pthread_cond_wait(&q.cv, &q.mu);
+		err = q.err;
+		h = q.head;
+		pthread_mutex_unlock(&q.mu);
+		if (err)
+			break;
+		if (EVP_EncryptUpdate(e->aes, q.ct[h], &outl, pt, (int)step) !=
+		    1 || outl < 0) {
+			err = -EIO;
+			break;
+		}
+		pthread_mutex_lock(&q.mu);
+		q.len[h] = (size_t)outl;
+		q.head = (h + 1) % ENC_SLOTS;
+		q.filled++;
+		pthread_cond_broadcast(&q.cv);
+		pthread_mutex_unlock(&q.mu);
+		pt += step;
+		n -= step;
+	}
+	pthread_mutex_lock(&q.mu);
+	q.done = true;
+	pthread_cond_broadcast(&q.cv);
+	pthread_mutex_unlock(&q.mu);
+	pthread_join(helper, NULL);
+	if (!err)
+		err = q.err;
+	pthread_cond_destroy(&q.cv);
+	pthread_mutex_destroy(&q.mu);
+	e->err = err;
+out:
+	for (i = 0; i < ENC_SLOTS; i++)
+		free(q.ct[i]);
+	return started ? 0 : 1;
+}
+
 int ec_fernet_enc_update(struct ec_fernet_enc *e, const uint8_t *pt,
 			 size_t n)
 {
+	if (!e->err && n >= PIPE_MIN && enc_piped(e, pt, n) == 0)
+		return e->err;
 	while (!e->err && n) {
 		uint8_t ct[RAW_SLICE + BLOCK];
 		size_t step = n < RAW_SLICE - BLOCK ? n : RAW_SLICE - BLOCK;

@@ -56,6 +56,16 @@ static int gather(void *ctx, const char *t, size_t n)
 	return 0;
 }
 
+/* Fails once it has been given more than 1 MiB of text. */
+static int gather_short(void *ctx, const char *t, size_t n)
+{
+	struct text *x = ctx;
+
+	if (x->n + n > ((size_t)1 << 20))
+		return -ENOSPC;
+	return gather(ctx, t, n);
+}
+
 /* Seal pt in pieces of step bytes. */
 static struct text seal_stream(const uint8_t *pt, size_t n, size_t step)
 {
@@ -188,6 +198,35 @@ START_TEST(test_piped)
 		ck_assert_mem_eq(back, pt, n);
 		ec_secure_free(back);
 		back = NULL;
+	}
+	/* Sealed through the helper (a piece of 4 MiB or more): the same
+	 * text, whatever comes before and after the big piece. */
+	{
+		struct text t = { NULL, 0 }, u = { NULL, 0 };
+		struct ec_fernet_enc *e;
+
+		t = seal_stream(pt, n, n);
+		ck_assert_uint_eq(t.n, toklen);
+		ck_assert_mem_eq(t.p, tok, toklen);
+		free(t.p);
+		t = (struct text){ NULL, 0 };
+		ck_assert_int_eq(ec_fernet_enc_new(key, 1700000000, iv, gather,
+						   &t, &e), 0);
+		ck_assert_int_eq(ec_fernet_enc_update(e, pt, 5), 0);
+		ck_assert_int_eq(ec_fernet_enc_update(e, pt + 5, n - 10), 0);
+		ck_assert_int_eq(ec_fernet_enc_update(e, pt + n - 5, 5), 0);
+		ck_assert_int_eq(ec_fernet_enc_final(e), 0);
+		ec_fernet_enc_free(e);
+		ck_assert_uint_eq(t.n, toklen);
+		ck_assert_mem_eq(t.p, tok, toklen);
+		free(t.p);
+		/* emit failing midway stops it with that code */
+		ck_assert_int_eq(ec_fernet_enc_new(key, 1700000000, iv,
+						   gather_short, &u, &e), 0);
+		ck_assert_int_eq(ec_fernet_enc_update(e, pt, n), -ENOSPC);
+		ck_assert_int_eq(ec_fernet_enc_final(e), -ENOSPC);
+		ec_fernet_enc_free(e);
+		free(u.p);
 	}
 	bad = malloc(toklen);
 	at[0] = 60;			/* first blocks of ciphertext */
