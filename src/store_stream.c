@@ -179,7 +179,11 @@ static int take_spare(struct ec_store_spare *sp, int dfd, const char *id,
 		return -1;
 	}
 	spare_clear(sp, false);
-	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0) {
+	/* An open by someone else meanwhile waits for our close; its lease
+	 * break signal (SIGIO, which would end the process) goes nowhere:
+	 * the lease set this process as the file's owner, F_SETOWN 0 none. */
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0 ||
+	    fcntl(fd, F_SETOWN, 0) < 0) {
 		if (errno != EAGAIN)	/* no leases here at all */
 			sp->no_exchange = true;
 		close(fd);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -70,15 +72,50 @@ struct job {
 	const char *meanwhile;	/* written over the entry while filling */
 	const char *after_check;	/* saved over the entry right after
 					   check() accepts it */
+	pid_t opener;		/* when -1, fill forks one that opens the temp
+				   file in a/ (the spare, under its lease) */
 	struct stat seen;	/* the version the caller read */
 	int check_calls;
 	bool had_fd;
 };
 
+/* The one temp file in dir, its path into buf. */
+static void temp_in(const char *dir, char *buf, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	ck_assert_ptr_nonnull(d);
+	buf[0] = '\0';
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, EC_STORE_TMP_PREFIX,
+			     strlen(EC_STORE_TMP_PREFIX)))
+			snprintf(buf, size, "%s/%s", dir, de->d_name);
+	closedir(d);
+	ck_assert(buf[0]);
+}
+
 static int fill(void *ctx, int fd)
 {
 	struct job *j = ctx;
 
+	if (j->opener == -1) {	/* someone opens the temp file meanwhile */
+		char path[PATH_MAX];
+
+		temp_in(tpath("a"), path, sizeof(path));
+		j->opener = fork();
+		ck_assert_int_ge(j->opener, 0);
+		if (j->opener == 0) {	/* its open waits for the lease to go;
+					   exec'd: not holding the file */
+			int null = open("/dev/null", O_WRONLY);
+
+			if (null < 0 || dup2(null, 1) < 0)
+				_exit(2);
+			execl("/bin/cat", "cat", path, (char *)NULL);
+			_exit(3);
+		}
+		usleep(200000);	/* its open is waiting now */
+	}
 	if (j->meanwhile)	/* another writer's save, during ours */
 		ck_assert_int_eq(ec_store_write(&st, "a/e", j->meanwhile,
 						strlen(j->meanwhile), 0), 0);
@@ -178,7 +215,23 @@ static ino_t ino_of(const char *id)
 	return s.st_ino;
 }
 
-/* id saved as text with sp, over the version there now. */
+/* id saved as text with sp, over the version there now (opener: as in
+ * struct job). */
+static int replace_opened(const char *id, const char *text,
+			  struct ec_store_spare *sp, pid_t opener)
+{
+	struct job j = { .text = text, .opener = opener };
+	int rc, status;
+
+	ck_assert_int_eq(ec_store_stat_entry(&st, id, &j.seen), 0);
+	rc = ec_store_replace_spare(&st, id, 0, fill, check, &j, sp);
+	if (opener == -1) {
+		ck_assert_int_eq(waitpid(j.opener, &status, 0), j.opener);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	return rc;
+}
+
 static int replace(const char *id, const char *text,
 		   struct ec_store_spare *sp)
 {
@@ -242,6 +295,27 @@ START_TEST(test_spare_open_by_a_reader)
 	ck_assert_int_eq(pread(fd, buf, sizeof(buf) - 1, 0), 7);
 	ck_assert_str_eq(buf, "old one");
 	close(fd);
+	ec_store_spare_free(sp);
+	ck_assert_uint_eq(count_temps(tmp), 0);
+}
+END_TEST
+
+START_TEST(test_spare_opened_while_written)
+{
+	struct ec_store_spare *sp;
+	char *got;
+
+	/* an open of the spare while it is written (a backup tool walking
+	 * the directory) waits for it, and the lease break signal does not
+	 * end this process (SIGIO's default) */
+	ck_assert_int_eq(ec_store_write(&st, "a/e1", "old one", 7, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "a/e2", "old two", 7, 0), 0);
+	ck_assert_int_eq(ec_store_spare_new(&sp), 0);
+	ck_assert_int_eq(replace("a/e1", "new one", sp), 0);
+	ck_assert_int_eq(replace_opened("a/e2", "new two", sp, -1), 0);
+	got = read_entry("a/e2");
+	ck_assert_str_eq(got, "new two");
+	free(got);
 	ec_store_spare_free(sp);
 	ck_assert_uint_eq(count_temps(tmp), 0);
 }
@@ -559,6 +633,7 @@ static Suite *rekey_suite(void)
 	tcase_add_test(tc, test_replace_removed);
 	tcase_add_test(tc, test_spare_reused);
 	tcase_add_test(tc, test_spare_open_by_a_reader);
+	tcase_add_test(tc, test_spare_opened_while_written);
 	tcase_add_test(tc, test_spare_newer_save_after_check);
 	suite_add_tcase(s, tc);
 
