@@ -128,20 +128,21 @@ static bool settled(const struct ec_fsmeta_key *k, int64_t read_us)
 
 /*
  * Whether id's file is still version want (digest d) now, for a content
- * kept from its lookup: told by its stat when settled (a rewrite in
- * place since would stamp a later ctime), else, as when it was saved a
- * moment ago, by reading the envelope through for its tag without
- * decrypting it (about a tenth of a load).
+ * kept from its lookup, whose read began at read_at or later: told by its
+ * stat when settled then (a rewrite in place since would stamp a later
+ * ctime), else, as when it was saved a moment ago, by reading the
+ * envelope through for its tag without decrypting it (about a tenth of a
+ * load).
  */
 static bool still_version(struct ecfs *fs, const char *id,
 			  const struct ec_fsmeta_key *want, uint64_t d,
-			  int64_t now)
+			  int64_t read_at)
 {
 	struct ec_fsmeta_key got;
 	struct stat st;
 	uint64_t tag = 0;
 
-	if (settled(want, now - EC_RECENT_US)) {
+	if (settled(want, read_at)) {
 		if (ec_store_stat_entry(fs->store, id, &st) != 0)
 			return false;
 	} else if (ec_cache_big_tag(fs->cache, id, &st, &tag) != 0 ||
@@ -166,7 +167,7 @@ static int read_big(struct ecfs *fs, struct handle *h, const char *id,
 	struct ec_fsmeta_key got;
 	uint8_t *content = NULL;
 	size_t clen = 0;
-	int64_t now;
+	int64_t now, read_at = 0;
 	bool had;
 	int err;
 
@@ -174,9 +175,9 @@ static int read_big(struct ecfs *fs, struct handle *h, const char *id,
 	/* Decrypted a moment ago, at its lookup (recent.h)? */
 	now = ec_clock_now_us();
 	if (had && fs->contents &&
-	    ec_recent_take(fs->contents, want, known.digest, now, &content,
-			   &clen)) {
-		if (still_version(fs, id, want, known.digest, now)) {
+	    ec_recent_take_big(fs->contents, want, known.digest, now,
+			       &content, &clen, &read_at)) {
+		if (still_version(fs, id, want, known.digest, read_at)) {
 			*mi = known;
 			h->other = false;
 			ec_handle_adopt(h, content, clen);

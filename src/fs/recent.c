@@ -43,7 +43,8 @@ struct rec {
 struct slot {
 	struct ec_fsmeta_key k;
 	uint64_t d;
-	int64_t at;
+	int64_t at;		/* the caller's instant: before its read */
+	int64_t kept;		/* monotonic time it came (us) */
 	uint8_t *content;	/* NULL: free */
 	size_t len;
 };
@@ -181,7 +182,9 @@ static void release_arena(struct ec_recent *r)
  * left.  Held: r->mu. */
 static void expire(struct ec_recent *r, int64_t now)
 {
-	if (r->big.content && now - r->big.at > EC_RECENT_US)
+	/* The big one by when it came: decrypting it may have taken a
+	 * while since the instant its read began. */
+	if (r->big.content && mono_us() - r->big.kept > EC_RECENT_US)
 		drop(&r->big);
 	while (r->n && now - r->recs[r->tail].at > EC_RECENT_US)
 		pop(r);
@@ -252,11 +255,11 @@ static void *reap(void *arg)
 			pthread_cond_wait(&r->cv, &r->mu);
 			continue;
 		}
-		due = r->n ? r->recs[r->tail].at : INT64_MAX;
-		if (r->big.content && r->big.at < due)
-			due = r->big.at;
 		/* In monotonic time, a little after it is due. */
-		due = due + EC_RECENT_US + 1000 - now + mono_us();
+		due = r->n ? r->recs[r->tail].at + EC_RECENT_US + 1000 - now +
+			     mono_us() : INT64_MAX;
+		if (r->big.content && r->big.kept + EC_RECENT_US + 1000 < due)
+			due = r->big.kept + EC_RECENT_US + 1000;
 		ts.tv_sec = due / 1000000;
 		ts.tv_nsec = due % 1000000 * 1000;
 		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
@@ -350,6 +353,7 @@ void ec_recent_put(struct ec_recent *r, const struct ec_fsmeta_key *k,
 		s->k = *k;
 		s->d = d;
 		s->at = now;
+		s->kept = mono_us();
 		s->content = content;
 		s->len = len;
 		content = NULL;
@@ -366,7 +370,8 @@ static bool take_big(struct slot *s, const struct ec_fsmeta_key *k,
 {
 	if (!s->content || s->d != d || !ec_fsmeta_key_equal(&s->k, k))
 		return false;
-	if (now - s->at > EC_RECENT_US) {
+	(void)now;
+	if (mono_us() - s->kept > EC_RECENT_US) {
 		drop(s);
 		return false;
 	}
@@ -406,5 +411,23 @@ bool ec_recent_take(struct ec_recent *r, const struct ec_fsmeta_key *k,
 		break;
 	}
 	pthread_mutex_unlock(&r->mu);
+	return got;
+}
+
+bool ec_recent_take_big(struct ec_recent *r, const struct ec_fsmeta_key *k,
+			uint64_t d, int64_t now, uint8_t **content,
+			size_t *len, int64_t *read_at)
+{
+	int64_t at;
+	bool got;
+
+	pthread_mutex_lock(&r->mu);
+	saw(r, now);
+	at = r->big.at;
+	got = take_big(&r->big, k, d, now, content, len);
+	expire(r, now);
+	pthread_mutex_unlock(&r->mu);
+	if (got)
+		*read_at = at;
 	return got;
 }

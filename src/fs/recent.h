@@ -45,5 +45,12 @@ void ec_recent_put(struct ec_recent *r, const struct ec_fsmeta_key *k,
  * *content (ec_secure_free) and *len are the caller's. */
 bool ec_recent_take(struct ec_recent *r, const struct ec_fsmeta_key *k,
 		    uint64_t d, int64_t now, uint8_t **content, size_t *len);
+/* The same for the big one alone, and *read_at, the instant given when it
+ * was put (its read began then or later).  The big one is kept
+ * EC_RECENT_US from when it came (its decryption may have taken a while
+ * since that instant). */
+bool ec_recent_take_big(struct ec_recent *r, const struct ec_fsmeta_key *k,
+			uint64_t d, int64_t now, uint8_t **content,
+			size_t *len, int64_t *read_at);
 
 #endif

@@ -147,6 +147,32 @@ START_TEST(test_arena)
 }
 END_TEST
 
+/* The big one is kept EC_RECENT_US from when it came, however long
+ * before that its read began (a 256 MiB decryption on a loaded machine
+ * takes seconds), and tells that instant. */
+START_TEST(test_big_from_put)
+{
+	struct ec_fsmeta_key k = { 5, 0, 0, 0, 0 };
+	struct ec_recent *r;
+	uint8_t *got = NULL;
+	size_t len = 0;
+	int64_t at = 0;
+
+	ck_assert_int_eq(ec_recent_new(&r), 0);
+	ec_recent_put(r, &k, 3, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
+		      EC_RECENT_ENTRY_MAX + 1, 1000);
+	ck_assert(!ec_recent_take_big(r, &k, 4, 1000 + 5 * EC_RECENT_US,
+				      &got, &len, &at));	/* digest */
+	ck_assert(ec_recent_take_big(r, &k, 3, 1000 + 5 * EC_RECENT_US, &got,
+				     &len, &at));
+	ck_assert_uint_eq(len, EC_RECENT_ENTRY_MAX + 1);
+	ck_assert(at == 1000);
+	ec_secure_free(got);
+	ck_assert(!ec_recent_take_big(r, &k, 3, 1000, &got, &len, &at));
+	ec_recent_free(r);
+}
+END_TEST
+
 /* Nobody asks again: the reaper still wipes it once it is due, by the
  * callers' clock as it runs on. */
 START_TEST(test_reaper)
@@ -183,6 +209,7 @@ static Suite *recent_suite(void)
 	tcase_add_test(tc, test_bounded);
 	tcase_add_test(tc, test_arena);
 	tcase_add_test(tc, test_reaper);
+	tcase_add_test(tc, test_big_from_put);
 	suite_add_tcase(s, tc);
 	return s;
 }
