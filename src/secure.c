@@ -240,13 +240,6 @@ static size_t page_round(size_t n)
 static void big_protect(void *p, size_t len)
 {
 	(void)madvise(p, len, MADV_DONTDUMP);
-#ifdef MADV_HUGEPAGE
-	/* Huge pages where the kernel has them: locking (which faults in
-	 * every page) and each FUSE reply's pinning of the pages it copies
-	 * cost per page, a sixth of reading a 256 MiB entry (a block that
-	 * grows gives them up: big_grow). */
-	(void)madvise(p, len, MADV_HUGEPAGE);
-#endif
 	(void)mlock(p, len);	/* best effort, as sodium_malloc's */
 }
 
@@ -326,13 +319,6 @@ static void *big_grow(void *p, size_t n)
 	i = big_find(p);
 	if (i >= 0) {
 		old = big.v[i].len;
-#ifdef MADV_NOHUGEPAGE
-		/* A growing block (a writer's buffer) in small pages: the
-		 * locked mapping's new part is faulted in by mremap itself,
-		 * and with huge pages that cost a 256 MiB write 0.3 to 1 s
-		 * more daemon CPU, erratically (paired runs). */
-		(void)madvise(p, old, MADV_NOHUGEPAGE);
-#endif
 		np = mremap(p, old, len, MREMAP_MAYMOVE);
 		if (np != MAP_FAILED) {
 			big.v[i].p = np;
