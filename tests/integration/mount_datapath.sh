@@ -48,22 +48,24 @@ d1=$(stat decryptions)
 [ $((d1 - d0)) -le $((N + N / 10)) ] ||
 	fail "a cold read of $N entries decrypted $((d1 - d0)) times (at most $((N + N / 10)))"
 [ $((d1 - d0)) -ge "$N" ] || fail "decryptions not counted ($((d1 - d0)) for $N entries)"
-# The warm reads open versions read settled (EC_SETTLE_US, 2 s, after
-# their ctime), now that the entries are older than that: the first opens
-# check each by its bytes once, the next ones by a stat alone.
+find "$MNT" -type f -exec cat {} + >/dev/null
+find "$MNT" -type f -exec cat {} + >/dev/null
+d2=$(stat decryptions)
+[ "$d2" = "$d1" ] ||
+	fail "a warm read of $N entries decrypted $((d2 - d1)) times (want 0)"
+# Once the entries are older than EC_SETTLE_US (2 s) after their ctime,
+# a warm open checks each by its bytes once more (and notes it settled),
+# the next ones by a stat alone.  (Not decryptions: past the kernel's
+# timeouts a few entries may be decrypted again under load, with or
+# without this; see issue 8.)
 while [ $(($(date +%s%N) - written)) -lt 2500000000 ]; do sleep 0.2; done
 r0=$(stat envelope_reads)
 find "$MNT" -type f -exec cat {} + >/dev/null
 r1=$(stat envelope_reads)
 find "$MNT" -type f -exec cat {} + >/dev/null
 r2=$(stat envelope_reads)
-d2=$(stat decryptions)
-# (A page the kernel dropped meanwhile, e.g. by drop_caches, is read
-# and decrypted again: the envelope reads and lookups tell.)
-[ "$d2" = "$d1" ] ||
-	fail "a warm read of $N entries decrypted $((d2 - d1)) times (want 0; envelopes read: $((r1 - r0)), then $((r2 - r1)))"
 [ "$r2" = "$r1" ] ||
-	fail "a warm read of $N settled entries read $((r2 - r1)) envelopes (want 0)"
+	fail "a warm read of $N settled entries read $((r2 - r1)) envelopes (want 0; the read before it: $((r1 - r0)))"
 [ "$r1" -ge "$N" ] || fail "envelope reads not counted ($r1 for $N entries)"
 [ "$(stat bytes_read)" -ge $((N * 200)) ] || fail "bytes_read not counted"
 l0=$(stat lookups)
