@@ -2,8 +2,8 @@
  * store_int: what the files of the store module share.  Internal: only
  * src/store*.c include it (everything else uses store.h).
  *
- *   store.c        ids and paths, reads, the atomic save, renames,
- *                  listing and walking entries
+ *   store.c        ids and paths, reads, the atomic save, renames
+ *   store_list.c   listing a directory, walking every entry
  *   store_stat.c   stat of an entry or a directory (O_PATH parents,
  *                  retried on ESTALE)
  *   store_tidy.c   temp files (walked, swept, removed) and removing an
