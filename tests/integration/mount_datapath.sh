@@ -48,30 +48,37 @@ d1=$(stat decryptions)
 [ $((d1 - d0)) -le $((N + N / 10)) ] ||
 	fail "a cold read of $N entries decrypted $((d1 - d0)) times (at most $((N + N / 10)))"
 [ $((d1 - d0)) -ge "$N" ] || fail "decryptions not counted ($((d1 - d0)) for $N entries)"
+# A warm read finds every page in the kernel's cache, but for those the
+# kernel dropped meanwhile (memory reclaim: this machine's kernel pages
+# out idle memory on its own, DAMON's pageout): only a read that reaches
+# the daemon may decrypt (bytes_read: 200 bytes an entry), never an open.
+b1=$(stat bytes_read)
 find "$MNT" -type f -exec cat {} + >/dev/null
 find "$MNT" -type f -exec cat {} + >/dev/null
 d2=$(stat decryptions)
-[ "$d2" = "$d1" ] ||
-	fail "a warm read of $N entries decrypted $((d2 - d1)) times (want 0)"
+miss=$((($(stat bytes_read) - b1) / 200))
+[ $((d2 - d1)) -le "$miss" ] ||
+	fail "a warm read of $N entries decrypted $((d2 - d1)) times (want 0, or one for each of the $miss pages the kernel read again)"
 # Once the entries are older than EC_SETTLE_US (2 s) after their ctime,
 # a warm open checks each by its bytes once more (and notes it settled),
-# the next ones by a stat alone.  (Not decryptions: past the kernel's
-# timeouts a few entries may be decrypted again under load, with or
-# without this; see issue 8.)
+# the next ones by a stat alone: no envelope is read but for a read that
+# reaches the daemon.
 while [ $(($(date +%s%N) - written)) -lt 2500000000 ]; do sleep 0.2; done
 r0=$(stat envelope_reads)
 find "$MNT" -type f -exec cat {} + >/dev/null
 r1=$(stat envelope_reads)
+b2=$(stat bytes_read)
 find "$MNT" -type f -exec cat {} + >/dev/null
 r2=$(stat envelope_reads)
-[ "$r2" = "$r1" ] ||
-	fail "a warm read of $N settled entries read $((r2 - r1)) envelopes (want 0; the read before it: $((r1 - r0)))"
-[ "$r1" -ge "$N" ] || fail "envelope reads not counted ($r1 for $N entries)"
+miss2=$((($(stat bytes_read) - b2) / 200))
+[ $((r2 - r1)) -le "$miss2" ] ||
+	fail "a warm read of $N settled entries read $((r2 - r1)) envelopes (want 0, or one for each of the $miss2 pages the kernel read again; the read before it: $((r1 - r0)))"
+[ "$r0" -ge "$N" ] || fail "envelope reads not counted ($r0 for $N entries)"
 [ "$(stat bytes_read)" -ge $((N * 200)) ] || fail "bytes_read not counted"
 l0=$(stat lookups)
 [ ! -e "$MNT/no/such" ] || fail "a missing entry exists"
 [ "$(stat lookups)" -gt "$l0" ] || fail "lookups not counted"
-note "cold read: $((d1 - d0)) decryptions for $N entries; warm: 0; settled warm opens: 0 envelopes read"
+note "cold read: $((d1 - d0)) decryptions for $N entries; warm: $((d2 - d1)) ($miss pages read again); settled warm opens: $((r2 - r1)) envelopes read ($miss2 pages read again)"
 
 # Hidden entries are counted by why they are hidden.
 h0=$(stat hidden.tampered)
