@@ -84,6 +84,16 @@ static void text_add(struct text *t, const char *s)
 		t->buf[t->len < t->size - 1 ? t->len : t->size - 1] = '\0';
 }
 
+/* 'key' and then after, when the envelope names a key. */
+static void text_key(struct text *t, const char *key, const char *after)
+{
+	if (!key)
+		return;
+	text_add(t, "'");
+	text_add(t, key);
+	text_add(t, after);
+}
+
 /* The words after "stale" for an authenticated entry past its expiry. */
 static void add_stale(struct text *t, const struct ec_cache *c,
 		      const struct ec_entry *e)
@@ -147,21 +157,13 @@ size_t ec_entry_reason_text(const struct ec_cache *c,
 		break;
 	case EC_STATE_UNKNOWN_KEY:
 		text_add(&t, "unknown key name ");
-		if (e->env.key) {
-			text_add(&t, "'");
-			text_add(&t, e->env.key);
-			text_add(&t, "'");
-		}
+		text_key(&t, e->env.key, "'");
 		break;
 	case EC_STATE_TAMPERED:
 		/* The HMAC cannot tell a wrong password from a changed
 		 * file; the first is by far the more common. */
 		text_add(&t, "does not open with key ");
-		if (e->env.key) {
-			text_add(&t, "'");
-			text_add(&t, e->env.key);
-			text_add(&t, "' ");
-		}
+		text_key(&t, e->env.key, "' ");
 		text_add(&t, "(the wrong password, or tampered with)");
 		break;
 	case EC_STATE_CORRUPT:

@@ -41,6 +41,29 @@ static enum ec_store_kind kind_of(const struct ec_store *s, const char *name,
 	return EC_STORE_KIND_OTHER;
 }
 
+int ec_store_dname_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ec_store_dname *)a)->name,
+		      ((const struct ec_store_dname *)b)->name);
+}
+
+int ec_store_open_stream(const struct ec_store *s, const char *reldir,
+			 DIR **out)
+{
+	int fd, err;
+
+	fd = ec_store_open_dir(s, reldir);
+	if (fd < 0)
+		return fd;
+	*out = fdopendir(fd);
+	if (!*out) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return 0;
+}
+
 int ec_store_scan_dir(const struct ec_store *s, const char *reldir,
 		      int (*cb)(void *ctx, const struct ec_store_name *it),
 		      void *ctx)
@@ -48,17 +71,11 @@ int ec_store_scan_dir(const struct ec_store *s, const char *reldir,
 	struct ec_store_name it;
 	char id[PATH_MAX];
 	DIR *d;
-	int fd, err = 0;
+	int err = 0;
 
-	fd = ec_store_open_dir(s, reldir);
-	if (fd < 0)
-		return fd;
-	d = fdopendir(fd);
-	if (!d) {
-		err = -errno;
-		close(fd);
+	err = ec_store_open_stream(s, reldir, &d);
+	if (err)
 		return err;
-	}
 	for (;;) {
 		struct dirent *de;
 		size_t stem = 0;

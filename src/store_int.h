@@ -12,6 +12,7 @@
 #ifndef EC_STORE_INT_H
 #define EC_STORE_INT_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdbool.h>
 
@@ -36,6 +37,19 @@ int ec_store_open_parent(const struct ec_store *s, const char *path,
  * itself.  0 or -errno.  Does no I/O. */
 int ec_store_leaf_name(const struct ec_store *s, const char *leaf,
 		       bool is_entry, char name[NAME_MAX + 1]);
+
+/* A name read from a directory, with its d_type, for sorting (qsort,
+ * bsearch with ec_store_dname_cmp); name malloc'd. */
+struct ec_store_dname {
+	char *name;
+	unsigned char type;
+};
+int ec_store_dname_cmp(const void *a, const void *b);
+
+/* Open the directory reldir (as ec_store_open_dir) as a stream: *out
+ * (closedir it), or -errno. */
+int ec_store_open_stream(const struct ec_store *s, const char *reldir,
+			 DIR **out);
 
 /* A fresh temp name of the new form into buf; 0 or -errno. */
 int ec_store_temp_name(char buf[EC_STORE_TMP_NAME_SIZE]);

@@ -18,22 +18,11 @@
 #include "store.h"
 #include "store_int.h"
 
-struct name {
-	char *name;
-	unsigned char type;	/* d_type */
-};
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(((const struct name *)a)->name,
-		      ((const struct name *)b)->name);
-}
-
 /* Whether sorted v[0..n) holds a directory (or unknown type) named key. */
-static bool has_dir(const struct name *v, size_t n, const char *key)
+static bool has_dir(const struct ec_store_dname *v, size_t n, const char *key)
 {
-	struct name k = { (char *)key, 0 };
-	const struct name *hit = bsearch(&k, v, n, sizeof(*v), cmp_name);
+	struct ec_store_dname k = { (char *)key, 0 };
+	const struct ec_store_dname *hit = bsearch(&k, v, n, sizeof(*v), ec_store_dname_cmp);
 
 	return hit && (hit->type == DT_DIR || hit->type == DT_UNKNOWN);
 }
@@ -42,23 +31,17 @@ int ec_store_list_dir(const struct ec_store *s, const char *reldir,
 		      int (*cb)(void *ctx, const struct ec_store_item *it),
 		      void *ctx)
 {
-	struct name *v = NULL;
+	struct ec_store_dname *v = NULL;
 	size_t n = 0, cap = 0, i;
 	DIR *d = NULL;
-	int dfd, err;
+	int err;
 
 	err = ec_store_check_dir(reldir);
 	if (err)
 		return err;
-	dfd = ec_store_open_dir(s, reldir);
-	if (dfd < 0)
-		return dfd;
-	d = fdopendir(dfd);
-	if (!d) {
-		err = -errno;
-		close(dfd);
+	err = ec_store_open_stream(s, reldir, &d);
+	if (err)
 		return err;
-	}
 	/* Collect first: sorted output, and a dir hides an entry of its name. */
 	for (;;) {
 		struct dirent *de;
@@ -77,7 +60,7 @@ int ec_store_list_dir(const struct ec_store *s, const char *reldir,
 		    de->d_type != DT_UNKNOWN)
 			continue;
 		if (n == cap) {
-			struct name *w;
+			struct ec_store_dname *w;
 
 			cap = cap ? cap * 2 : 64;
 			w = realloc(v, cap * sizeof(*v));
@@ -96,7 +79,7 @@ int ec_store_list_dir(const struct ec_store *s, const char *reldir,
 		n++;
 	}
 	if (n)
-		qsort(v, n, sizeof(*v), cmp_name);
+		qsort(v, n, sizeof(*v), ec_store_dname_cmp);
 	for (i = 0; i < n; i++) {
 		char stripped[NAME_MAX + 1];
 		struct ec_store_item it;

@@ -24,20 +24,7 @@
 
 /* ---- walking temp files ----------------------------------------------- */
 
-struct tname {
-	char *name;
-	unsigned char type;	/* d_type */
-};
-
-static int cmp_tname(const void *a, const void *b)
-{
-	return strcmp(((const struct tname *)a)->name,
-		      ((const struct tname *)b)->name);
-}
-
-/* The names in d (but . and ..) that may be a temp file or a directory,
- * sorted, into *v / *n (free each name and v).  0 or -errno. */
-static int read_names(DIR *d, struct tname **v, size_t *n)
+static int read_names(DIR *d, struct ec_store_dname **v, size_t *n)
 {
 	size_t cap = 0;
 
@@ -58,7 +45,7 @@ static int read_names(DIR *d, struct tname **v, size_t *n)
 		    !(de->d_type == DT_REG && ec_store_is_temp_name(de->d_name)))
 			continue;
 		if (*n == cap) {
-			struct tname *w;
+			struct ec_store_dname *w;
 
 			cap = cap ? 2 * cap : 32;
 			w = realloc(*v, cap * sizeof(**v));
@@ -75,7 +62,7 @@ static int read_names(DIR *d, struct tname **v, size_t *n)
 	if (errno)
 		return -errno;
 	if (*n)
-		qsort(*v, *n, sizeof(**v), cmp_tname);
+		qsort(*v, *n, sizeof(**v), ec_store_dname_cmp);
 	return 0;
 }
 
@@ -97,7 +84,7 @@ static int walk_one(const struct twalk *w, int dfd, const char *rel,
 static int walk_dir(const struct twalk *w, int dfd, const char *rel,
 		    unsigned depth)
 {
-	struct tname *v = NULL;
+	struct ec_store_dname *v = NULL;
 	size_t n = 0, i;
 	DIR *d = fdopendir(dfd);
 	int err;
