@@ -42,6 +42,7 @@ const struct fuse_opt ec_conf_opts[] = {
 	EC_OPT("cache_timeout=%s", cache_timeout),
 	EC_OPT("net_timeout=%s", net_timeout),
 	EC_OPT("meta_cache=%s", meta_cache),
+	EC_OPT("readahead=%s", readahead),
 	EC_OPT("extpass=%s", extpass),
 	EC_OPT("extpass_timeout=%s", extpass_timeout),
 	EC_OPT("uid=%s", uid),
@@ -142,6 +143,9 @@ void ec_conf_usage(const char *prog)
 "                           taken as shared\n"
 "    -o meta_cache=N        metadata cache size in entries (default: as\n"
 "                           many as fit in 1/32 of memory, up to %u MiB)\n"
+"    -o readahead=KIB       how far ahead the kernel reads a file being\n"
+"                           read in order (default: %u; 0: the kernel's\n"
+"                           128); set through /sys/class/bdi, so as root\n"
 "    -o uid=USER,gid=GROUP  show the tree as owned by USER and GROUP\n"
 "                           (names or numbers; default: ours)\n"
 "    -o strict_perms        chmod and chown that would change a mode or\n"
@@ -152,7 +156,7 @@ void ec_conf_usage(const char *prog)
 "    -o no_key_check        mount even when no entry opens with a key\n"
 "                           or the salt matches none\n"
 "\n", prog, EC_STARTUP_EXTPASS_TIMEOUT_MS / 1000,
-       EC_FSMETA_MAX_BYTES >> 20);
+       EC_FSMETA_MAX_BYTES >> 20, EC_CONF_READAHEAD_KB);
 }
 
 /* One line on stderr: "enccachefs: <message>". */
@@ -196,15 +200,18 @@ static void unescape(char *s)
 
 /* Whether something is mounted on the directory real (a realpath); the
  * type and source of the last such mount into type/source (size bytes
- * each, "" when unknown). */
-static bool is_mounted(const char *real, char *type, char *source,
-		       size_t size)
+ * each, "" when unknown), and its device, "MAJOR:MINOR", into dev
+ * (EC_CONF_DEVLEN bytes) unless NULL. */
+static bool mount_of(const char *real, char *type, char *source,
+		     size_t size, char *dev)
 {
 	char line[8192];
 	bool found = false;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
 	type[0] = source[0] = '\0';
+	if (dev)
+		dev[0] = '\0';
 
 	if (!f) {
 		/* No /proc: compare devices with the parent instead. */
@@ -219,16 +226,22 @@ static bool is_mounted(const char *real, char *type, char *source,
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *save = NULL, *field = strtok_r(line, " ", &save);
+		const char *maj_min = NULL;
 		int i;
 
-		for (i = 1; field && i < 5; i++)
+		for (i = 1; field && i < 5; i++) {
 			field = strtok_r(NULL, " ", &save);
+			if (i == 2)
+				maj_min = field;
+		}
 		if (!field)
 			continue;
 		unescape(field);
 		if (strcmp(field, real) != 0)
 			continue;
 		found = true;
+		if (dev)
+			snprintf(dev, EC_CONF_DEVLEN, "%s", maj_min);
 		/* ... optional fields, "-", then the type and the source */
 		while ((field = strtok_r(NULL, " ", &save)) &&
 		       strcmp(field, "-") != 0)
@@ -241,6 +254,21 @@ static bool is_mounted(const char *real, char *type, char *source,
 	}
 	fclose(f);
 	return found;
+}
+
+static bool is_mounted(const char *real, char *type, char *source,
+		       size_t size)
+{
+	return mount_of(real, type, source, size, NULL);
+}
+
+int ec_conf_mount_dev(const char *real, char dev[EC_CONF_DEVLEN])
+{
+	char type[PATH_MAX], source[PATH_MAX];
+
+	if (!mount_of(real, type, source, sizeof(type), dev) || !dev[0])
+		return -ENOENT;
+	return 0;
 }
 
 static bool parse_double(const char *s, double *out)
@@ -435,6 +463,23 @@ static int check_options(const struct ec_conf *c, struct ec_conf_setup *s)
 				 "seconds (up to 60)", c->net_timeout);
 		return -1;
 	}
+	s->readahead_kb = EC_CONF_READAHEAD_KB;
+	if (c->readahead) {
+		char *end;
+		unsigned long kb;
+
+		errno = 0;
+		kb = strtoul(c->readahead, &end, 10);
+		if (*c->readahead < '0' || *c->readahead > '9' || *end ||
+		    errno || kb > EC_CONF_READAHEAD_MAX_KB) {
+			ec_conf_complain("invalid readahead '%s': not a number "
+					 "of KiB (up to %u)", c->readahead,
+					 EC_CONF_READAHEAD_MAX_KB);
+			return -1;
+		}
+		s->readahead_kb = (unsigned)kb;
+		s->readahead_given = true;
+	}
 	if (c->meta_cache && !parse_size(c->meta_cache, &s->meta_max)) {
 		ec_conf_complain("invalid meta_cache '%s': not a positive count",
 			 c->meta_cache);
@@ -592,6 +637,7 @@ void ec_conf_release(struct ec_conf *c)
 	free(c->cache_timeout);
 	free(c->net_timeout);
 	free(c->meta_cache);
+	free(c->readahead);
 	free(c->extpass);
 	free(c->extpass_timeout);
 	free(c->fsname);

@@ -26,6 +26,7 @@ struct ec_conf {
 	char *cache_timeout;
 	char *net_timeout;
 	char *meta_cache;
+	char *readahead;
 	char *extpass;
 	char *extpass_timeout;
 	char *uid;
@@ -58,6 +59,8 @@ struct ec_conf_setup {
 	double timeout;		/* < 0: not given */
 	double net_timeout;	/* < 0: not given */
 	size_t meta_max;
+	unsigned readahead_kb;	/* 0: the kernel's */
+	bool readahead_given;
 	char *mountpoint;	/* realpath, malloc'd */
 	char *cachedir;		/* realpath, malloc'd */
 	uint8_t *salt;		/* malloc'd */
@@ -93,5 +96,17 @@ void ec_conf_complain(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 /* ec_strerror(err) lower-cased, as our messages are. */
 const char *ec_conf_errtext(int err);
+
+/* readahead=: the kernel reads a sequentially read file this far ahead
+ * (KiB): 1 MiB, what one FUSE request carries (max_pages 256), is 8
+ * times fewer READ round trips than the kernel's 128 KiB for FUSE. */
+#define EC_CONF_READAHEAD_KB 1024u
+#define EC_CONF_READAHEAD_MAX_KB 65536u
+
+/* "MAJOR:MINOR" and its NUL */
+#define EC_CONF_DEVLEN 24
+/* The device of the last mount on the directory real (a realpath) from
+ * /proc/self/mountinfo; -ENOENT when none shows there. */
+int ec_conf_mount_dev(const char *real, char dev[EC_CONF_DEVLEN]);
 
 #endif

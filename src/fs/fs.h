@@ -181,6 +181,7 @@ struct ecfs {
 	const struct ec_store *store;
 	enum ec_view view;
 	double timeout;		/* cache_timeout: kernel cache seconds */
+	unsigned readahead_kb;	/* readahead=: asked for at INIT (0: not) */
 	bool net;		/* shared backing store: no inotify, names
 				   and attributes cached fs->timeout
 				   (net_timeout) at most, see below */

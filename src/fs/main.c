@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,6 +144,7 @@ static int fs_init(struct ecfs *fs, const struct ec_conf *c,
 			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&fs->ns, &ra);
 	pthread_rwlockattr_destroy(&ra);
+	fs->readahead_kb = s->readahead_kb;
 	err = ec_nodes_init(&fs->nodes);
 	if (!err)
 		err = ec_fsmeta_new(s->meta_max, &fs->meta);
@@ -285,6 +287,43 @@ static int open_watch(struct ecfs *fs, const struct ec_conf *c)
 	return 0;
 }
 
+/*
+ * readahead=: the kernel's read-ahead for this mount, its bdi's
+ * read_ahead_kb (FUSE's INIT can only lower it, from the kernel's 128
+ * KiB; writing sysfs needs root).  Done after mounting and before the
+ * loop answers INIT, where ecfs_init() asks for the same, so that the
+ * kernel's min() of the two keeps it.  Failing is no error: reads are
+ * then asked in 128 KiB pieces, as for every FUSE file system.
+ */
+static void set_readahead(const struct ec_conf_setup *s)
+{
+	char dev[EC_CONF_DEVLEN], path[sizeof(dev) + 48], val[16];
+	int fd, n, err;
+	ssize_t w;
+
+	if (!s->readahead_kb)
+		return;
+	err = ec_conf_mount_dev(s->mountpoint, dev);
+	if (!err) {
+		snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb",
+			 dev);
+		n = snprintf(val, sizeof(val), "%u\n", s->readahead_kb);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+		} else {
+			w = write(fd, val, (size_t)n);
+			err = w < 0 ? -errno : w != n ? -EIO : 0;
+			close(fd);
+		}
+	}
+	if (err)
+		fuse_log(s->readahead_given ? FUSE_LOG_WARNING :
+			 FUSE_LOG_DEBUG, PROG ": cannot set readahead=%u "
+			 "(left to the kernel): %s\n", s->readahead_kb,
+			 ec_strerror(err));
+}
+
 /* After the fork: the threads, then the loop until unmounted. */
 static int run(struct ecfs *fs, struct fuse_session *se,
 	       const struct fuse_cmdline_opts *cmd)
@@ -405,6 +444,7 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, s.mountpoint) != 0)
 		goto out;
 	mounted = true;
+	set_readahead(&s);
 	if (fuse_daemonize(cmd.foreground) != 0)
 		goto out;
 	ret = run(&fs, se, &cmd);

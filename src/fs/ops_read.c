@@ -38,6 +38,10 @@ void ecfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * not compare mtimes to drop pages. */
 	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* The kernel keeps the lower of this and its own read-ahead, which
+	 * main.c raised to the same before INIT (see set_readahead). */
+	if (fs->readahead_kb)
+		conn->max_readahead = fs->readahead_kb * 1024u;
 }
 
 /* Register one more kernel reference on n, or undo it if the reply

@@ -93,6 +93,21 @@ touch -d '1 minute ago' "$C/bad.enc.json"
 [ ! -e "$MNT/bad" ] || fail "a tampered entry is shown"
 [ "$(stat hidden.tampered)" -gt "$h0" ] || fail "the tampered entry was not counted"
 
+# readahead=: the mount's kernel read-ahead (its bdi's read_ahead_kb) is
+# 1 MiB by default, where FUSE alone gives 128 KiB; only root may set it.
+ra_kb() {
+	local dev
+	dev=$(awk -v m="$MNT" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+	cat "/sys/class/bdi/$dev/read_ahead_kb"
+}
+RA_SET=
+[ "$(id -u)" != 0 ] || RA_SET=1
+if [ -n "$RA_SET" ]; then
+	[ "$(ra_kb)" = 1024 ] || fail "the mount reads $(ra_kb) KiB ahead (want 1024)"
+else
+	echo "mount_datapath: not root, readahead= not checked" >&2
+fi
+
 # Big entries: 5 MiB through the mount both ways.
 head -c $((5 << 20)) /dev/urandom >"$T/big.bin"
 s0=$(stat saves)
@@ -122,4 +137,16 @@ touch -d '1 minute ago' "$C/big.enc.json"
 within 3 sh -c "! cat '$MNT/big' >/dev/null 2>&1"
 LOG_OK="$LOG_OK|^enccachefs: hiding '(bad|big)': .*"
 fs_stop
+fs_refuses "^enccachefs: invalid readahead 'lots': not a number of KiB \(up to 65536\)\$" \
+	-o "secrets=$T/secrets.json,salt_file=$T/salt,readahead=lots" "$C" "$MNT"
+fs_refuses "invalid readahead '65537'" \
+	-o "secrets=$T/secrets.json,salt_file=$T/salt,readahead=65537" "$C" "$MNT"
+if [ -n "$RA_SET" ]; then
+	fs_start readahead=0
+	[ "$(ra_kb)" = 128 ] || fail "readahead=0: the mount reads $(ra_kb) KiB ahead (want the kernel's 128)"
+	fs_stop
+	fs_start readahead=4096
+	[ "$(ra_kb)" = 4096 ] || fail "readahead=4096: the mount reads $(ra_kb) KiB ahead"
+	fs_stop
+fi
 exit 0
