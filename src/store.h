@@ -74,6 +74,17 @@ int ec_store_read_file(const char *path, size_t max, char **buf, size_t *len,
 int ec_store_stat_entry(const struct ec_store *s, const char *id,
 			struct stat *st) __attribute__((warn_unused_result));
 
+/*
+ * lstat of id's envelope in one system call, by its whole path from the
+ * cache dir: unlike ec_store_stat_entry, a symlink among its parent
+ * directories is followed.  Only for telling whether the file is still a
+ * version known by its stat (device, inode, size, times): a match is the
+ * same inode, however it was reached; on a mismatch or an error, ask
+ * ec_store_stat_entry or read it.
+ */
+int ec_store_stat_known(const struct ec_store *s, const char *id,
+			struct stat *st) __attribute__((warn_unused_result));
+
 /* lstat of a directory below the cache dir ("" = root). -ENOTDIR if not one. */
 int ec_store_stat_dir(const struct ec_store *s, const char *reldir,
 		      struct stat *st) __attribute__((warn_unused_result));

@@ -38,6 +38,11 @@ int ec_store_open_parent(const struct ec_store *s, const char *path,
 int ec_store_leaf_name(const struct ec_store *s, const char *leaf,
 		       bool is_entry, char name[NAME_MAX + 1]);
 
+/* id's envelope's path from the cache dir (id checked; its parent
+ * directories, then leaf + suffix) into path.  0 or -EC_EID/-errno. */
+int ec_store_entry_path(const struct ec_store *s, const char *id,
+			char path[PATH_MAX]);
+
 /* A name read from a directory, with its d_type, for sorting (qsort,
  * bsearch with ec_store_dname_cmp); name malloc'd. */
 struct ec_store_dname {

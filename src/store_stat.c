@@ -97,6 +97,26 @@ int ec_store_stat_entry(const struct ec_store *s, const char *id,
 	return err;
 }
 
+int ec_store_stat_known(const struct ec_store *s, const char *id,
+			struct stat *st)
+{
+	char path[PATH_MAX];
+	int err = ec_store_entry_path(s, id, path), tries;
+
+	if (err)
+		return err;
+	/* ESTALE: as in stat_at */
+	for (tries = 0; tries < 8; tries++) {
+		err = fstatat(s->dirfd, path, st, AT_SYMLINK_NOFOLLOW) < 0 ?
+			-errno : 0;
+		if (err != -ESTALE)
+			break;
+	}
+	if (!err && !S_ISREG(st->st_mode))
+		err = S_ISLNK(st->st_mode) ? -ELOOP : -EINVAL;
+	return err;
+}
+
 int ec_store_stat_dir(const struct ec_store *s, const char *reldir,
 		      struct stat *st)
 {

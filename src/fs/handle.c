@@ -143,7 +143,7 @@ static bool still_version(struct ecfs *fs, const char *id,
 	uint64_t tag = 0;
 
 	if (settled(want, read_at)) {
-		if (ec_store_stat_entry(fs->store, id, &st) != 0)
+		if (ec_store_stat_known(fs->store, id, &st) != 0)
 			return false;
 	} else if (ec_cache_big_tag(fs->cache, id, &st, &tag) != 0 ||
 		   tag != d) {
@@ -250,7 +250,7 @@ static int open_unread(struct ecfs *fs, struct handle *h, const char *id,
 	bool full;
 
 	if ((uint64_t)want->size >= EC_STREAM_MIN ||
-	    ec_store_stat_entry(fs->store, id, &st) != 0)
+	    ec_store_stat_known(fs->store, id, &st) != 0)
 		return 1;	/* a big one, or the read tells what is wrong */
 	ec_fsmeta_key_of(&got, &st);
 	if (!ec_fsmeta_key_equal(want, &got) ||

@@ -83,7 +83,7 @@ static bool lookup_known(fuse_req_t req, struct ecfs *fs, fuse_ino_t parent,
 	if (known)
 		key = n->key;
 	pthread_mutex_unlock(&fs->lock);
-	if (!known || ec_store_stat_entry(fs->store, id, &st) != 0)
+	if (!known || ec_store_stat_known(fs->store, id, &st) != 0)
 		return false;
 	ec_fsmeta_key_of(&k, &st);
 	if (!ec_fsmeta_key_equal(&key, &k) || !ec_fsmeta_get(fs->meta, &k, &mi) ||

@@ -266,6 +266,36 @@ START_TEST(test_stat)
 }
 END_TEST
 
+/* One fstatat by the whole path: the same file as stat_entry's, the same
+ * refusals for the leaf; a symlinked parent is followed (documented). */
+START_TEST(test_stat_known)
+{
+	struct stat a, b;
+
+	ck_assert_int_eq(ec_store_write(&st, "d/e/f", "abcd", 4, 0), 0);
+	ck_assert_int_eq(ec_store_write(&st, "top", "ab", 2, 0), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "d/e/f", &a), 0);
+	ck_assert_int_eq(ec_store_stat_known(&st, "d/e/f", &b), 0);
+	ck_assert(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	ck_assert_int_eq(b.st_size, 4);
+	ck_assert_int_eq(ec_store_stat_known(&st, "top", &b), 0);
+	ck_assert_int_eq(b.st_size, 2);
+	ck_assert_int_eq(ec_store_stat_known(&st, "d/x", &b), -ENOENT);
+	ck_assert_int_eq(ec_store_stat_known(&st, "x/y", &b), -ENOENT);
+	ck_assert_int_eq(ec_store_stat_known(&st, "d/e/f/g", &b), -ENOENT);
+	ck_assert_int_eq(ec_store_stat_known(&st, "../d/e/f", &b), -EC_EID);
+	ck_assert_int_eq(ec_store_stat_known(&st, "/d/e/f", &b), -EC_EID);
+	ck_assert_int_eq(symlink(at("d/e/f.enc.json"), at("d/sl.enc.json")), 0);
+	ck_assert_int_eq(ec_store_stat_known(&st, "d/sl", &b), -ELOOP);
+	ck_assert_int_eq(mkdir(at("d/dir.enc.json"), 0700), 0);
+	ck_assert_int_eq(ec_store_stat_known(&st, "d/dir", &b), -EINVAL);
+	ck_assert_int_eq(symlink("d", at("ld")), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "ld/e/f", &b), -ENOTDIR);
+	ck_assert_int_eq(ec_store_stat_known(&st, "ld/e/f", &b), 0);
+	ck_assert(a.st_ino == b.st_ino);
+}
+END_TEST
+
 struct seen {
 	char text[1024];
 };
@@ -691,6 +721,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_write_failure_keeps_old);
 	tcase_add_test(tc, test_read_errors);
 	tcase_add_test(tc, test_stat);
+	tcase_add_test(tc, test_stat_known);
 	tcase_add_test(tc, test_statvfs);
 	suite_add_tcase(s, tc);
 
