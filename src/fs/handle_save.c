@@ -191,7 +191,7 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	char *comment = NULL;
 	size_t dlen = 0, shownlen = 0;
 	fuse_ino_t ino = n->ino;
-	bool inplace, saving = false;
+	bool inplace, given, saving = false;
 	uint64_t seq = 0;
 	int err, lerr;
 
@@ -238,6 +238,8 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	if (n->next_created_us == t.created_us)
 		n->next_created_us = EC_TIME_NONE;
 	ecfs_count(&fs->stats, EC_FSSTAT_SAVES, 1);
+	given = n->attrs_given && !h->written;
+	n->attrs_given = false;
 	inplace = ec_node_saved(&fs->nodes, n, !lerr, &key, &mi);
 	if (n->nlive) {
 		/* (None when a live reader came after t was taken: then no
@@ -251,9 +253,13 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	pthread_cond_broadcast(&fs->published);
 	pthread_mutex_unlock(&fs->lock);
 	/* The kernel drops the node's old attributes and pages, or (a new
-	 * node for the name) the name; a pending node was never cached. */
+	 * node for the name) the name; a pending node was never cached, but
+	 * for the attributes create gave, which a write through the kernel
+	 * has dropped already (ecfs_create). */
 	if (inplace && !t.pending)
 		seq = ec_inval_queue(fs, 0, NULL, ino, true);
+	else if (inplace && given)
+		seq = ec_inval_queue(fs, 0, NULL, ino, false);
 	else if (!inplace)
 		seq = ec_inval_queue(fs, n->parent->ino, n->name, 0, false);
 out:

@@ -47,6 +47,8 @@ struct node {
 	 * lookup only while a handle is open on it. */
 	bool pending : 1;
 	bool unlinked : 1;	/* removed or replaced: nothing saves it */
+	bool attrs_given : 1;	/* pending: create's reply let the kernel
+				   cache its attributes (ecfs_create) */
 	bool pages_old : 1;	/* taken a new version in place: pages the
 				   kernel cached before are to be dropped */
 	bool pages_full : 1;	/* a snapshot of this version was read to

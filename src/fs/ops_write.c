@@ -546,6 +546,28 @@ static void create_undo(struct ecfs *fs, struct node *n, struct handle *h)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/*
+ * A new file's attributes are exactly known: it is empty, and only
+ * handles through this mount change it.  Its name stays uncached (a
+ * pending node may vanish), but the kernel may keep its attributes a
+ * moment, which spares the GETATTR that open's permission check
+ * (default_permissions) would send right after the create.  They stay
+ * true: the kernel itself drops size and times at each write and takes
+ * a truncate's from its reply; a save with no write through the kernel
+ * (a file created and closed empty) has them dropped (handle_save.c).
+ * At most EC_CREATE_ATTR_S, whatever cache_timeout is.  Lock held.
+ */
+#define EC_CREATE_ATTR_S 1.0
+static void create_attr_timeout(const struct ecfs *fs, struct node *n,
+				bool fresh, struct fuse_entry_param *e)
+{
+	if (!fresh || !n->pending || fs->timeout <= 0)
+		return;
+	e->attr_timeout = fs->timeout < EC_CREATE_ATTR_S ? fs->timeout :
+			  EC_CREATE_ATTR_S;
+	n->attrs_given = true;
+}
+
 void ecfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 mode_t mode, struct fuse_file_info *fi)
 {
@@ -635,6 +657,7 @@ void ecfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	pthread_mutex_lock(&fs->lock);
 	ec_present_entry(fs, n, now, false, &e);
+	create_attr_timeout(fs, n, fresh, &e);
 	pthread_mutex_unlock(&fs->lock);
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;

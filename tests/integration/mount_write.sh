@@ -21,6 +21,10 @@
 #   G. every envelope is 0600 under 0700 directories, laid out as
 #      json.dump writes it, with our salt fingerprint; no temp file left.
 #   H. -o sync; -o ro: EROFS everywhere.
+#   I. a file being created: the kernel keeps the attributes create's
+#      reply gave (no GETATTR of the new file follows each CREATE, counted
+#      in -o debug's log), yet another process's stat shows its size after
+#      each write and truncate, and an empty one's saved mtime at close.
 # VALGRIND=1 runs the first mount (A-G) under valgrind; see mountlib.sh.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/mountlib.sh"
@@ -496,4 +500,42 @@ io EROFS utime "$MNT/img/1" 0
 io EROFS truncate "$MNT/img/1" 0
 same_content "$MNT/img/1" "$D/r3000"
 fs_stop
+
+# --- I: a file being created, its attributes cached ------------------------------
+fs_start "debug"
+mkdir "$MNT/cr" || fail "mkdir cr"
+py 'import os, subprocess, sys, time
+m = sys.argv[1]
+def size(p):	# as another process sees it
+    return int(subprocess.check_output(["stat", "-c", "%s", p]))
+fd = os.open(m + "/a", os.O_CREAT | os.O_WRONLY, 0o600)
+assert size(m + "/a") == 0
+os.write(fd, b"hello")
+assert size(m + "/a") == 5, size(m + "/a")
+os.ftruncate(fd, 2)
+assert size(m + "/a") == 2, size(m + "/a")
+os.write(fd, b"abcdefgh")
+assert size(m + "/a") == 13, size(m + "/a")
+os.close(fd)
+assert size(m + "/a") == 13
+fd = os.open(m + "/e", os.O_CREAT | os.O_WRONLY, 0o600)
+t0 = os.stat(m + "/e").st_mtime_ns	# cached from here
+time.sleep(0.3)
+os.close(fd)	# saved at release, asynchronously
+time.sleep(0.2)
+t1 = os.stat(m + "/e").st_mtime_ns
+time.sleep(1.2)	# past any attribute timeout
+t2 = os.stat(m + "/e").st_mtime_ns
+assert t1 == t2 and t1 > t0, (t0, t1, t2)' "$MNT" ||
+	fail "a file being created: stale attributes"
+n0=$(grep -c 'opcode: GETATTR' "$LOG" || :)
+for ((i = 0; i < 40; i++)); do printf x >"$MNT/cr/f$i"; done
+n1=$(grep -c 'opcode: GETATTR' "$LOG" || :)
+# One GETATTR of the directory each (default_permissions: the kernel drops
+# its attributes at every create), none of the new file.
+[ $((n1 - n0)) -le 45 ] ||
+	fail "$((n1 - n0)) GETATTRs for 40 files created (want <= 45)"
+fusermount3 -u "$MNT" || fail "fusermount3 -u $MNT failed"
+wait "$FS_PID" || fail "enccachefs -o debug exited $?"
+FS_PID=
 exit 0
