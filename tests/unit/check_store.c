@@ -518,6 +518,48 @@ START_TEST(test_write_temp_form)
 }
 END_TEST
 
+/* A new entry linked in raises no IN_ATTRIB (a chmod) unless the umask
+ * took bits off 0600: each event wakes the daemon's watch.  It is 0600
+ * either way. */
+START_TEST(test_write_linked_quiet)
+{
+	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const mode_t masks[] = { 022, 0277 };
+	int fd, attribs;
+	struct stat sb;
+	ssize_t n, off;
+	size_t i;
+
+	if (!tmpfile_here())
+		return;	/* the temp file way: chmod'ed before it is named */
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(inotify_add_watch(fd, cdir, IN_ATTRIB | IN_CREATE), 0);
+	for (i = 0; i < 2; i++) {
+		mode_t old = umask(masks[i]);
+		char id[32];
+
+		snprintf(id, sizeof(id), "q%zu", i);
+		ck_assert_int_eq(ec_store_write(&st, id, "1", 1, 0), 0);
+		umask(old);
+		snprintf(id, sizeof(id), "q%zu.enc.json", i);
+		ck_assert_int_eq(stat(at(id), &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+		attribs = 0;
+		n = read(fd, ev, sizeof(ev));
+		ck_assert_int_gt(n, 0);
+		for (off = 0; off < n;) {
+			const struct inotify_event *e = (const void *)(ev + off);
+
+			attribs += (e->mask & IN_ATTRIB) != 0;
+			off += (ssize_t)(sizeof(*e) + e->len);
+		}
+		ck_assert_int_eq(attribs, i == 0 ? 0 : 1);
+	}
+	close(fd);
+}
+END_TEST
+
 /* A file at path with mtime sec (seconds since 1970). */
 static void put_old(const char *path, time_t sec)
 {
@@ -735,6 +777,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_temp_names);
 	tcase_add_test(tc, test_write_temp_form);
+	tcase_add_test(tc, test_write_linked_quiet);
 	tcase_add_test(tc, test_sweep);
 	tcase_add_test(tc, test_sweep_boundary);
 	tcase_add_test(tc, test_sweep_unreadable);
