@@ -54,6 +54,8 @@ const struct fuse_opt ec_conf_opts[] = {
 	FUSE_OPT_KEY("sync", EC_CONF_KEY_SYNC),
 	FUSE_OPT_KEY("fsname=", EC_CONF_KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", EC_CONF_KEY_SUBTYPE),
+	FUSE_OPT_KEY("allow_other", EC_CONF_KEY_SHARED),
+	FUSE_OPT_KEY("allow_root", EC_CONF_KEY_SHARED),
 	FUSE_OPT_END
 };
 
@@ -77,6 +79,9 @@ int ec_conf_proc(void *data, const char *arg, int key,
 		free(c->fsname);
 		c->fsname = strdup(arg + strlen("fsname="));
 		return c->fsname ? 1 : -1;
+	case EC_CONF_KEY_SHARED:
+		c->shared = 1;
+		return 1;	/* libfuse's */
 	case EC_CONF_KEY_SUBTYPE:
 		free(c->subtype);
 		c->subtype = strdup(arg + strlen("subtype="));
@@ -603,22 +608,53 @@ static size_t add_escaped(char *b, size_t at, const char *s)
 	return at;
 }
 
+/*
+ * The kernel checks permissions against the owner and modes shown
+ * (default_permissions) where that decides anything: when others may
+ * use the mount (allow_other, allow_root), or the owner shown is not
+ * who mounts it.  Else FUSE lets in only the mounting user's processes,
+ * which own every file (0600) and directory (0700): every check passes
+ * but executing a file, which the kernel refuses without the option too
+ * (no x bit), as ecfs_access does access(2)'s X_OK, and chown(2)'s rule,
+ * which ecfs_setattr applies.  Without the option the kernel does not
+ * fetch a directory's attributes again for its check after every
+ * create, rename or removal in it (fuse_dir_changed): one GETATTR less
+ * for each file created.
+ */
+static bool kernel_checks(const struct ec_conf *c,
+			  const struct ec_conf_setup *s)
+{
+	return c->shared || s->uid != getuid() || s->gid != getgid();
+}
+
 int ec_conf_fuse_opts(const struct ec_conf *c, const struct ec_conf_setup *s,
 		      char **out)
 {
 	size_t n = 2 * strlen(s->cachedir) + 80, at;
+	const char *sep = "";
 	char *b = malloc(n);
 
 	*out = NULL;
 	if (!b)
 		return -ENOMEM;
-	at = (size_t)snprintf(b, n, "-odefault_permissions");
-	if (!c->fsname) {
-		at += (size_t)snprintf(b + at, n - at, ",fsname=");
-		at = add_escaped(b, at, s->cachedir);
+	at = (size_t)snprintf(b, n, "-o");
+	if (kernel_checks(c, s)) {
+		at += (size_t)snprintf(b + at, n - at, "default_permissions");
+		sep = ",";
 	}
-	if (!c->subtype)
-		snprintf(b + at, n - at, ",subtype=" PROG);
+	if (!c->fsname) {
+		at += (size_t)snprintf(b + at, n - at, "%sfsname=", sep);
+		at = add_escaped(b, at, s->cachedir);
+		sep = ",";
+	}
+	if (!c->subtype) {
+		at += (size_t)snprintf(b + at, n - at, "%ssubtype=" PROG, sep);
+		sep = ",";
+	}
+	if (!*sep) {
+		free(b);	/* nothing to add */
+		return 0;
+	}
 	*out = b;
 	return 0;
 }

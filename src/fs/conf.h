@@ -34,6 +34,7 @@ struct ec_conf {
 	char *cachedir;
 	char *mountpoint;
 	int ro;
+	int shared;		/* allow_other or allow_root (libfuse's) */
 	int sync;
 	int strict_perms;	/* chmod/chown that change something: EPERM */
 	int set_times;		/* utimensat with a time sets created_at */
@@ -44,7 +45,7 @@ struct ec_conf {
 };
 
 enum { EC_CONF_KEY_RO, EC_CONF_KEY_SYNC, EC_CONF_KEY_FSNAME,
-       EC_CONF_KEY_SUBTYPE };
+       EC_CONF_KEY_SUBTYPE, EC_CONF_KEY_SHARED };
 
 /* The option table and its processing function for fuse_opt_parse(). */
 extern const struct fuse_opt ec_conf_opts[];
@@ -82,10 +83,11 @@ int ec_conf_check(const struct ec_conf *c, struct ec_conf_setup *s);
 void ec_conf_setup_release(struct ec_conf_setup *s);
 
 /*
- * The libfuse options we add: default_permissions, and unless given,
+ * The libfuse options we add: default_permissions where it matters
+ * (see conf.c), and unless given,
  * fsname=<the cache directory> (so that df, findmnt and mount -a see the
  * source that fstab names) and subtype=enccachefs.  *out malloc'd
- * ("-o..."); -ENOMEM.
+ * ("-o..."), or NULL when there is none to add; -ENOMEM.
  */
 int ec_conf_fuse_opts(const struct ec_conf *c, const struct ec_conf_setup *s,
 		      char **out) __attribute__((warn_unused_result));

@@ -61,6 +61,7 @@ static const struct fuse_lowlevel_ops ecfs_ops = {
 	.readdirplus = ecfs_readdirplus,
 	.releasedir = ecfs_releasedir,
 	.statfs = ecfs_statfs,
+	.access = ecfs_access,
 	.setxattr = ecfs_setxattr,
 	.getxattr = ecfs_getxattr,
 	.listxattr = ecfs_listxattr,
@@ -418,7 +419,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (ec_conf_fuse_opts(&c, &s, &fuse_opts) != 0 ||
-	    fuse_opt_add_arg(&args, fuse_opts) != 0 ||
+	    (fuse_opts && fuse_opt_add_arg(&args, fuse_opts) != 0) ||
 	    fs_init(&fs, &c, &s) != 0) {
 		ec_conf_complain("out of memory");
 		goto out;

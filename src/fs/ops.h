@@ -26,6 +26,7 @@ void ecfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void ecfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi);
 void ecfs_statfs(fuse_req_t req, fuse_ino_t ino);
+void ecfs_access(fuse_req_t req, fuse_ino_t ino, int mask);
 
 void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		off_t off, struct fuse_file_info *fi);

@@ -480,3 +480,28 @@ void ecfs_statfs(fuse_req_t req, fuse_ino_t ino)
 		sv.f_namemax -= fs->store->suffix_len;
 	fuse_reply_statfs(req, &sv);
 }
+
+/*
+ * access(2) and chdir(2), asked only without default_permissions, that
+ * is when every process that gets in owns everything (ec_conf_fuse_opts
+ * in conf.c): as the kernel would judge the 0600 files and 0700
+ * directories shown, a file is not executable, nothing else is refused
+ * (writing to a read-only mount is, by the kernel, before it asks).
+ */
+void ecfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct ecfs *fs = ecfs_of(req);
+	struct node *n;
+	int err = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	n = ec_node_get(&fs->nodes, ino);
+	if (!n)
+		err = -ENOENT;
+	else if ((mask & X_OK) && !n->is_dir)
+		err = -EACCES;
+	else if ((mask & W_OK) && fs->ro)
+		err = -EROFS;
+	pthread_mutex_unlock(&fs->lock);
+	ecfs_reply_err(req, err);
+}

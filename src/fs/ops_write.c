@@ -204,6 +204,31 @@ int ec_ops_sync_parent(struct ecfs *fs, const char *id)
 	return ec_store_sync_dir(fs->store, dir);
 }
 
+/* chown(2)'s rule for the owner, as the kernel applies it with
+ * default_permissions (without it, ec_conf_fuse_opts, only the owner
+ * gets here): only root gives a file away; the group may become one of
+ * the caller's own.  -EPERM. */
+static int chown_allowed(fuse_req_t req, const struct ecfs *fs,
+			 const struct stat *attr, int to_set)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[64];
+	int i, n;
+
+	if (ctx->uid == 0)
+		return 0;
+	if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid)
+		return -EPERM;
+	if (!(to_set & FUSE_SET_ATTR_GID) || attr->st_gid == fs->gid ||
+	    attr->st_gid == ctx->gid)
+		return 0;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (i = 0; i < n && i < 64; i++)
+		if (groups[i] == attr->st_gid)
+			return 0;
+	return -EPERM;
+}
+
 void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			 int to_set, struct fuse_file_info *fi)
 {
@@ -234,8 +259,11 @@ void ecfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* Modes and owners are fixed (0600/0700, fs->uid/gid): a change is
 	 * accepted and ignored, so that cp -p, rsync -a, tar and mv work,
 	 * as vfat's quiet and bindfs' --chmod-ignore do; strict_perms
-	 * refuses it instead.  The kernel (default_permissions) has
-	 * already refused what the caller may not ask. */
+	 * refuses it instead.  What the caller may not ask is refused, by
+	 * the kernel (default_permissions) or, without it, here. */
+	err = chown_allowed(req, fs, attr, to_set);
+	if (err)
+		goto out;
 	if (fs->strict_perms &&
 	    (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
 	     ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid) ||
