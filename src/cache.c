@@ -324,9 +324,10 @@ int ec_cache_load(const struct ec_cache *c, const char *id, unsigned flags,
 }
 
 /* Write env for id; all fields ready.  Serialises, then saves atomically. */
+/* r: NULL, or its tag and st filled (see struct ec_save_result). */
 static int write_envelope(const struct ec_cache *c, const char *id,
 			  const struct ec_envelope *env, bool durable,
-			  bool noreplace)
+			  bool noreplace, struct ec_save_result *r)
 {
 	char *out = NULL;
 	size_t outlen = 0;
@@ -340,7 +341,10 @@ static int write_envelope(const struct ec_cache *c, const char *id,
 		flags |= EC_STORE_DURABLE;
 	if (noreplace)
 		flags |= EC_STORE_NOREPLACE;
-	err = ec_store_write(&c->store, id, out, outlen, flags);
+	err = ec_store_write_st(&c->store, id, out, outlen, flags,
+				r ? &r->st : NULL);
+	if (!err && r)
+		r->tag = ec_envelope_tag(out, outlen);
 	free(out);
 	return err;
 }
@@ -411,6 +415,7 @@ int ec_cache_save(const struct ec_cache *c, const char *id,
 			o->result->created_us = created_us;
 			o->result->key = k->name;
 			o->result->streamed = true;
+			o->result->st.st_ino = 0;
 		}
 		return err;
 	}
@@ -426,7 +431,8 @@ int ec_cache_save(const struct ec_cache *c, const char *id,
 		goto out;
 	env.encrypted = token;
 	env.encrypted_len = toklen;
-	err = write_envelope(c, id, &env, o->durable, o->noreplace);
+	err = write_envelope(c, id, &env, o->durable, o->noreplace,
+			     o->result);
 	if (!err && o->result) {
 		o->result->created_us = created_us;
 		o->result->key = k->name;
@@ -462,7 +468,7 @@ int ec_cache_set_meta(const struct ec_cache *c, const char *id,
 		ec_time_format_iso(created_us, created);
 		env.created_at = created;
 	}
-	err = write_envelope(c, id, &env, false, false);
+	err = write_envelope(c, id, &env, false, false, NULL);
 out:
 	ec_entry_release(&e);
 	return err;

@@ -217,7 +217,11 @@ struct ec_save_result {
 	int64_t created_us;	/* the envelope's created_at */
 	const char *key;	/* the key name (valid until ec_cache_free) */
 	bool streamed;		/* a big save: tag below is the version's */
-	uint64_t tag;		/* ec_entry.tag a load of it would give */
+	uint64_t tag;		/* ec_entry.tag a load of it would give (a big
+				   save's, or a small one's with st) */
+	struct stat st;		/* a small save linked in whole: the stat of
+				   the version written (ec_store_write_st),
+				   else st_ino 0 */
 };
 
 /*

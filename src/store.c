@@ -527,7 +527,8 @@ static int link_unnamed(int fd, int dfd, const char *name)
  * through a temp file.  Else 0 or -errno, as ec_store_write.
  */
 static int write_linked(const struct ec_store *s, const char *id,
-			const void *buf, size_t len, unsigned flags)
+			const void *buf, size_t len, unsigned flags,
+			struct stat *out)
 {
 	char name[NAME_MAX + 1], tmp[EC_STORE_TMP_NAME_SIZE];
 	struct stat st;
@@ -556,6 +557,9 @@ static int write_linked(const struct ec_store *s, const char *id,
 		err = -errno;
 	if (!err) {
 		err = link_unnamed(fd, dfd, name);
+		/* (Linked: its ctime is final.) */
+		if (!err && out && fstat(fd, out) < 0)
+			out->st_ino = 0;
 		if (err == -EEXIST && !(flags & EC_STORE_NOREPLACE)) {
 			/* Another writer's entry came meanwhile: the last
 			 * save wins, as with rename(2) over it. */
@@ -583,15 +587,25 @@ static int write_linked(const struct ec_store *s, const char *id,
 	return err;
 }
 
-int ec_store_write(const struct ec_store *s, const char *id,
-		   const void *buf, size_t len, unsigned flags)
+int ec_store_write_st(const struct ec_store *s, const char *id,
+		      const void *buf, size_t len, unsigned flags,
+		      struct stat *st)
 {
 	struct whole w = { buf, len };
-	int err = write_linked(s, id, buf, len, flags);
+	int err;
 
+	if (st)
+		st->st_ino = 0;
+	err = write_linked(s, id, buf, len, flags, st);
 	if (err <= 0)
 		return err;
 	return ec_store_write_with(s, id, flags, write_whole, &w);
+}
+
+int ec_store_write(const struct ec_store *s, const char *id,
+		   const void *buf, size_t len, unsigned flags)
+{
+	return ec_store_write_st(s, id, buf, len, flags, NULL);
 }
 
 int ec_store_remove(const struct ec_store *s, const char *id)

@@ -105,6 +105,12 @@ enum {
 int ec_store_write(const struct ec_store *s, const char *id,
 		   const void *buf, size_t len, unsigned flags)
 	__attribute__((warn_unused_result));
+/* ec_store_write(), and *st: the new envelope's stat when it was linked
+ * in whole as an unnamed file (the stat of exactly the version written,
+ * whatever came at the name since), else st_ino 0. */
+int ec_store_write_st(const struct ec_store *s, const char *id,
+		      const void *buf, size_t len, unsigned flags,
+		      struct stat *st) __attribute__((warn_unused_result));
 
 /*
  * Remove the temp files that killed writers left behind: every regular

@@ -307,9 +307,11 @@ bool ec_present_torn(const struct ec_fsmeta_info *mi,
 void ec_present_pause(void);
 
 /*
- * Remember in fsmeta what a big save (r->streamed) just wrote as id,
- * data/len shown as they are, without reading it back (which would mean
- * decrypting it all again); *key and *mi as ec_present_load gives them.
+ * Remember in fsmeta what a big save (r->streamed), or a small one whose
+ * stat is known (r->st), just wrote as id, data/len shown as they are,
+ * without reading it back (which would mean decrypting it all again);
+ * *key and *mi as ec_present_load gives them (and a small one's content
+ * kept, as a load keeps it).
  * -EAGAIN when the data could be a binary plist (load it then).
  */
 int ec_present_saved(struct ecfs *fs, const char *id,

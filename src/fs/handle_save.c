@@ -224,8 +224,10 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	/* What is on disk now, for the next lookup and for the node (and
 	 * the content itself, for live readers). */
 	lerr = -EAGAIN;
-	if (res.streamed && !t.live && !owned)
-		/* A big save: what it wrote is known, not read again. */
+	if ((res.streamed || (res.st.st_ino && !fs->net)) && !t.live &&
+	    !owned)
+		/* What it wrote is known, not read again: a big save, or a
+		 * small one linked in whole (its stat is the version's). */
 		lerr = ec_present_saved(fs, t.id, &res, data, dlen, comment,
 					&key, &mi);
 	if (lerr == -EAGAIN)

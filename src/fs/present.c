@@ -372,6 +372,24 @@ int ec_present_load(struct ecfs *fs, const char *id, int64_t now,
 	}
 }
 
+/* A small save's content kept for the read that usually follows, as a
+ * load of it keeps it (recent.h); a big one's is not. */
+static void keep_small(struct ecfs *fs, const struct ec_fsmeta_key *key,
+		       uint64_t tag, const uint8_t *data, size_t len,
+		       int64_t now, bool streamed)
+{
+	uint8_t *copy;
+
+	if (streamed || !fs->contents)
+		return;
+	copy = ec_secure_alloc(len ? len : 1);
+	if (!copy)
+		return;
+	if (len)
+		memcpy(copy, data, len);
+	ec_recent_put(fs->contents, key, tag, copy, len, now);
+}
+
 int ec_present_saved(struct ecfs *fs, const char *id,
 		     const struct ec_save_result *r, const uint8_t *data,
 		     size_t len, const char *comment, struct ec_fsmeta_key *key,
@@ -386,8 +404,9 @@ int ec_present_saved(struct ecfs *fs, const char *id,
 	if (may_be_bplist(data, len))
 		return -EAGAIN;
 	memset(&e, 0, sizeof(e));
-	err = ec_store_stat_entry(fs->store, id, &e.st);
-	if (err)
+	if (r->st.st_ino)
+		e.st = r->st;
+	else if ((err = ec_store_stat_entry(fs->store, id, &e.st)) != 0)
 		return err;
 	ec_time_format_iso(r->created_us, created);
 	e.state = EC_STATE_VALID;
@@ -406,6 +425,7 @@ int ec_present_saved(struct ecfs *fs, const char *id,
 	mi->size = len;
 	mi->digest = e.tag;
 	record(fs, id, &e, key, mi, now);
+	keep_small(fs, key, e.tag, data, len, now, r->streamed);
 	return 0;
 }
 

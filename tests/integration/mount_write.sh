@@ -27,6 +27,7 @@
 #      each write and truncate, and an empty one's saved mtime at close.
 #      Without allow_other no default_permissions (none of the directory
 #      either): access(2) still finds files not executable, exec refused.
+#      A new entry's save is not read back (envelope reads counted).
 # VALGRIND=1 runs the first mount (A-G) under valgrind; see mountlib.sh.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/mountlib.sh"
@@ -530,9 +531,20 @@ time.sleep(1.2)	# past any attribute timeout
 t2 = os.stat(m + "/e").st_mtime_ns
 assert t1 == t2 and t1 > t0, (t0, t1, t2)' "$MNT" ||
 	fail "a file being created: stale attributes"
+# envelope_reads, decryptions: what the daemon counted so far
+reads() {
+	getfattr -n user.enccache.stats --only-values "$MNT" |
+		py 'import json, sys
+s = json.load(sys.stdin)
+print(s["envelope_reads"], s["decryptions"])'
+}
+r0=$(reads)
 n0=$(grep -c 'opcode: GETATTR' "$LOG" || :)
 for ((i = 0; i < 40; i++)); do printf x >"$MNT/cr/f$i"; done
 n1=$(grep -c 'opcode: GETATTR' "$LOG" || :)
+# Each new entry's save is remembered as written, not read back.
+[ "$(reads)" = "$r0" ] || fail "40 new entries saved: envelope reads, decryptions $r0 -> $(reads)"
+[ "$(cat "$MNT/cr/f7")" = x ] || fail "cr/f7: $(cat "$MNT/cr/f7")"
 # None of the new file (create's attributes), none of the directory (with
 # default_permissions the kernel would fetch them again after each create).
 [ $((n1 - n0)) -le 4 ] ||

@@ -256,6 +256,40 @@ START_TEST(test_save_load_roundtrip)
 }
 END_TEST
 
+/* What a small save tells of what it wrote: the tag a load gives, and,
+ * linked in whole (a new entry), the stat of exactly that version; an
+ * overwrite (a temp file renamed over it) tells no stat. */
+START_TEST(test_save_result)
+{
+	struct ec_save_result r;
+	struct ec_save_options o = { .created_us = EC_TIME_NONE, .result = &r };
+	struct ec_entry e;
+	struct stat sb;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&r, 0xff, sizeof(r));
+		ck_assert_int_eq(ec_cache_save(tc_cache, "r/new",
+					       (const uint8_t *)"abc", 3, &o), 0);
+		ck_assert(!r.streamed);
+		ck_assert_int_eq(ec_cache_load(tc_cache, "r/new", EC_LOAD_DATA,
+					       ec_clock_now_us(), &e), 0);
+		ck_assert_uint_eq(r.tag, e.tag);
+		ec_entry_release(&e);
+		ck_assert_int_eq(stat(tpath("r/new.enc.json"), &sb), 0);
+		if (i == 1 || !r.st.st_ino) {
+			ck_assert_uint_eq(r.st.st_ino, 0);
+			continue;	/* (no O_TMPFILE here) */
+		}
+		ck_assert_uint_eq(r.st.st_ino, sb.st_ino);
+		ck_assert_int_eq(r.st.st_size, sb.st_size);
+		ck_assert_int_eq(r.st.st_mtim.tv_nsec, sb.st_mtim.tv_nsec);
+		ck_assert_int_eq(r.st.st_ctim.tv_sec, sb.st_ctim.tv_sec);
+		ck_assert_int_eq(r.st.st_ctim.tv_nsec, sb.st_ctim.tv_nsec);
+	}
+}
+END_TEST
+
 START_TEST(test_ttl_boundary)
 {
 	int64_t t0 = 1770465600000000, d5 = 5LL * 86400 * 1000000;
@@ -911,6 +945,7 @@ static Suite *cache_suite(void)
 	tc = tcase_create("states");
 	tcase_add_checked_fixture(tc, states_setup, states_teardown);
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_save_result);
 	tcase_add_test(tc, test_save_load_roundtrip);
 	tcase_add_test(tc, test_ttl_boundary);
 	tcase_add_test(tc, test_stale_ok);
