@@ -116,6 +116,33 @@ cp "$T/big.bin" "$MNT/big"
 cmp "$MNT/big" "$T/big.bin" || fail "the big entry reads back other bytes"
 ec get big >"$T/big.py" || fail "Python cannot load the big entry we wrote"
 cmp "$T/big.py" "$T/big.bin" || fail "Python reads other bytes of the big entry"
+# A slow request holds up no other (loop.c: the save hands the reading
+# of requests to another thread): while the close of a 96 MiB entry
+# encrypts and writes it, another entry opens and reads through the mount.
+"$PYTHON" - "$MNT" <<'PY' || fail "a read waited for another entry's save"
+import os, sys, threading, time
+mnt = sys.argv[1]
+fd = os.open(mnt + "/slow", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+block = os.urandom(1 << 20)
+for _ in range(96):
+    os.write(fd, block)
+closed = []
+t = threading.Thread(target=lambda: (os.close(fd), closed.append(time.monotonic())))
+t.start()
+time.sleep(0.05)
+with open(mnt + "/d1/e001", "rb") as f:
+    data = f.read()
+read_at = time.monotonic()
+t.join()
+assert data == b"%05d" % 1 * 40, "d1/e001 reads back other bytes"
+if closed[0] < read_at:
+    sys.exit("the read of d1/e001 ended after the 96 MiB save (%.3f s later)"
+             % (read_at - closed[0]))
+PY
+sz=$(command stat -c %s "$MNT/slow")
+[ "$sz" = $((96 << 20)) ] || fail "the slow save did not land (size $sz)"
+rm "$MNT/slow"
+
 # Saved a moment ago (touch stamps its ctime now), read on a fresh mount:
 # decrypted once, at its lookup, the open taking that content once the
 # envelope's tag shows it is still that version.
