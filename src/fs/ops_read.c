@@ -400,8 +400,11 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else
 		fi->direct_io = 1;	/* see struct handle */
 	/* A reader's close has nothing to save (ecfs_flush): the kernel
-	 * need not ask, one round trip less per open (FOPEN_NOFLUSH). */
+	 * need not ask, one round trip less per open (FOPEN_NOFLUSH, which
+	 * libfuse passes on from 3.11). */
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 11)
 	fi->noflush = !wr;
+#endif
 	if (fuse_reply_open(req, fi) != 0) {
 		ec_handle_unpin(fs, h);
 		ec_handle_free(h);
