@@ -7,8 +7,9 @@
  * libfuse's multi-threaded loop pays more than that for each: the kernel
  * wakes its waiting threads in turn, so every request lands on another
  * thread, often on another CPU, with a cold cache (on this project's
- * 2-core VM a warm read of 10,000 entries took the daemon about twice the
- * CPU that -s did).  What the single thread lacks is concurrency: a
+ * 2-core VM a warm read of 10,000 entries cost the daemon 24k context
+ * switches and 16-22 ticks of CPU that way, 16k and 14-15 here, as with
+ * -s).  What the single thread lacks is concurrency: a
  * request that takes long (a save, a big entry) would hold up every
  * other.  So a handler about to do such a thing calls ec_loop_slow()
  * first, and another thread takes over reading while it works; when done
@@ -16,10 +17,12 @@
  * is needed and none waits, up to max, and kept until the end.
  *
  * The end: the leader reads ENODEV once unmounted, or a signal's
- * handler (fuse_set_signal_handlers) calls fuse_session_exit() on the
- * main thread, the only one that takes signals; it then cancels the
- * leader, which allows cancellation only while it waits for a request
- * (as libfuse's workers do), and joins every thread after its request.
+ * handler (fuse_set_signal_handlers) calls fuse_session_exit().  The
+ * loop's threads block signals, so it runs on the main thread, which
+ * then sees it at once, or on one of our other threads, when the main
+ * thread sees it within a second.  It cancels the leader, which allows
+ * cancellation only while it waits for a request (as libfuse's workers
+ * do), and joins every thread after its request.
  */
 #include "config.h"
 
