@@ -363,6 +363,9 @@ void ec_attr_set_size(struct stat *a, size_t len);
  */
 void ec_loop_slow(void);
 
+/* A read of more than this many bytes calls ec_loop_slow() (ecfs_read). */
+#define EC_READ_INLINE_MAX ((size_t)128 << 10)
+
 #define EC_NOTIFY_WAIT_MS 1000
 #define EC_NOTIFY_WAIT_MS_SINGLE 10
 
