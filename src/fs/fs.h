@@ -354,18 +354,6 @@ void ec_attr_set_size(struct stat *a, size_t len);
 /* ---- inval.c -------------------------------------------------------- */
 
 /* How long a reply waits for its invalidation (inval.c explains). */
-/*
- * Called by a handler before anything that may take long or wait for
- * another thread (a save, a big entry, a wait for the notifier, a pause):
- * when this thread is the one reading requests in loop.c's loop, another
- * takes over, so that no request waits behind this one.  A no-op
- * elsewhere (libfuse's loops, our own threads).
- */
-void ec_loop_slow(void);
-
-/* A read of more than this many bytes calls ec_loop_slow() (ecfs_read). */
-#define EC_READ_INLINE_MAX ((size_t)128 << 10)
-
 #define EC_NOTIFY_WAIT_MS 1000
 #define EC_NOTIFY_WAIT_MS_SINGLE 10
 

@@ -171,7 +171,6 @@ static int read_big(struct ecfs *fs, struct handle *h, const char *id,
 	bool had;
 	int err;
 
-	ec_loop_slow();
 	had = ec_fsmeta_get(fs->meta, want, &known);
 	/* Decrypted a moment ago, at its lookup (recent.h)? */
 	now = ec_clock_now_us();
@@ -430,8 +429,6 @@ static int take_saved(struct ecfs *fs, struct handle *h)
 	int err = 0;
 
 	pthread_mutex_lock(&fs->lock);
-	if (n->nsaving)
-		ec_loop_slow();
 	while (n->nsaving)
 		pthread_cond_wait(&fs->published, &fs->lock);
 	saves = n->saves;

@@ -195,7 +195,6 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	uint64_t seq = 0;
 	int err, lerr;
 
-	ec_loop_slow();
 	err = ec_handle_render(fs, h, false);
 	if (err)
 		return err;
@@ -310,7 +309,6 @@ int ec_handle_truncate_path(struct ecfs *fs, struct node *n, const char *id,
 	bool pending;
 	int err;
 
-	ec_loop_slow();
 	pthread_mutex_lock(&fs->lock);
 	want = n->key;
 	pending = n->pending;

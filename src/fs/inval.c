@@ -295,8 +295,6 @@ void ec_inval_wait(struct ecfs *fs, uint64_t seq)
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&nt->lock);
-	if (nt->done < seq && !nt->stop)
-		ec_loop_slow();
 	while (nt->done < seq && !nt->stop)
 		if (pthread_cond_timedwait(&nt->cond, &nt->lock, &until) ==
 		    ETIMEDOUT)

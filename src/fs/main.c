@@ -20,7 +20,6 @@
 
 #include "conf.h"
 #include "fs.h"
-#include "loop.h"
 #include "ops.h"
 #include "probe.h"
 #include "replace.h"
@@ -357,9 +356,7 @@ static int run(struct ecfs *fs, struct fuse_session *se,
 		EC_NOTIFY_WAIT_MS;
 	if (cmd->singlethread)
 		err = fuse_session_loop(se);
-	else if (!fs->net && !cmd->clone_fd)
-		err = ec_loop_run(se, EC_LOOP_MAX_THREADS);
-	else	/* a shared store: any request may wait for the server */
+	else
 		err = loop_mt(se, cmd);
 	return err < 0 ? 1 : 0;	/* > 0: stopped by a signal */
 }

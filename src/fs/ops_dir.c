@@ -332,7 +332,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	r.gen = fs->gen;
 	pthread_mutex_unlock(&fs->lock);
 	if (!err && (off == 0 || !r.dh->loaded)) {
-		ec_loop_slow();		/* a stat of every entry */
 		pf_stop(r.dh);
 		snap_clear(r.dh);
 		err = ec_store_list_dir(fs->store, r.dir, snap_add, r.dh);

@@ -441,11 +441,6 @@ void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size = 0;
 	else if (size > len - (size_t)off)
 		size = len - (size_t)off;
-	/* The kernel reads a big file ahead in several requests at once:
-	 * copying each (up to 1 MiB, readahead=) is the work, done in
-	 * parallel. */
-	if (size > EC_READ_INLINE_MAX)
-		ec_loop_slow();
 	if ((h->writable || h->live) && size) {
 		/* buf may be reallocated by a write meanwhile (a live
 		 * reader's data by a reload), and h must not be touched once

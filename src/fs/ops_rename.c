@@ -195,8 +195,6 @@ void ecfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bool have_key = false;
 	int err;
 
-	ec_loop_slow();		/* may wait for saves (fs->ns), and save */
-
 	if (fs->ro) {
 		ecfs_reply_err(req, -EROFS);
 		return;

@@ -455,8 +455,6 @@ void ecfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *p, *n;
 	int err;
 
-	ec_loop_slow();		/* reads what it finds there (clear.c) */
-
 	if (fs->ro) {
 		ecfs_reply_err(req, -EROFS);
 		return;

@@ -191,7 +191,6 @@ void ec_present_pause(void)
 {
 	struct timespec ts = { 0, REREAD_PAUSE_NS };
 
-	ec_loop_slow();
 	nanosleep(&ts, NULL);
 }
 
@@ -330,8 +329,6 @@ static int load_once(struct ecfs *fs, const char *id, int64_t now,
 	int err;
 
 	/* The core reads a big envelope in a stream (the plaintext once). */
-	if (!hint || (uint64_t)hint->size >= EC_STREAM_MIN)
-		ec_loop_slow();
 	err = ec_cache_load(fs->cache, id, EC_LOAD_DATA, now, &e);
 	ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
 	if (err)

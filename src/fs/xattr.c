@@ -350,8 +350,6 @@ static void do_set_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char id[PATH_MAX], iso[EC_TIME_ISO_MAX];
 	const char *text = NULL;
 	char *copy = NULL;
-
-	ec_loop_slow();		/* a save */
 	enum xkind k;
 	struct node *n;
 	bool pending = false;

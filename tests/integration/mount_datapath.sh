@@ -116,8 +116,8 @@ cp "$T/big.bin" "$MNT/big"
 cmp "$MNT/big" "$T/big.bin" || fail "the big entry reads back other bytes"
 ec get big >"$T/big.py" || fail "Python cannot load the big entry we wrote"
 cmp "$T/big.py" "$T/big.bin" || fail "Python reads other bytes of the big entry"
-# A slow request holds up no other (loop.c: the save hands the reading
-# of requests to another thread): while the close of a 96 MiB entry
+# A slow request holds up no other (as with -s, or a loop that ran every
+# request on one thread, it would): while the close of a 96 MiB entry
 # encrypts and writes it, another entry opens and reads through the mount.
 "$PYTHON" - "$MNT" <<'PY' || fail "a read waited for another entry's save"
 import os, sys, threading, time
