@@ -311,8 +311,9 @@ int ec_cache_load(const struct ec_cache *c, const char *id, unsigned flags,
 	}
 	err = ec_store_read_fd(fd, EC_STREAM_MIN * 2, &e->st, &buf, &len);
 	close(fd);
-	if (err == -EC_ETOOBIG) {
-		/* Grew past the small size while read: being rewritten. */
+	if (err == -EC_ETOOBIG || err == -EAGAIN) {
+		/* Grew past the small size while read, or changed each time
+		 * it was read: being rewritten. */
 		ec_entry_set_state(e, EC_STATE_CORRUPT, -EC_EJSON);
 		return 0;
 	}

@@ -204,6 +204,7 @@ static bool same_version(const struct stat *a, const struct stat *b)
 static int still_seen(void *ctx, int fd, const struct stat *st)
 {
 	const struct seen *s = ctx;
+	struct stat cur;
 	char *buf = NULL;
 	size_t len = 0;
 	int err;
@@ -214,11 +215,13 @@ static int still_seen(void *ctx, int fd, const struct stat *st)
 		return -ESTALE;
 	if ((size_t)st->st_size >= EC_STREAM_MIN)
 		return 0;
-	err = ec_store_read_fd(fd, EC_STREAM_MIN, st, &buf, &len);
-	if (!err && ec_envelope_tag(buf, len) != s->e->tag)
+	cur = *st;
+	err = ec_store_read_fd(fd, EC_STREAM_MIN, &cur, &buf, &len);
+	if (!err && (!same_version(&cur, &s->e->st) ||
+		     ec_envelope_tag(buf, len) != s->e->tag))
 		err = -ESTALE;
 	free(buf);
-	return err == -EC_ETOOBIG ? -ESTALE : err;
+	return err == -EC_ETOOBIG || err == -EAGAIN ? -ESTALE : err;
 }
 
 /* fill() for ec_store_replace_with(): the new envelope as it is. */

@@ -261,15 +261,6 @@ static int read_token(struct scan *s, int fd, char *buf)
 	return err;
 }
 
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* Pass over the whole file: skeleton, token range, maybe the token. */
 static int scan_file(struct scan *s, int fd, char *buf)
 {
@@ -349,7 +340,7 @@ int ec_cache_load_stream(const struct ec_cache *c, int fd, unsigned flags,
 	int err;
 
 	err = buf ? scan_file(&s, fd, buf) : -ENOMEM;
-	if (!err && (fstat(fd, &after) < 0 || !same_file(&e->st, &after)))
+	if (!err && (fstat(fd, &after) < 0 || !ec_store_same_file(&e->st, &after)))
 		err = -EC_EJSON;	/* changed while read */
 	if (!err) {
 		e->tag = tag_of(s.skel, s.slen, "", 0, s.tail, s.ntail);
@@ -389,7 +380,7 @@ int ec_cache_big_tag(const struct ec_cache *c, const char *id,
 	}
 	buf = malloc(PIECE);	/* envelope text: not secret */
 	err = buf ? scan_file(&s, fd, buf) : -ENOMEM;
-	if (!err && (fstat(fd, &after) < 0 || !same_file(st, &after)))
+	if (!err && (fstat(fd, &after) < 0 || !ec_store_same_file(st, &after)))
 		err = -EC_EJSON;	/* changed while read */
 	if (!err)
 		*tag = tag_of(s.skel, s.slen, "", 0, s.tail, s.ntail);

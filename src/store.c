@@ -299,17 +299,62 @@ static int open_entry_fast(const struct ec_store *s, const char *id)
 	return fd < 0 ? -1 : (int)fd;
 }
 
+/* The file read to EOF into p (cap bytes, grown as needed; NUL after). */
+static int read_all(int fd, size_t max, char **pp, size_t *cap, size_t *len)
+{
+	char *p = *pp;
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t r;
+
+		if (n == *cap) {
+			char *q;
+
+			if (*cap > max)
+				return -EC_ETOOBIG;
+			q = realloc(p, *cap * 2 + 1);
+			if (!q)
+				return -ENOMEM;
+			*pp = p = q;
+			*cap *= 2;
+		}
+		r = pread(fd, p + n, *cap - n, (off_t)n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max)
+		return -EC_ETOOBIG;
+	p[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+/* Tries at reading a file that changes meanwhile (read_fd). */
+#define READ_TRIES 4
+
 /*
  * Read the regular file open on fd (fstat in *sb) to its end into *buf
  * (malloc'd, NUL-terminated), at most max bytes.  The file may still grow
- * while we read (Python writes in place), so read to EOF, not to st_size.
+ * while we read (Python writes in place), so read to EOF, not to st_size;
+ * and it may be rewritten in place between the fstat and the read, when
+ * the bytes would be another version than *sb tells: so fstat again after
+ * the read, and read again (*sb updated) until the two agree.  -EAGAIN
+ * when they never did in READ_TRIES reads: it is being rewritten.
  */
-static int read_fd(int fd, size_t max, const struct stat *sb, char **buf,
+static int read_fd(int fd, size_t max, struct stat *sb, char **buf,
 		   size_t *len)
 {
-	char *p = NULL;
-	size_t cap, n = 0;
-	int err;
+	struct stat after;
+	size_t cap;
+	char *p;
+	int err = 0, tries;
 
 	if (!S_ISREG(sb->st_mode))
 		return S_ISDIR(sb->st_mode) ? -EISDIR : -EINVAL;
@@ -319,46 +364,33 @@ static int read_fd(int fd, size_t max, const struct stat *sb, char **buf,
 	p = malloc(cap + 1);
 	if (!p)
 		return -ENOMEM;
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			char *q;
-
-			if (cap > max) {
-				err = -EC_ETOOBIG;
-				goto fail;
-			}
-			cap *= 2;
-			q = realloc(p, cap + 1);
-			if (!q) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			p = q;
-		}
-		r = read(fd, p + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
+	for (tries = 0; tries < READ_TRIES; tries++) {
+		err = read_all(fd, max, &p, &cap, len);
+		if (!err && fstat(fd, &after) < 0)
 			err = -errno;
-			goto fail;
-		}
-		if (r == 0)
+		if (err)
 			break;
-		n += (size_t)r;
+		if (ec_store_same_file(sb, &after) &&
+		    (uint64_t)*len == (uint64_t)after.st_size) {
+			*buf = p;
+			return 0;
+		}
+		*sb = after;
+		err = -EAGAIN;
 	}
-	if (n > max) {
-		err = -EC_ETOOBIG;
-		goto fail;
-	}
-	p[n] = '\0';
-	*buf = p;
-	*len = n;
-	return 0;
-fail:
 	free(p);
+	*len = 0;
 	return err;
+}
+
+bool ec_store_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 int ec_store_read_file(const char *path, size_t max, char **buf, size_t *len,
@@ -753,7 +785,7 @@ int ec_store_open_parent_mk(const struct ec_store *s, const char *id,
 	return open_parent(s, id, true, true, name);
 }
 
-int ec_store_read_fd(int fd, size_t max, const struct stat *st, char **buf,
+int ec_store_read_fd(int fd, size_t max, struct stat *st, char **buf,
 		     size_t *len)
 {
 	*buf = NULL;

@@ -236,9 +236,15 @@ int ec_store_open_entry(const struct ec_store *s, const char *id, int *fd,
 			struct stat *st) __attribute__((warn_unused_result));
 
 /* The whole regular file open on fd (its fstat st), at most max bytes
- * (-EC_ETOOBIG beyond), as ec_store_read() reads it. */
-int ec_store_read_fd(int fd, size_t max, const struct stat *st, char **buf,
+ * (-EC_ETOOBIG beyond), as ec_store_read() reads it: *st is updated to
+ * the version read when the file was rewritten in place meanwhile, and
+ * -EAGAIN means it was each time it was read (it is being rewritten). */
+int ec_store_read_fd(int fd, size_t max, struct stat *st, char **buf,
 		     size_t *len) __attribute__((warn_unused_result));
+
+/* Whether two stats show the same version of one file: device, inode,
+ * size, mtime and ctime. */
+bool ec_store_same_file(const struct stat *a, const struct stat *b);
 
 /*
  * ec_store_write() with the content written by fill(ctx, fd) into the

@@ -295,6 +295,8 @@ static int unread_load(struct ecfs *fs, struct handle *h)
 		err = ec_store_read(fs->store, id, EC_STREAM_MIN - 1, &h->env,
 				    &h->envlen, &st);
 		ecfs_count(&fs->stats, EC_FSSTAT_ENVELOPE_READS, 1);
+		if (err == -EAGAIN)
+			err = -ESTALE;	/* being rewritten in place */
 	}
 	if (!err) {
 		ec_fsmeta_key_of(&got, &st);
@@ -351,9 +353,10 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 	if (err == -EC_ETOOBIG)
 		return read_big(fs, h, id, want, mi);
 	/* A network file system's answer when another client renamed a
-	 * new version over the file between its lookup and our use of it:
-	 * read it again, as a half-written one. */
-	if (err == -ESTALE)
+	 * new version over the file between its lookup and our use of it,
+	 * or one rewritten in place each time we read it: read it again,
+	 * as a half-written one. */
+	if (err == -ESTALE || err == -EAGAIN)
 		return 1;
 	if (err == -EC_ETOOBIG || err == -ELOOP || err == -EINVAL ||
 	    err == -EISDIR || err == -EC_EID)

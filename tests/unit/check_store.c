@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -263,6 +264,68 @@ START_TEST(test_stat)
 	ck_assert_int_eq(ec_store_stat_entry(&st, "d/sl", &sb), -ELOOP);
 	ck_assert_int_eq(symlink("/tmp", at("sd")), 0);
 	ck_assert_int_eq(ec_store_stat_dir(&st, "sd", &sb), -ENOTDIR);
+}
+END_TEST
+
+/* A file rewritten in place between our fstat and our read (as the Python
+ * module writes): every read that succeeds gives bytes and a stat of one
+ * version, never one version's bytes with another's stat. */
+struct rewriter {
+	const char *path;
+	volatile bool stop;
+	unsigned rounds;
+};
+
+static void *rewrite_loop(void *arg)
+{
+	struct rewriter *w = arg;
+	char a[100], b[300];
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	while (!w->stop) {
+		bool big = w->rounds++ & 1;
+		int fd = open(w->path, O_WRONLY | O_TRUNC);
+
+		if (fd < 0)
+			break;
+		if (write(fd, big ? b : a, big ? sizeof(b) : sizeof(a)) < 0)
+			w->stop = true;
+		close(fd);
+	}
+	return NULL;
+}
+
+START_TEST(test_read_rewritten)
+{
+	struct rewriter w = { .path = NULL };
+	unsigned reads = 0, i;
+	pthread_t t;
+
+	ck_assert_int_eq(ec_store_write(&st, "hot", "x", 1, 0), 0);
+	w.path = strdup(at("hot.enc.json"));
+	ck_assert_int_eq(pthread_create(&t, NULL, rewrite_loop, &w), 0);
+	for (i = 0; i < 20000; i++) {
+		struct stat sb;
+		char *buf = NULL;
+		size_t len = 0, j;
+		int err = ec_store_read(&st, "hot", 1000, &buf, &len, &sb);
+
+		if (err == -EAGAIN)
+			continue;	/* rewritten each time it was read */
+		ck_assert_int_eq(err, 0);
+		ck_assert_uint_eq(len, (size_t)sb.st_size);
+		for (j = 0; j < len; j++)
+			ck_assert_int_eq(buf[j], len == 100 ? 'a' :
+					 len == 300 ? 'b' : 'x');
+		free(buf);
+		reads++;
+	}
+	w.stop = true;
+	pthread_join(t, NULL);
+	free((char *)w.path);
+	ck_assert_uint_gt(reads, 0);
+	ck_assert_uint_gt(w.rounds, 100);
 }
 END_TEST
 
@@ -764,6 +827,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_read_errors);
 	tcase_add_test(tc, test_stat);
 	tcase_add_test(tc, test_stat_known);
+	tcase_add_test(tc, test_read_rewritten);
 	tcase_add_test(tc, test_statvfs);
 	suite_add_tcase(s, tc);
 
