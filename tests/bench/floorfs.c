@@ -2,20 +2,33 @@
  * floorfs: a measurement aid for scripts/bench, never installed.  It reads
  * a directory tree into memory at start (names, modes, sizes, times and
  * the contents of its regular files, with plain read(2)) and serves it
- * read-only over the FUSE low-level API from that memory: no crypto, no
- * disk I/O, no locks, a lookup is a binary search in a sorted array.  What
- * a workload costs on it is the lowest cost any FUSE file system pays for
- * it here: the kernel's requests, the round trips to the daemon and
- * libfuse's multi-threaded loop, and nothing else.
+ * over the FUSE low-level API from that memory: no crypto, no disk I/O, a
+ * lookup is a binary search in a sorted array.  What a workload costs on
+ * it is the lowest cost any FUSE file system pays for it here: the
+ * kernel's requests, the round trips to the daemon and libfuse's
+ * multi-threaded loop, and nothing else.
  *
  * It asks the kernel for what enccachefs asks, so that the two receive the
  * same requests: default_permissions, READDIRPLUS (the kernel's automatic
  * choice), no writeback cache, no automatic invalidation of data; OPEN
- * answered with keep_cache and noflush; opendir without cache_readdir;
- * getxattr and listxattr answered as enccachefs answers them when there
- * are none (not ENOSYS, after which the kernel would stop asking); writes
- * fail with EROFS.  Entries and attributes are cached for a day
- * (enccachefs: 60 s by default; one figure of a bench run takes less).
+ * answered with keep_cache, and with noflush for a reader; opendir without
+ * cache_readdir; getxattr and listxattr answered as enccachefs answers
+ * them when there are none (not ENOSYS, after which the kernel would stop
+ * asking).  Entries and attributes are cached for a day (enccachefs: 60 s
+ * by default; one figure of a bench run takes less).
+ *
+ * Read-only by default (writes fail with EROFS), with no locks: the tree
+ * never changes.  With -o writable (not "rw", which is the kernel's mount
+ * flag and libfuse's) it also creates, writes, truncates and removes, in
+ * memory: MKDIR, CREATE, WRITE, FLUSH, RELEASE, SETATTR (the size; mode,
+ * owner and times are ignored), UNLINK and RMDIR; every operation then holds
+ * one mutex, and counts the kernel's lookups, so that a removed node's
+ * memory goes at its last FORGET.  CREATE is answered as enccachefs
+ * answers it: the name not cached (entry timeout 0), the attributes for
+ * 1 s (which spares the GETATTR of open's permission check), direct_io
+ * (with keep_cache instead, each write through the page cache costs a
+ * GETXATTR of security.capability too).  RENAME, LINK, SYMLINK, MKNOD and SETXATTR
+ * stay refused (EPERM, ENOTSUP).  A file holds FILE_MAX bytes at most.
  *
  * With -o no_open it answers OPEN and OPENDIR with ENOSYS instead, as a
  * file system without per-open state could: the kernel then sends neither
@@ -24,7 +37,8 @@
  * the daemon was asked to read then costs a GETATTR at its next stat (the
  * kernel drops its atime), unless the mount is read-only (-o ro).
  *
- * usage: floorfs [-o no_open] [FUSE options] SOURCE MOUNTPOINT (-f: foreground)
+ * usage: floorfs [-o no_open,writable] [FUSE options] SOURCE MOUNTPOINT
+ * (-f: foreground)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* scandirat */
@@ -38,25 +52,29 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DAY 86400.0
+#define CREATE_ATTR_S 1.0	/* as enccachefs's EC_CREATE_ATTR_S */
 #define FILE_MAX (8 << 20)	/* bytes: larger files are refused */
 #define U __attribute__((unused))
 
 /* One file or directory; its inode number is its index + 1. */
 struct fnode {
-	char *name;		/* "" for the root */
+	char *name;		/* "" for the root; NULL once removed */
 	struct stat st;
 	size_t parent;		/* index */
-	char *data;		/* a file's st.st_size bytes */
+	char *data;		/* a file's st.st_size bytes (owned) */
 	size_t *kids;		/* a directory's: indices, sorted by name */
-	size_t nkids;
+	size_t nkids, kcap;	/* kids used, allocated */
+	uint64_t nlookup;	/* -o writable: lookups not forgotten yet */
 };
 
 struct floor {
@@ -64,6 +82,8 @@ struct floor {
 	size_t count, cap;
 	const char *source;	/* argv's */
 	int no_open;		/* -o no_open */
+	int writable;		/* -o writable */
+	pthread_mutex_t lock;	/* -o writable: held by every operation */
 };
 
 static struct floor *floor_of(fuse_req_t req)
@@ -191,6 +211,7 @@ static int load_dir(struct floor *f, int dfd, size_t self, const char *path)
 	int err = count < 0 ? -errno : 0;
 
 	f->n[self].kids = calloc(count > 0 ? (size_t)count : 1, sizeof(size_t));
+	f->n[self].kcap = count > 0 ? (size_t)count : 1;
 	if (!err && !f->n[self].kids)
 		err = -ENOMEM;
 	for (i = 0; i < count && !err; i++)
@@ -203,6 +224,19 @@ static int load_dir(struct floor *f, int dfd, size_t self, const char *path)
 
 /* --- the operations ------------------------------------------------------ */
 
+/* Every operation runs between lock and unlock: a no-op when read-only. */
+static void lock(struct floor *f)
+{
+	if (f->writable)
+		pthread_mutex_lock(&f->lock);
+}
+
+static void unlock(struct floor *f)
+{
+	if (f->writable)
+		pthread_mutex_unlock(&f->lock);
+}
+
 static void floor_init(U void *userdata, struct fuse_conn_info *conn)
 {
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -211,98 +245,165 @@ static void floor_init(U void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 }
 
-static void entry_of(const struct fnode *n, struct fuse_entry_param *e)
+static void entry_of(const struct fnode *n, struct fuse_entry_param *e,
+		     double entry_timeout, double attr_timeout)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = n->st.st_ino;
 	e->attr = n->st;
-	e->attr_timeout = e->entry_timeout = DAY;
+	e->entry_timeout = entry_timeout;
+	e->attr_timeout = attr_timeout;
+}
+
+/* A removed node's memory goes when the kernel has forgotten it too. */
+static void drop_if_gone(struct fnode *n)
+{
+	if (n->st.st_nlink != 0 || n->nlookup != 0)
+		return;
+	free(n->data);
+	free(n->kids);
+	n->data = NULL;
+	n->kids = NULL;
+	n->kcap = 0;
+}
+
+/* Reply n's entry (lock held), counting the lookup when writable. */
+static void reply_entry(fuse_req_t req, struct floor *f, struct fnode *n)
+{
+	struct fuse_entry_param e;
+
+	entry_of(n, &e, DAY, DAY);
+	if (fuse_reply_entry(req, &e) == 0 && f->writable)
+		n->nlookup++;
+}
+
+/* Where name is, or would go, among directory p's children (strcmp's
+ * order); *found says whether it is there. */
+static size_t kid_pos(const struct floor *f, const struct fnode *p,
+		      const char *name, int *found)
+{
+	size_t lo = 0, hi = p->nkids, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(name, f->n[p->kids[mid]].name);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
 }
 
 static void floor_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct floor *f = floor_of(req);
-	struct fnode *p = node(f, parent);
-	struct fuse_entry_param e;
-	const size_t *k = NULL;
-	size_t lo = 0, hi = p ? p->nkids : 0;
-	int c;
+	struct fnode *p;
+	size_t i;
+	int found = 0;
 
-	while (!k && lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		c = strcmp(name, f->n[p->kids[mid]].name);
-		if (c == 0)
-			k = &p->kids[mid];
-		else if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	if (!k) {
+	lock(f);
+	p = node(f, parent);
+	i = p ? kid_pos(f, p, name, &found) : 0;
+	if (found)
+		reply_entry(req, f, &f->n[p->kids[i]]);
+	else
 		fuse_reply_err(req, p ? ENOENT : ESTALE);
+	unlock(f);
+}
+
+/* Read-only, nodes live as long as the mount; writable, a removed one
+ * goes at its last forget. */
+static void forget_one(struct floor *f, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fnode *n = node(f, ino);
+
+	if (!f->writable || !n)
 		return;
-	}
-	entry_of(&f->n[*k], &e);
-	fuse_reply_entry(req, &e);
+	n->nlookup -= nlookup < n->nlookup ? nlookup : n->nlookup;
+	drop_if_gone(n);
 }
 
-/* Nodes live as long as the mount: nothing to forget. */
-static void floor_forget(fuse_req_t req, U fuse_ino_t ino, U uint64_t nlookup)
+static void floor_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
 {
+	struct floor *f = floor_of(req);
+	size_t i;
+
+	lock(f);
+	for (i = 0; i < count; i++)
+		forget_one(f, forgets[i].ino, forgets[i].nlookup);
+	unlock(f);
 	fuse_reply_none(req);
 }
 
-static void floor_forget_multi(fuse_req_t req, U size_t count,
-			       U struct fuse_forget_data *forgets)
+static void floor_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	fuse_reply_none(req);
+	struct fuse_forget_data one = { .ino = ino, .nlookup = nlookup };
+
+	floor_forget_multi(req, 1, &one);
 }
 
 static void floor_getattr(fuse_req_t req, fuse_ino_t ino,
 			  U struct fuse_file_info *fi)
 {
-	struct fnode *n = node(floor_of(req), ino);
+	struct floor *f = floor_of(req);
+	struct fnode *n;
 
+	lock(f);
+	n = node(f, ino);
 	if (n)
 		fuse_reply_attr(req, &n->st, DAY);
 	else
 		fuse_reply_err(req, ESTALE);
+	unlock(f);
 }
 
 static void floor_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct fnode *n = node(floor_of(req), ino);
+	struct floor *f = floor_of(req);
+	struct fnode *n;
 
-	if (floor_of(req)->no_open)
+	lock(f);
+	n = node(f, ino);
+	if (f->no_open)
 		fuse_reply_err(req, ENOSYS);
 	else if (!n || !S_ISDIR(n->st.st_mode))
 		fuse_reply_err(req, n ? ENOTDIR : ESTALE);
 	else
 		fuse_reply_open(req, fi);
+	unlock(f);
 }
 
-/* Entry i of a listing: ".", "..", then the children; offset i + 1. */
+/* Entry i of a listing: ".", "..", then the children; offset i + 1.
+ * Each entry of a READDIRPLUS but "." and ".." is a lookup. */
 static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 int plus)
 {
 	struct floor *f = floor_of(req);
-	struct fnode *d = node(f, ino), *n;
+	struct fnode *d, *n;
 	struct fuse_entry_param e;
 	char *buf = malloc(size);
 	size_t at = 0, len, i;
 	const char *name;
 
+	lock(f);
+	d = node(f, ino);
 	if (!d || !buf) {
 		fuse_reply_err(req, d ? ENOMEM : ESTALE);
-		free(buf);
-		return;
+		goto out;
 	}
 	for (i = (size_t)off; i < d->nkids + 2; i++) {
 		n = i == 0 ? d : i == 1 ? &f->n[d->parent] : &f->n[d->kids[i - 2]];
 		name = i == 0 ? "." : i == 1 ? ".." : n->name;
-		entry_of(n, &e);
+		entry_of(n, &e, DAY, DAY);
 		len = plus ? fuse_add_direntry_plus(req, buf + at, size - at,
 						    name, &e, (off_t)i + 1) :
 			fuse_add_direntry(req, buf + at, size - at, name,
@@ -310,8 +411,12 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (len > size - at)
 			break;
 		at += len;
+		if (plus && i >= 2 && f->writable)
+			n->nlookup++;
 	}
 	fuse_reply_buf(req, buf, at);
+out:
+	unlock(f);
 	free(buf);
 }
 
@@ -327,36 +432,87 @@ static void floor_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	list(req, ino, size, off, 1);
 }
 
+static void touch(struct fnode *n, int data)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	n->st.st_ctim = now;
+	if (data)
+		n->st.st_mtim = now;
+}
+
+/* File n's contents cut or zero-extended to size bytes: 0 or -errno. */
+static int resize(struct fnode *n, size_t size)
+{
+	size_t old = (size_t)n->st.st_size;
+	char *data;
+
+	if (size > FILE_MAX)
+		return -EFBIG;
+	data = realloc(n->data, size ? size : 1);
+	if (!data)
+		return -ENOMEM;
+	if (size > old)
+		memset(data + old, 0, size - old);
+	n->data = data;
+	n->st.st_size = (off_t)size;
+	n->st.st_blocks = (blkcnt_t)((size + 511) / 512);
+	touch(n, 1);
+	return 0;
+}
+
+/* OPEN of file n, writable or not; lock held.  0 or -errno. */
+static int open_file(struct floor *f, struct fnode *n,
+		     struct fuse_file_info *fi)
+{
+	int wr = (fi->flags & O_ACCMODE) != O_RDONLY;
+
+	if (!f->writable && (wr || (fi->flags & O_TRUNC)))
+		return -EROFS;
+	if (wr && (fi->flags & O_TRUNC) && n->st.st_size != 0)
+		return resize(n, 0);
+	return 0;
+}
+
 static void floor_open(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct fnode *n = node(floor_of(req), ino);
+	struct floor *f = floor_of(req);
+	struct fnode *n;
+	int err;
 
-	if (floor_of(req)->no_open) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	if (!n || S_ISDIR(n->st.st_mode)) {
-		fuse_reply_err(req, n ? EISDIR : ESTALE);
-		return;
-	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
+	lock(f);
+	n = node(f, ino);
+	if (f->no_open)
+		err = -ENOSYS;
+	else if (!n || S_ISDIR(n->st.st_mode))
+		err = n ? -EISDIR : -ESTALE;
+	else
+		err = open_file(f, n, fi);
+	if (err) {
+		fuse_reply_err(req, -err);
+		unlock(f);
 		return;
 	}
 	fi->keep_cache = 1;
 #if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 11)
-	fi->noflush = 1;
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 #endif
 	fuse_reply_open(req, fi);
+	unlock(f);
 }
 
 static void floor_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       U struct fuse_file_info *fi)
 {
-	struct fnode *n = node(floor_of(req), ino);
-	size_t len = n ? (size_t)n->st.st_size : 0;
+	struct floor *f = floor_of(req);
+	struct fnode *n;
+	size_t len;
 
+	lock(f);
+	n = node(f, ino);
+	len = n ? (size_t)n->st.st_size : 0;
 	if (!n || off < 0)
 		fuse_reply_err(req, n ? EINVAL : ESTALE);
 	else if ((size_t)off >= len)
@@ -364,12 +520,219 @@ static void floor_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else
 		fuse_reply_buf(req, n->data + off,
 			       size < len - (size_t)off ? size : len - (size_t)off);
+	unlock(f);
 }
 
+static void floor_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			size_t size, off_t off, U struct fuse_file_info *fi)
+{
+	struct floor *f = floor_of(req);
+	struct fnode *n;
+	size_t end;
+	int err = 0;
+
+	lock(f);
+	n = node(f, ino);
+	if (!f->writable)
+		err = -EROFS;
+	else if (!n || S_ISDIR(n->st.st_mode))
+		err = n ? -EISDIR : -ESTALE;
+	else if (off < 0)
+		err = -EINVAL;
+	else if ((size_t)off > FILE_MAX || size > FILE_MAX - (size_t)off)
+		err = -EFBIG;
+	end = err ? 0 : (size_t)off + size;
+	if (!err && end > (size_t)n->st.st_size)
+		err = resize(n, end);
+	if (!err && size) {
+		memcpy(n->data + off, buf, size);
+		touch(n, 1);
+	}
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_write(req, size);
+	unlock(f);
+}
+
+/* FLUSH (a close) and RELEASE (the last): nothing to save. */
 static void floor_release(fuse_req_t req, U fuse_ino_t ino,
 			  U struct fuse_file_info *fi)
 {
 	fuse_reply_err(req, 0);
+}
+
+/* The size as asked; mode, owner and times are ignored. */
+static void floor_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a,
+			  int set, U struct fuse_file_info *fi)
+{
+	struct floor *f = floor_of(req);
+	struct fnode *n;
+	int err = 0;
+
+	lock(f);
+	n = node(f, ino);
+	if (!f->writable)
+		err = -EROFS;
+	else if (!n)
+		err = -ESTALE;
+	else if ((set & FUSE_SET_ATTR_SIZE) && S_ISDIR(n->st.st_mode))
+		err = -EISDIR;
+	else if ((set & FUSE_SET_ATTR_SIZE) && a->st_size < 0)
+		err = -EINVAL;
+	else if (set & FUSE_SET_ATTR_SIZE)
+		err = resize(n, (size_t)a->st_size);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &n->st, DAY);
+	unlock(f);
+}
+
+/* A new node name of mode (S_IFREG or S_IFDIR included) in directory
+ * parent, owned by the caller; lock held.  Its index, or -errno; with
+ * -EEXIST *old is the index of the one there. */
+static long make_node(fuse_req_t req, struct floor *f, fuse_ino_t parent,
+		      const char *name, mode_t mode, size_t *old)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fnode *p = node(f, parent);
+	struct stat st = { 0 };
+	size_t pos, *kids;
+	int found;
+	long k;
+
+	if (!f->writable)
+		return -EROFS;
+	if (!p || !S_ISDIR(p->st.st_mode) || p->st.st_nlink == 0)
+		return p && S_ISDIR(p->st.st_mode) ? -ENOENT :
+		       p ? -ENOTDIR : -ESTALE;
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	pos = kid_pos(f, p, name, &found);
+	if (found) {
+		*old = p->kids[pos];
+		return -EEXIST;
+	}
+	if (p->nkids == p->kcap) {
+		kids = realloc(p->kids, 2 * (p->kcap + 8) * sizeof(*kids));
+		if (!kids)
+			return -ENOMEM;
+		p->kids = kids;
+		p->kcap = 2 * (p->kcap + 8);
+	}
+	st.st_mode = mode;
+	st.st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st.st_uid = ctx->uid;
+	st.st_gid = ctx->gid;
+	st.st_blksize = 4096;
+	clock_gettime(CLOCK_REALTIME, &st.st_mtim);
+	st.st_atim = st.st_ctim = st.st_mtim;
+	k = add_node(f, strdup(name), &st, (size_t)(parent - 1));
+	if (k < 0)
+		return -ENOMEM;
+	p = node(f, parent);	/* add_node may have moved the nodes */
+	memmove(&p->kids[pos + 1], &p->kids[pos],
+		(p->nkids - pos) * sizeof(*p->kids));
+	p->kids[pos] = (size_t)k;
+	p->nkids++;
+	if (S_ISDIR(mode))
+		p->st.st_nlink++;
+	touch(p, 1);
+	return k;
+}
+
+static void floor_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode)
+{
+	struct floor *f = floor_of(req);
+	size_t old;
+	long k;
+
+	lock(f);
+	k = make_node(req, f, parent, name, S_IFDIR | (mode & 07777), &old);
+	if (k < 0)
+		fuse_reply_err(req, (int)-k);
+	else
+		reply_entry(req, f, &f->n[k]);
+	unlock(f);
+}
+
+/* Answered as enccachefs answers it (ecfs_create): the name uncached, the
+ * attributes for CREATE_ATTR_S, the file opened with direct_io. */
+static void floor_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, struct fuse_file_info *fi)
+{
+	struct floor *f = floor_of(req);
+	struct fuse_entry_param e;
+	size_t old = 0;
+	long k;
+
+	lock(f);
+	k = make_node(req, f, parent, name, S_IFREG | (mode & 07777), &old);
+	if (k == -EEXIST && (fi->flags & O_EXCL) == 0) {
+		k = S_ISDIR(f->n[old].st.st_mode) ? -EISDIR :
+		    open_file(f, &f->n[old], fi);
+		k = k ? k : (long)old;	/* there already: opened */
+	}
+	if (k < 0) {
+		fuse_reply_err(req, (int)-k);
+		unlock(f);
+		return;
+	}
+	entry_of(&f->n[k], &e, 0, CREATE_ATTR_S);
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) == 0)
+		f->n[k].nlookup++;
+	unlock(f);
+}
+
+/* UNLINK (dir 0) or RMDIR (dir 1) of name in directory parent. */
+static void remove_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+			int dir)
+{
+	struct floor *f = floor_of(req);
+	struct fnode *p, *n = NULL;
+	size_t pos = 0;
+	int found = 0, err = 0;
+
+	lock(f);
+	p = node(f, parent);
+	if (!f->writable)
+		err = -EROFS;
+	else if (!p || !S_ISDIR(p->st.st_mode))
+		err = p ? -ENOTDIR : -ESTALE;
+	else if (pos = kid_pos(f, p, name, &found), !found)
+		err = -ENOENT;
+	else if (n = &f->n[p->kids[pos]], dir != !!S_ISDIR(n->st.st_mode))
+		err = dir ? -ENOTDIR : -EISDIR;
+	else if (n->nkids)
+		err = -ENOTEMPTY;
+	if (!err) {
+		memmove(&p->kids[pos], &p->kids[pos + 1],
+			(p->nkids - pos - 1) * sizeof(*p->kids));
+		p->nkids--;
+		if (dir)
+			p->st.st_nlink--;
+		touch(p, 1);
+		n->st.st_nlink = 0;	/* no hard links here */
+		touch(n, 0);
+		free(n->name);
+		n->name = NULL;
+		drop_if_gone(n);
+	}
+	fuse_reply_err(req, -err);
+	unlock(f);
+}
+
+static void floor_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_node(req, parent, name, 0);
+}
+
+static void floor_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_node(req, parent, name, 1);
 }
 
 /* No extended attributes; as on enccachefs, none but user.* could be kept
@@ -389,42 +752,35 @@ static void floor_listxattr(fuse_req_t req, U fuse_ino_t ino, size_t size)
 		fuse_reply_xattr(req, 0);
 }
 
-/* Everything that would change the tree: EROFS. */
-static void erofs(fuse_req_t req) { fuse_reply_err(req, EROFS); }
-static void floor_setattr(fuse_req_t req, U fuse_ino_t i, U struct stat *a,
-			  U int s, U struct fuse_file_info *fi) { erofs(req); }
+/* What is never done: EROFS, or when writable err. */
+static void refuse(fuse_req_t req, int err)
+{
+	fuse_reply_err(req, floor_of(req)->writable ? err : EROFS);
+}
 static void floor_mknod(fuse_req_t req, U fuse_ino_t p, U const char *n,
-			U mode_t m, U dev_t d) { erofs(req); }
-static void floor_mkdir(fuse_req_t req, U fuse_ino_t p, U const char *n,
-			U mode_t m) { erofs(req); }
-static void floor_unlink(fuse_req_t req, U fuse_ino_t p, U const char *n)
-{ erofs(req); }
+			U mode_t m, U dev_t d) { refuse(req, EPERM); }
 static void floor_symlink(fuse_req_t req, U const char *l, U fuse_ino_t p,
-			  U const char *n) { erofs(req); }
+			  U const char *n) { refuse(req, EPERM); }
 static void floor_rename(fuse_req_t req, U fuse_ino_t p, U const char *n,
 			 U fuse_ino_t np, U const char *nn, U unsigned int fl)
-{ erofs(req); }
+{ refuse(req, EPERM); }
 static void floor_link(fuse_req_t req, U fuse_ino_t i, U fuse_ino_t np,
-		       U const char *nn) { erofs(req); }
-static void floor_write(fuse_req_t req, U fuse_ino_t i, U const char *b,
-			U size_t s, U off_t o, U struct fuse_file_info *fi)
-{ erofs(req); }
-static void floor_create(fuse_req_t req, U fuse_ino_t p, U const char *n,
-			 U mode_t m, U struct fuse_file_info *fi) { erofs(req); }
+		       U const char *nn) { refuse(req, EPERM); }
 static void floor_setxattr(fuse_req_t req, U fuse_ino_t i, U const char *n,
-			   U const char *v, U size_t s, U int fl) { erofs(req); }
+			   U const char *v, U size_t s, U int fl)
+{ refuse(req, ENOTSUP); }
 static void floor_removexattr(fuse_req_t req, U fuse_ino_t i, U const char *n)
-{ erofs(req); }
+{ refuse(req, ENOTSUP); }
 
 static const struct fuse_lowlevel_ops floor_ops = {
 	.init = floor_init, .lookup = floor_lookup, .forget = floor_forget,
 	.forget_multi = floor_forget_multi, .getattr = floor_getattr,
 	.opendir = floor_opendir, .readdir = floor_readdir,
 	.readdirplus = floor_readdirplus, .open = floor_open,
-	.read = floor_read, .release = floor_release,
+	.read = floor_read, .flush = floor_release, .release = floor_release,
 	.getxattr = floor_getxattr, .listxattr = floor_listxattr,
 	.setattr = floor_setattr, .mknod = floor_mknod, .mkdir = floor_mkdir,
-	.unlink = floor_unlink, .rmdir = floor_unlink,
+	.unlink = floor_unlink, .rmdir = floor_rmdir,
 	.symlink = floor_symlink, .rename = floor_rename, .link = floor_link,
 	.write = floor_write, .create = floor_create, .setxattr = floor_setxattr,
 	.removexattr = floor_removexattr,
@@ -434,6 +790,7 @@ static const struct fuse_lowlevel_ops floor_ops = {
 
 static const struct fuse_opt floor_opts[] = {
 	{ "no_open", offsetof(struct floor, no_open), 1 },
+	{ "writable", offsetof(struct floor, writable), 1 },
 	FUSE_OPT_END
 };
 
@@ -464,11 +821,12 @@ int main(int argc, char *argv[])
 	struct stat st;
 	int ret = 1, fd, err;
 
+	pthread_mutex_init(&f.lock, NULL);
 	if (fuse_opt_parse(&args, &f, floor_opts, take_source) != 0 ||
 	    fuse_parse_cmdline(&args, &cmd) != 0)
 		goto out;
 	if (!f.source || !cmd.mountpoint) {
-		fprintf(stderr, "usage: %s [-o no_open] [FUSE options] SOURCE "
+		fprintf(stderr, "usage: %s [-o no_open,writable] [FUSE options] SOURCE "
 			"MOUNTPOINT\n", argv[0]);
 		goto out;
 	}
@@ -509,6 +867,7 @@ out:
 		free(f.n[f.count].kids);
 	}
 	free(f.n);
+	pthread_mutex_destroy(&f.lock);
 	free(cmd.mountpoint);
 	fuse_opt_free_args(&args);
 	return ret;
