@@ -370,6 +370,11 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 				ec_handle_changed(fs, h);
 		}
 	} else {
+		/* A big content kept from the lookup (recent.h) is of the
+		 * version this open truncates: freed now, not beside the
+		 * writer's data until it ages out (twice the entry). */
+		if (wr && (fi->flags & O_TRUNC) && fs->contents)
+			ec_recent_drop_big(fs->contents, &want);
 		err = ec_handle_open(fs, h, id, &want, fi->flags);
 		if (err == -ENOENT && fs->net)
 			/* On a shared store the name looked up a moment ago

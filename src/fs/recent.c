@@ -414,6 +414,14 @@ bool ec_recent_take(struct ec_recent *r, const struct ec_fsmeta_key *k,
 	return got;
 }
 
+void ec_recent_drop_big(struct ec_recent *r, const struct ec_fsmeta_key *k)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->big.content && ec_fsmeta_key_equal(&r->big.k, k))
+		drop(&r->big);
+	pthread_mutex_unlock(&r->mu);
+}
+
 bool ec_recent_take_big(struct ec_recent *r, const struct ec_fsmeta_key *k,
 			uint64_t d, int64_t now, uint8_t **content,
 			size_t *len, int64_t *read_at)

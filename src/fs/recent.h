@@ -53,4 +53,8 @@ bool ec_recent_take_big(struct ec_recent *r, const struct ec_fsmeta_key *k,
 			uint64_t d, int64_t now, uint8_t **content,
 			size_t *len, int64_t *read_at);
 
+/* Wipe and free the big one now if it is version k's, whatever its
+ * digest: nothing will take it (a writer truncates that version). */
+void ec_recent_drop_big(struct ec_recent *r, const struct ec_fsmeta_key *k);
+
 #endif

@@ -173,6 +173,30 @@ START_TEST(test_big_from_put)
 }
 END_TEST
 
+/* A writer truncating the version drops its big one at once (any digest);
+ * another version's stays. */
+START_TEST(test_drop_big)
+{
+	struct ec_fsmeta_key k = { 5, 0, 0, 0, 0 }, other = { 6, 0, 0, 0, 0 };
+	struct ec_recent *r;
+	uint8_t *got = NULL;
+	size_t len = 0;
+	int64_t at = 0;
+
+	ck_assert_int_eq(ec_recent_new(&r), 0);
+	ec_recent_put(r, &k, 3, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
+		      EC_RECENT_ENTRY_MAX + 1, 1000);
+	ec_recent_drop_big(r, &other);
+	ck_assert(ec_recent_take_big(r, &k, 3, 1000, &got, &len, &at));
+	ec_secure_free(got);
+	ec_recent_put(r, &k, 3, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
+		      EC_RECENT_ENTRY_MAX + 1, 1000);
+	ec_recent_drop_big(r, &k);
+	ck_assert(!ec_recent_take_big(r, &k, 3, 1000, &got, &len, &at));
+	ec_recent_free(r);
+}
+END_TEST
+
 /* Nobody asks again: the reaper still wipes it once it is due, by the
  * callers' clock as it runs on. */
 START_TEST(test_reaper)
@@ -210,6 +234,7 @@ static Suite *recent_suite(void)
 	tcase_add_test(tc, test_arena);
 	tcase_add_test(tc, test_reaper);
 	tcase_add_test(tc, test_big_from_put);
+	tcase_add_test(tc, test_drop_big);
 	suite_add_tcase(s, tc);
 	return s;
 }
