@@ -188,16 +188,6 @@ struct seen {
 	size_t len;
 };
 
-static bool same_version(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	       a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* check() for ec_store_replace_with(): still the version loaded?  A small
  * one is read again and its tag compared too: timestamps are coarse, and
  * Python rewrites in place (same inode, maybe the same size). */
@@ -211,13 +201,13 @@ static int still_seen(void *ctx, int fd, const struct stat *st)
 
 	if (fd < 0)
 		return -ENOENT;
-	if (!same_version(st, &s->e->st))
+	if (!ec_store_same_file(st, &s->e->st))
 		return -ESTALE;
 	if ((size_t)st->st_size >= EC_STREAM_MIN)
 		return 0;
 	cur = *st;
 	err = ec_store_read_fd(fd, EC_STREAM_MIN, &cur, &buf, &len);
-	if (!err && (!same_version(&cur, &s->e->st) ||
+	if (!err && (!ec_store_same_file(&cur, &s->e->st) ||
 		     ec_envelope_tag(buf, len) != s->e->tag))
 		err = -ESTALE;
 	free(buf);

@@ -19,6 +19,8 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	       struct fuse_file_info *fi);
 void ecfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* Whether ino is a node: 0 and *is_dir, or -ENOENT (takes fs->lock). */
+int ecfs_node_kind(struct ecfs *fs, fuse_ino_t ino, bool *is_dir);
 void ecfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		  struct fuse_file_info *fi);
 void ecfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -43,21 +43,27 @@ struct dirh {
 	int stop;		/* atomic: releasedir or a new snapshot */
 };
 
+int ecfs_node_kind(struct ecfs *fs, fuse_ino_t ino, bool *is_dir)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = ec_node_get(&fs->nodes, ino);
+	*is_dir = n && n->is_dir;
+	pthread_mutex_unlock(&fs->lock);
+	return n ? 0 : -ENOENT;
+}
+
 void ecfs_opendir(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct ecfs *fs = ecfs_of(req);
 	struct dirh *dh;
-	struct node *n;
-	int err = 0;
+	bool is_dir;
+	int err = ecfs_node_kind(fs, ino, &is_dir);
 
-	pthread_mutex_lock(&fs->lock);
-	n = ec_node_get(&fs->nodes, ino);
-	if (!n)
-		err = -ENOENT;
-	else if (!n->is_dir)
+	if (!err && !is_dir)
 		err = -ENOTDIR;
-	pthread_mutex_unlock(&fs->lock);
 	if (err) {
 		ecfs_reply_err(req, err);
 		return;

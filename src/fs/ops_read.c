@@ -499,17 +499,12 @@ void ecfs_statfs(fuse_req_t req, fuse_ino_t ino)
 void ecfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct ecfs *fs = ecfs_of(req);
-	struct node *n;
-	int err = 0;
+	bool is_dir;
+	int err = ecfs_node_kind(fs, ino, &is_dir);
 
-	pthread_mutex_lock(&fs->lock);
-	n = ec_node_get(&fs->nodes, ino);
-	if (!n)
-		err = -ENOENT;
-	else if ((mask & X_OK) && !n->is_dir)
+	if (!err && (mask & X_OK) && !is_dir)
 		err = -EACCES;
-	else if ((mask & W_OK) && fs->ro)
+	else if (!err && (mask & W_OK) && fs->ro)
 		err = -EROFS;
-	pthread_mutex_unlock(&fs->lock);
 	ecfs_reply_err(req, err);
 }

@@ -231,6 +231,13 @@ static void lock(struct floor *f)
 		pthread_mutex_lock(&f->lock);
 }
 
+/* lock(f), then node(f, ino). */
+static struct fnode *node_locked(struct floor *f, fuse_ino_t ino)
+{
+	lock(f);
+	return node(f, ino);
+}
+
 static void unlock(struct floor *f)
 {
 	if (f->writable)
@@ -308,8 +315,7 @@ static void floor_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	size_t i;
 	int found = 0;
 
-	lock(f);
-	p = node(f, parent);
+	p = node_locked(f, parent);
 	i = p ? kid_pos(f, p, name, &found) : 0;
 	if (found)
 		reply_entry(req, f, &f->n[p->kids[i]]);
@@ -356,8 +362,7 @@ static void floor_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct floor *f = floor_of(req);
 	struct fnode *n;
 
-	lock(f);
-	n = node(f, ino);
+	n = node_locked(f, ino);
 	if (n)
 		fuse_reply_attr(req, &n->st, DAY);
 	else
@@ -371,8 +376,7 @@ static void floor_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct floor *f = floor_of(req);
 	struct fnode *n;
 
-	lock(f);
-	n = node(f, ino);
+	n = node_locked(f, ino);
 	if (f->no_open)
 		fuse_reply_err(req, ENOSYS);
 	else if (!n || !S_ISDIR(n->st.st_mode))
@@ -394,8 +398,7 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t at = 0, len, i;
 	const char *name;
 
-	lock(f);
-	d = node(f, ino);
+	d = node_locked(f, ino);
 	if (!d || !buf) {
 		fuse_reply_err(req, d ? ENOMEM : ESTALE);
 		goto out;
@@ -482,8 +485,7 @@ static void floor_open(fuse_req_t req, fuse_ino_t ino,
 	struct fnode *n;
 	int err;
 
-	lock(f);
-	n = node(f, ino);
+	n = node_locked(f, ino);
 	if (f->no_open)
 		err = -ENOSYS;
 	else if (!n || S_ISDIR(n->st.st_mode))
@@ -510,8 +512,7 @@ static void floor_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fnode *n;
 	size_t len;
 
-	lock(f);
-	n = node(f, ino);
+	n = node_locked(f, ino);
 	len = n ? (size_t)n->st.st_size : 0;
 	if (!n || off < 0)
 		fuse_reply_err(req, n ? EINVAL : ESTALE);
@@ -531,8 +532,7 @@ static void floor_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	size_t end;
 	int err = 0;
 
-	lock(f);
-	n = node(f, ino);
+	n = node_locked(f, ino);
 	if (!f->writable)
 		err = -EROFS;
 	else if (!n || S_ISDIR(n->st.st_mode))
@@ -570,8 +570,7 @@ static void floor_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a,
 	struct fnode *n;
 	int err = 0;
 
-	lock(f);
-	n = node(f, ino);
+	n = node_locked(f, ino);
 	if (!f->writable)
 		err = -EROFS;
 	else if (!n)
@@ -696,8 +695,7 @@ static void remove_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	size_t pos = 0;
 	int found = 0, err = 0;
 
-	lock(f);
-	p = node(f, parent);
+	p = node_locked(f, parent);
 	if (!f->writable)
 		err = -EROFS;
 	else if (!p || !S_ISDIR(p->st.st_mode))

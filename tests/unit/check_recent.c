@@ -147,20 +147,28 @@ START_TEST(test_arena)
 }
 END_TEST
 
+/* A new ring holding one big content for k (digest 3), put at 1000. */
+static struct ec_recent *with_big(const struct ec_fsmeta_key *k)
+{
+	struct ec_recent *r;
+
+	ck_assert_int_eq(ec_recent_new(&r), 0);
+	ec_recent_put(r, k, 3, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
+		      EC_RECENT_ENTRY_MAX + 1, 1000);
+	return r;
+}
+
 /* The big one is kept EC_RECENT_US from when it came, however long
  * before that its read began (a 256 MiB decryption on a loaded machine
  * takes seconds), and tells that instant. */
 START_TEST(test_big_from_put)
 {
 	struct ec_fsmeta_key k = { 5, 0, 0, 0, 0 };
-	struct ec_recent *r;
+	struct ec_recent *r = with_big(&k);
 	uint8_t *got = NULL;
 	size_t len = 0;
 	int64_t at = 0;
 
-	ck_assert_int_eq(ec_recent_new(&r), 0);
-	ec_recent_put(r, &k, 3, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
-		      EC_RECENT_ENTRY_MAX + 1, 1000);
 	ck_assert(!ec_recent_take_big(r, &k, 4, 1000 + 5 * EC_RECENT_US,
 				      &got, &len, &at));	/* digest */
 	ck_assert(ec_recent_take_big(r, &k, 3, 1000 + 5 * EC_RECENT_US, &got,
@@ -178,19 +186,16 @@ END_TEST
 START_TEST(test_drop_big)
 {
 	struct ec_fsmeta_key k = { 5, 0, 0, 0, 0 }, other = { 6, 0, 0, 0, 0 };
-	struct ec_recent *r;
+	struct ec_recent *r = with_big(&k);
 	uint8_t *got = NULL;
 	size_t len = 0;
 	int64_t at = 0;
 
-	ck_assert_int_eq(ec_recent_new(&r), 0);
-	ec_recent_put(r, &k, 3, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
-		      EC_RECENT_ENTRY_MAX + 1, 1000);
 	ec_recent_drop_big(r, &other);
 	ck_assert(ec_recent_take_big(r, &k, 3, 1000, &got, &len, &at));
 	ec_secure_free(got);
-	ec_recent_put(r, &k, 3, ec_secure_alloc(EC_RECENT_ENTRY_MAX + 1),
-		      EC_RECENT_ENTRY_MAX + 1, 1000);
+	ec_recent_free(r);
+	r = with_big(&k);
 	ec_recent_drop_big(r, &k);
 	ck_assert(!ec_recent_take_big(r, &k, 3, 1000, &got, &len, &at));
 	ec_recent_free(r);
