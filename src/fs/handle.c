@@ -52,6 +52,7 @@ void ec_handle_pin(struct handle *h)
 	if (h->writable) {
 		n->nopen++;
 		n->nwriters++;
+		n->writer_due = false;
 		return;
 	}
 	h->cached = ec_node_open_reader(n);

@@ -187,6 +187,7 @@ struct node *ec_node_child(struct ec_nodes *t, struct node *p,
 
 void ec_node_unhash(struct ec_nodes *t, struct node *n)
 {
+	n->writer_due = false;	/* the writer's retry cannot find it now */
 	if (!n->hashed)
 		return;
 	unlink_from(&by_name, t->by_name, t->name_buckets, n);
@@ -254,7 +255,7 @@ struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,
 void ec_node_put(struct ec_nodes *t, struct node *n)
 {
 	while (n && n != &t->root && n->nlookup == 0 &&
-	       n->nchildren == 0 && n->nopen == 0) {
+	       n->nchildren == 0 && n->nopen == 0 && !n->writer_due) {
 		struct node *p = n->parent;
 
 		ec_node_unhash(t, n);
@@ -397,7 +398,7 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
 bool ec_node_open_reader(struct node *n)
 {
 	n->nopen++;
-	if (n->nwriters || n->pending || n->nlive) {
+	if (n->nwriters || n->pending || n->nlive || n->writer_due) {
 		n->nlive++;
 		return false;
 	}

@@ -58,6 +58,12 @@ struct node {
 	bool settled : 1;	/* this version's bytes were read settled,
 				   its stat alone tells it since
 				   (handle.c) */
+	bool writer_due : 1;	/* made for a writer that snapshot readers
+				   turned away (ecfs_open): readers open
+				   it live until the writer comes, and it
+				   outlives the kernel's forgetting it
+				   (its revalidation looks up and forgets
+				   before the lookup that opens) */
 	unsigned nwriters;	/* open handles that may write */
 	unsigned ndirty;	/* of those, handles with unsaved changes */
 	unsigned ncached;	/* open handles that read through the page
@@ -116,9 +122,10 @@ struct node *ec_node_child(struct ec_nodes *t, struct node *p,
 struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,
 			 bool is_dir);
 /* Free n, and then its parents, when nothing refers to them any more
- * (lookups, children, open handles).  NULL is a no-op. */
+ * (lookups, children, open handles, a writer due).  NULL is a no-op. */
 void ec_node_put(struct ec_nodes *t, struct node *n);
-/* The name no longer refers to n (n itself lives on while referred to). */
+/* The name no longer refers to n (n itself lives on while referred to;
+ * no writer is due on it any more). */
 void ec_node_unhash(struct ec_nodes *t, struct node *n);
 /* Move n to name under np, hashed there.  -ENOMEM leaves n unhashed. */
 int ec_node_move(struct ec_nodes *t, struct node *n, struct node *np,
@@ -176,8 +183,8 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
 /*
  * How a new read-only handle on n reads (n->nopen etc. updated): true for
  * a snapshot through the page cache (nothing is writing n), false for a
- * live handle that follows n's saves (n has writers, is pending, or has
- * live readers already).  ec_node_close_reader() undoes it, with what
+ * live handle that follows n's saves (n has writers, is pending, has
+ * live readers already, or a writer is due).  ec_node_close_reader() undoes it, with what
  * the handle is by then: cached, live, or (both false) a snapshot read
  * directly (one that found a version other than n's at open).
  */

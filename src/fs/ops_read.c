@@ -310,6 +310,23 @@ static void open_other(struct ecfs *fs, struct handle *h)
 	free(name);
 }
 
+/* n's name, just unhashed for a writer that n's snapshot readers turned
+ * away, gets its node for the writer's retry now (same version).  Without
+ * memory the lookup makes one as usual.  Lock held. */
+static void renamed_for_writer(struct ecfs *fs, const struct node *n)
+{
+	struct node *m;
+
+	if (!n->parent || ec_node_child(&fs->nodes, n->parent, n->name))
+		return;
+	m = ec_node_new(&fs->nodes, n->parent, n->name, false);
+	if (!m)
+		return;
+	m->key = n->key;
+	m->info = n->info;
+	m->writer_due = true;
+}
+
 void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ecfs *fs = ecfs_of(req);
@@ -339,8 +356,12 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * changes both (O_TRUNC, saves), so it never shares an inode
 		 * with a snapshot through the page cache: the name gets a new
 		 * node (same version), and ESTALE makes the kernel look it up
-		 * again and retry the open on that one. */
+		 * again and retry the open on that one, once.  The new node
+		 * is made here, writer_due: a reader that opens it before
+		 * the writer's retry reads it live, so the retry cannot meet
+		 * a snapshot again (mount_stress saw ESTALE reach open(2)). */
 		ec_node_unhash(&fs->nodes, n);
+		renamed_for_writer(fs, n);
 		err = -ESTALE;
 	} else
 		err = ec_node_path(n, id, sizeof(id));

@@ -614,7 +614,7 @@ struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
 			      const struct ec_fsmeta_key *key,
 			      const struct ec_fsmeta_info *mi)
 {
-	struct node *n = ec_node_child(&fs->nodes, p, name);
+	struct node *n = ec_node_child(&fs->nodes, p, name), *old = NULL;
 
 	/* A file that handles follow keeps its name (ec_node_holds_name);
 	 * without snapshots through the page cache it takes the version
@@ -630,6 +630,8 @@ struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
 		return n;
 	}
 	if (n && (n->is_dir || !ec_fsmeta_key_equal(&n->key, key))) {
+		if (n->writer_due)
+			old = n;
 		ec_node_unhash(&fs->nodes, n);
 		n = NULL;
 	}
@@ -638,6 +640,9 @@ struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
 		if (!n)
 			return NULL;
 		n->key = *key;
+		/* One made for a writer that has not come (ecfs_open) may
+		 * have nothing referring to it: freed then (p keeps n). */
+		ec_node_put(&fs->nodes, old);
 	}
 	n->info = *mi;
 	return n;

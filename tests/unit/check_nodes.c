@@ -261,6 +261,28 @@ START_TEST(readers_snapshot_or_live)
 }
 END_TEST
 
+/* A node made for a writer that snapshot readers turned away (ecfs_open):
+ * its readers read live, it outlives the kernel's forget (revalidation
+ * looks up and forgets before the lookup that opens), and it is freed as
+ * any node once its name is given up. */
+START_TEST(writer_due)
+{
+	struct node *e = looked_up(&t.root, "e", false);
+
+	e->writer_due = true;
+	ck_assert(!ec_node_open_reader(e));	/* live */
+	ck_assert_uint_eq(e->ncached, 0);
+	ec_node_close_reader(e, false, true);
+	forget(e);
+	ck_assert_ptr_eq(ec_node_child(&t, &t.root, "e"), e);	/* kept */
+	ck_assert_uint_eq(t.nnodes, 1);
+	ec_node_unhash(&t, e);
+	ck_assert(!e->writer_due);
+	ec_node_put(&t, e);
+	ck_assert_uint_eq(t.nnodes, 0);
+}
+END_TEST
+
 /* B2: a directory holding a file being created is not empty. */
 START_TEST(pending_child_makes_a_directory_busy)
 {
@@ -342,6 +364,7 @@ static Suite *nodes_suite(void)
 	tcase_add_test(lc, save_with_snapshots_gives_up_the_name);
 	tcase_add_test(lc, first_save_of_a_new_file);
 	tcase_add_test(lc, readers_snapshot_or_live);
+	tcase_add_test(lc, writer_due);
 	tcase_add_test(lc, pending_child_makes_a_directory_busy);
 	tcase_add_test(lc, unlinked);
 	suite_add_tcase(s, lc);
