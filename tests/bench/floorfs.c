@@ -43,65 +43,22 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* scandirat */
 #endif
-#ifndef FUSE_USE_VERSION
-#define FUSE_USE_VERSION 31
-#endif
-#include <fuse_lowlevel.h>
+#include "floorfs.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-#define DAY 86400.0
-#define CREATE_ATTR_S 1.0	/* as enccachefs's EC_CREATE_ATTR_S */
-#define FILE_MAX (8 << 20)	/* bytes: larger files are refused */
-#define U __attribute__((unused))
-
-/* One file or directory; its inode number is its index + 1. */
-struct fnode {
-	char *name;		/* "" for the root; NULL once removed */
-	struct stat st;
-	size_t parent;		/* index */
-	char *data;		/* a file's st.st_size bytes (owned) */
-	size_t *kids;		/* a directory's: indices, sorted by name */
-	size_t nkids, kcap;	/* kids used, allocated */
-	uint64_t nlookup;	/* -o writable: lookups not forgotten yet */
-};
-
-struct floor {
-	struct fnode *n;
-	size_t count, cap;
-	const char *source;	/* argv's */
-	int no_open;		/* -o no_open */
-	int writable;		/* -o writable */
-	pthread_mutex_t lock;	/* -o writable: held by every operation */
-};
-
-static struct floor *floor_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-/* The node of ino, or NULL. */
-static struct fnode *node(struct floor *f, fuse_ino_t ino)
-{
-	return ino >= 1 && ino <= f->count ? &f->n[ino - 1] : NULL;
-}
 
 /* --- loading: the tree read whole ---------------------------------------- */
 
 /* Append a node named name (taken over) under parent; its index, or -1. */
-static long add_node(struct floor *f, char *name, const struct stat *st,
-		     size_t parent)
+long add_node(struct floor *f, char *name, const struct stat *st,
+	      size_t parent)
 {
 	if (!name)
 		return -1;
@@ -224,26 +181,6 @@ static int load_dir(struct floor *f, int dfd, size_t self, const char *path)
 
 /* --- the operations ------------------------------------------------------ */
 
-/* Every operation runs between lock and unlock: a no-op when read-only. */
-static void lock(struct floor *f)
-{
-	if (f->writable)
-		pthread_mutex_lock(&f->lock);
-}
-
-/* lock(f), then node(f, ino). */
-static struct fnode *node_locked(struct floor *f, fuse_ino_t ino)
-{
-	lock(f);
-	return node(f, ino);
-}
-
-static void unlock(struct floor *f)
-{
-	if (f->writable)
-		pthread_mutex_unlock(&f->lock);
-}
-
 static void floor_init(U void *userdata, struct fuse_conn_info *conn)
 {
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -252,8 +189,8 @@ static void floor_init(U void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 }
 
-static void entry_of(const struct fnode *n, struct fuse_entry_param *e,
-		     double entry_timeout, double attr_timeout)
+void entry_of(const struct fnode *n, struct fuse_entry_param *e,
+	      double entry_timeout, double attr_timeout)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = n->st.st_ino;
@@ -263,7 +200,7 @@ static void entry_of(const struct fnode *n, struct fuse_entry_param *e,
 }
 
 /* A removed node's memory goes when the kernel has forgotten it too. */
-static void drop_if_gone(struct fnode *n)
+void drop_if_gone(struct fnode *n)
 {
 	if (n->st.st_nlink != 0 || n->nlookup != 0)
 		return;
@@ -275,7 +212,7 @@ static void drop_if_gone(struct fnode *n)
 }
 
 /* Reply n's entry (lock held), counting the lookup when writable. */
-static void reply_entry(fuse_req_t req, struct floor *f, struct fnode *n)
+void reply_entry(fuse_req_t req, struct floor *f, struct fnode *n)
 {
 	struct fuse_entry_param e;
 
@@ -286,8 +223,8 @@ static void reply_entry(fuse_req_t req, struct floor *f, struct fnode *n)
 
 /* Where name is, or would go, among directory p's children (strcmp's
  * order); *found says whether it is there. */
-static size_t kid_pos(const struct floor *f, const struct fnode *p,
-		      const char *name, int *found)
+size_t kid_pos(const struct floor *f, const struct fnode *p,
+	       const char *name, int *found)
 {
 	size_t lo = 0, hi = p->nkids, mid;
 	int c;
@@ -435,49 +372,6 @@ static void floor_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	list(req, ino, size, off, 1);
 }
 
-static void touch(struct fnode *n, int data)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	n->st.st_ctim = now;
-	if (data)
-		n->st.st_mtim = now;
-}
-
-/* File n's contents cut or zero-extended to size bytes: 0 or -errno. */
-static int resize(struct fnode *n, size_t size)
-{
-	size_t old = (size_t)n->st.st_size;
-	char *data;
-
-	if (size > FILE_MAX)
-		return -EFBIG;
-	data = realloc(n->data, size ? size : 1);
-	if (!data)
-		return -ENOMEM;
-	if (size > old)
-		memset(data + old, 0, size - old);
-	n->data = data;
-	n->st.st_size = (off_t)size;
-	n->st.st_blocks = (blkcnt_t)((size + 511) / 512);
-	touch(n, 1);
-	return 0;
-}
-
-/* OPEN of file n, writable or not; lock held.  0 or -errno. */
-static int open_file(struct floor *f, struct fnode *n,
-		     struct fuse_file_info *fi)
-{
-	int wr = (fi->flags & O_ACCMODE) != O_RDONLY;
-
-	if (!f->writable && (wr || (fi->flags & O_TRUNC)))
-		return -EROFS;
-	if (wr && (fi->flags & O_TRUNC) && n->st.st_size != 0)
-		return resize(n, 0);
-	return 0;
-}
-
 static void floor_open(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -524,214 +418,8 @@ static void floor_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	unlock(f);
 }
 
-static void floor_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-			size_t size, off_t off, U struct fuse_file_info *fi)
-{
-	struct floor *f = floor_of(req);
-	struct fnode *n;
-	size_t end;
-	int err = 0;
-
-	n = node_locked(f, ino);
-	if (!f->writable)
-		err = -EROFS;
-	else if (!n || S_ISDIR(n->st.st_mode))
-		err = n ? -EISDIR : -ESTALE;
-	else if (off < 0)
-		err = -EINVAL;
-	else if ((size_t)off > FILE_MAX || size > FILE_MAX - (size_t)off)
-		err = -EFBIG;
-	end = err ? 0 : (size_t)off + size;
-	if (!err && end > (size_t)n->st.st_size)
-		err = resize(n, end);
-	if (!err && size) {
-		memcpy(n->data + off, buf, size);
-		touch(n, 1);
-	}
-	if (err)
-		fuse_reply_err(req, -err);
-	else
-		fuse_reply_write(req, size);
-	unlock(f);
-}
-
-/* FLUSH (a close) and RELEASE (the last): nothing to save. */
-static void floor_release(fuse_req_t req, U fuse_ino_t ino,
-			  U struct fuse_file_info *fi)
-{
-	fuse_reply_err(req, 0);
-}
-
-/* The size as asked; mode, owner and times are ignored. */
-static void floor_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a,
-			  int set, U struct fuse_file_info *fi)
-{
-	struct floor *f = floor_of(req);
-	struct fnode *n;
-	int err = 0;
-
-	n = node_locked(f, ino);
-	if (!f->writable)
-		err = -EROFS;
-	else if (!n)
-		err = -ESTALE;
-	else if ((set & FUSE_SET_ATTR_SIZE) && S_ISDIR(n->st.st_mode))
-		err = -EISDIR;
-	else if ((set & FUSE_SET_ATTR_SIZE) && a->st_size < 0)
-		err = -EINVAL;
-	else if (set & FUSE_SET_ATTR_SIZE)
-		err = resize(n, (size_t)a->st_size);
-	if (err)
-		fuse_reply_err(req, -err);
-	else
-		fuse_reply_attr(req, &n->st, DAY);
-	unlock(f);
-}
-
-/* A new node name of mode (S_IFREG or S_IFDIR included) in directory
- * parent, owned by the caller; lock held.  Its index, or -errno; with
- * -EEXIST *old is the index of the one there. */
-static long make_node(fuse_req_t req, struct floor *f, fuse_ino_t parent,
-		      const char *name, mode_t mode, size_t *old)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct fnode *p = node(f, parent);
-	struct stat st = { 0 };
-	size_t pos, *kids;
-	int found;
-	long k;
-
-	if (!f->writable)
-		return -EROFS;
-	if (!p || !S_ISDIR(p->st.st_mode) || p->st.st_nlink == 0)
-		return p && S_ISDIR(p->st.st_mode) ? -ENOENT :
-		       p ? -ENOTDIR : -ESTALE;
-	if (strlen(name) > NAME_MAX)
-		return -ENAMETOOLONG;
-	pos = kid_pos(f, p, name, &found);
-	if (found) {
-		*old = p->kids[pos];
-		return -EEXIST;
-	}
-	if (p->nkids == p->kcap) {
-		kids = realloc(p->kids, 2 * (p->kcap + 8) * sizeof(*kids));
-		if (!kids)
-			return -ENOMEM;
-		p->kids = kids;
-		p->kcap = 2 * (p->kcap + 8);
-	}
-	st.st_mode = mode;
-	st.st_nlink = S_ISDIR(mode) ? 2 : 1;
-	st.st_uid = ctx->uid;
-	st.st_gid = ctx->gid;
-	st.st_blksize = 4096;
-	clock_gettime(CLOCK_REALTIME, &st.st_mtim);
-	st.st_atim = st.st_ctim = st.st_mtim;
-	k = add_node(f, strdup(name), &st, (size_t)(parent - 1));
-	if (k < 0)
-		return -ENOMEM;
-	p = node(f, parent);	/* add_node may have moved the nodes */
-	memmove(&p->kids[pos + 1], &p->kids[pos],
-		(p->nkids - pos) * sizeof(*p->kids));
-	p->kids[pos] = (size_t)k;
-	p->nkids++;
-	if (S_ISDIR(mode))
-		p->st.st_nlink++;
-	touch(p, 1);
-	return k;
-}
-
-static void floor_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-			mode_t mode)
-{
-	struct floor *f = floor_of(req);
-	size_t old;
-	long k;
-
-	lock(f);
-	k = make_node(req, f, parent, name, S_IFDIR | (mode & 07777), &old);
-	if (k < 0)
-		fuse_reply_err(req, (int)-k);
-	else
-		reply_entry(req, f, &f->n[k]);
-	unlock(f);
-}
-
-/* Answered as enccachefs answers it (ecfs_create): the name uncached, the
- * attributes for CREATE_ATTR_S, the file opened with direct_io. */
-static void floor_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-			 mode_t mode, struct fuse_file_info *fi)
-{
-	struct floor *f = floor_of(req);
-	struct fuse_entry_param e;
-	size_t old = 0;
-	long k;
-
-	lock(f);
-	k = make_node(req, f, parent, name, S_IFREG | (mode & 07777), &old);
-	if (k == -EEXIST && (fi->flags & O_EXCL) == 0) {
-		k = S_ISDIR(f->n[old].st.st_mode) ? -EISDIR :
-		    open_file(f, &f->n[old], fi);
-		k = k ? k : (long)old;	/* there already: opened */
-	}
-	if (k < 0) {
-		fuse_reply_err(req, (int)-k);
-		unlock(f);
-		return;
-	}
-	entry_of(&f->n[k], &e, 0, CREATE_ATTR_S);
-	fi->direct_io = 1;
-	if (fuse_reply_create(req, &e, fi) == 0)
-		f->n[k].nlookup++;
-	unlock(f);
-}
-
-/* UNLINK (dir 0) or RMDIR (dir 1) of name in directory parent. */
-static void remove_node(fuse_req_t req, fuse_ino_t parent, const char *name,
-			int dir)
-{
-	struct floor *f = floor_of(req);
-	struct fnode *p, *n = NULL;
-	size_t pos = 0;
-	int found = 0, err = 0;
-
-	p = node_locked(f, parent);
-	if (!f->writable)
-		err = -EROFS;
-	else if (!p || !S_ISDIR(p->st.st_mode))
-		err = p ? -ENOTDIR : -ESTALE;
-	else if (pos = kid_pos(f, p, name, &found), !found)
-		err = -ENOENT;
-	else if (n = &f->n[p->kids[pos]], dir != !!S_ISDIR(n->st.st_mode))
-		err = dir ? -ENOTDIR : -EISDIR;
-	else if (n->nkids)
-		err = -ENOTEMPTY;
-	if (!err) {
-		memmove(&p->kids[pos], &p->kids[pos + 1],
-			(p->nkids - pos - 1) * sizeof(*p->kids));
-		p->nkids--;
-		if (dir)
-			p->st.st_nlink--;
-		touch(p, 1);
-		n->st.st_nlink = 0;	/* no hard links here */
-		touch(n, 0);
-		free(n->name);
-		n->name = NULL;
-		drop_if_gone(n);
-	}
-	fuse_reply_err(req, -err);
-	unlock(f);
-}
-
-static void floor_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	remove_node(req, parent, name, 0);
-}
-
-static void floor_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	remove_node(req, parent, name, 1);
-}
+/* WRITE, FLUSH, RELEASE, SETATTR, MKDIR, CREATE, UNLINK, RMDIR (and
+ * open_file, which OPEN calls): floorfs_write.c */
 
 /* No extended attributes; as on enccachefs, none but user.* could be kept
  * (ENOTSUP, after which ls -l stops asking for security.selinux and ACLs
