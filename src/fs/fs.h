@@ -37,7 +37,9 @@
  * computed at load under the id's TTL rule (ttl_rules=), which
  * ec_entry_verdict() alone judges by (present.c); inotify (watch.c) on
  * every backing directory the kernel knows invalidates a name as soon as
- * its envelope changes; fs->gen counts outside changes, and a reply
+ * its envelope changes (but for a save's own event: a name whose node
+ * holds what a save through the mount wrote is dropped only when the
+ * file's stat is another version's, inval.c); fs->gen counts outside changes, and a reply
  * computed while one was being handled is sent with zero timeouts, so an
  * invalidation is never overtaken by a stale reply.  cache_timeout=0 turns
  * all kernel caching (and inotify) off.  A reader's open of the version
@@ -305,6 +307,12 @@ bool ec_present_torn(const struct ec_fsmeta_info *mi,
 		     const struct ec_fsmeta_key *key, int64_t now);
 /* The pause between two reads of a torn envelope. */
 void ec_present_pause(void);
+/* Whether id's envelope is, by its stat (one system call), version key.
+ * Only as good as the file system's times for a version written a moment
+ * ago: a rewrite in place of the same size in the same clock tick looks
+ * the same (an open tells it by the envelope's tag, handle.c). */
+bool ec_present_is_version(const struct ecfs *fs, const char *id,
+			   const struct ec_fsmeta_key *key);
 
 /*
  * Remember in fsmeta what a big save (r->streamed), or a small one whose

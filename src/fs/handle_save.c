@@ -191,7 +191,7 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	char *comment = NULL;
 	size_t dlen = 0, shownlen = 0;
 	fuse_ino_t ino = n->ino;
-	bool inplace, given, saving = false;
+	bool inplace, given, saving = false, recheck = false;
 	uint64_t seq = 0;
 	int err, lerr;
 
@@ -243,6 +243,7 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	given = n->attrs_given && !h->written;
 	n->attrs_given = false;
 	inplace = ec_node_saved(&fs->nodes, n, !lerr, &key, &mi);
+	n->own_saved = inplace;
 	if (n->nlive) {
 		/* (None when a live reader came after t was taken: then no
 		 * older save may stand in for this one.) */
@@ -251,6 +252,9 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 			shown = NULL;
 	}
 	n->nsaving--;
+	recheck = n->changed_saving;
+	if (!n->nsaving)
+		n->changed_saving = false;
 	saving = false;
 	pthread_cond_broadcast(&fs->published);
 	pthread_mutex_unlock(&fs->lock);
@@ -264,12 +268,23 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 		seq = ec_inval_queue(fs, 0, NULL, ino, false);
 	else if (!inplace)
 		seq = ec_inval_queue(fs, n->parent->ino, n->name, 0, false);
+	/* The watch saw the name change while this save was under way
+	 * (inval.c): its own linking in, most likely; the name is dropped
+	 * only if the file is not what it wrote (another writer's since). */
+	if (recheck && inplace && !ec_present_is_version(fs, t.id, &key))
+		seq = ec_inval_queue(fs, n->parent->ino, n->name, 0, false);
 out:
 	if (saving) {	/* failed: nothing to publish */
 		pthread_mutex_lock(&fs->lock);
 		n->nsaving--;
+		recheck = n->changed_saving;
+		if (!n->nsaving)
+			n->changed_saving = false;
 		pthread_cond_broadcast(&fs->published);
 		pthread_mutex_unlock(&fs->lock);
+		if (recheck)
+			seq = ec_inval_queue(fs, n->parent->ino, n->name, 0,
+					     false);
 	}
 	pthread_rwlock_unlock(&fs->ns);
 	ec_inval_wait(fs, seq);

@@ -17,6 +17,8 @@
 struct inval {
 	fuse_ino_t parent;
 	char *name;
+	char *id;	/* NULL, or: only if id's envelope is not key */
+	struct ec_fsmeta_key key;
 };
 
 struct invals {
@@ -39,7 +41,33 @@ static void inval_add(struct invals *iv, fuse_ino_t parent, const char *name)
 	if (!iv->v[iv->n].name)
 		return;
 	iv->v[iv->n].parent = parent;
+	iv->v[iv->n].id = NULL;
 	iv->n++;
+}
+
+/* The entry name under p, whose node c holds what a save through the
+ * mount wrote (own_saved), is dropped only if the file is another version
+ * now: the event is most likely that save's own, which already told the
+ * kernel what it needs (handle_save.c), and dropping the entry would cost
+ * a FORGET and a LOOKUP.  Lock held; the file is stat'ed after it. */
+static void check_add(struct invals *iv, const struct node *p,
+		      const char *name, const struct node *c)
+{
+	char id[PATH_MAX];
+	size_t k = iv->n;
+	bool have = ec_node_path(c, id, sizeof(id)) == 0;
+
+	inval_add(iv, p->ino, name);
+	if (have && iv->n > k) {
+		iv->v[k].id = strdup(id);	/* NULL: dropped unchecked */
+		iv->v[k].key = c->key;
+	}
+}
+
+/* Whether the entry of iv must be dropped (outside the lock). */
+static bool still_needed(const struct ecfs *fs, const struct inval *iv)
+{
+	return !iv->id || !ec_present_is_version(fs, iv->id, &iv->key);
 }
 
 /* The name shown for a backing file name, or NULL when it is not shown. */
@@ -56,6 +84,27 @@ static const char *shown_name(const struct ecfs *fs, const char *bname,
 	memcpy(buf, bname, len - sl);
 	buf[len - sl] = '\0';
 	return buf;
+}
+
+/* An event for the entry (or directory) name under directory d.  Lock
+ * held. */
+static void name_changed(struct ecfs *fs, struct invals *iv, struct node *d,
+			 const char *name, unsigned what)
+{
+	struct node *c = NULL;
+
+	if (!(what & EC_WATCH_ISDIR))
+		c = ec_node_child(&fs->nodes, d, name);
+	if (c && !c->is_dir && c->nsaving) {
+		/* A save through c is under way: this is likely its own
+		 * event.  Its publication looks at the file (handle_save). */
+		c->changed_saving = true;
+		return;
+	}
+	if (c && !c->is_dir && c->own_saved && !c->pending)
+		check_add(iv, d, name, c);
+	else
+		inval_add(iv, d->ino, name);
 }
 
 void ec_inval_on_watch(void *ctx, const struct ec_watch_event *ev, size_t n)
@@ -94,7 +143,8 @@ void ec_inval_on_watch(void *ctx, const struct ec_watch_event *ev, size_t n)
 				name = shown_name(fs, ev[i].name, ev[i].what,
 						  buf, sizeof(buf));
 				if (name)
-					inval_add(&iv, d->ino, name);
+					name_changed(fs, &iv, d, name,
+						     ev[i].what);
 			}
 			if (ev[i].what & EC_WATCH_GONE) {
 				ec_node_wd_unlink(&fs->nodes, d);
@@ -106,10 +156,13 @@ void ec_inval_on_watch(void *ctx, const struct ec_watch_event *ev, size_t n)
 
 	for (i = 0; i < iv.n; i++) {
 		/* -ENOENT (not cached) is the common, harmless answer. */
-		fuse_lowlevel_notify_inval_entry(fs->se, iv.v[i].parent,
-						 iv.v[i].name,
-						 strlen(iv.v[i].name));
+		if (still_needed(fs, &iv.v[i]))
+			fuse_lowlevel_notify_inval_entry(fs->se,
+							 iv.v[i].parent,
+							 iv.v[i].name,
+							 strlen(iv.v[i].name));
 		free(iv.v[i].name);
+		free(iv.v[i].id);
 	}
 	free(iv.v);
 }

@@ -188,6 +188,7 @@ struct node *ec_node_child(struct ec_nodes *t, struct node *p,
 void ec_node_unhash(struct ec_nodes *t, struct node *n)
 {
 	n->writer_due = false;	/* the writer's retry cannot find it now */
+	n->own_saved = false;	/* the name's entry may be another's */
 	if (!n->hashed)
 		return;
 	unlink_from(&by_name, t->by_name, t->name_buckets, n);

@@ -58,6 +58,15 @@ struct node {
 	bool settled : 1;	/* this version's bytes were read settled,
 				   its stat alone tells it since
 				   (handle.c) */
+	bool own_saved : 1;	/* holds the version a save through it
+				   wrote in place (the kernel's entry for
+				   the name, if any, is this node): an
+				   inotify event for the name is checked
+				   against the file before the entry is
+				   dropped (inval.c) */
+	bool changed_saving : 1;	/* an event for the name came while
+					   a save through it was under way:
+					   decided when it publishes */
 	bool writer_due : 1;	/* made for a writer that snapshot readers
 				   turned away (ecfs_open): readers open
 				   it live until the writer comes, and it

@@ -182,6 +182,18 @@ bool ec_present_torn(const struct ec_fsmeta_info *mi,
 	       (key->size == 0 || now - key->mtime_ns / 1000 < YOUNG_US);
 }
 
+bool ec_present_is_version(const struct ecfs *fs, const char *id,
+			   const struct ec_fsmeta_key *key)
+{
+	struct ec_fsmeta_key k;
+	struct stat st;
+
+	if (ec_store_stat_known(fs->store, id, &st) != 0)
+		return false;
+	ec_fsmeta_key_of(&k, &st);
+	return ec_fsmeta_key_equal(&k, key);
+}
+
 /* How often, and how long apart, a half-written envelope is read again
  * before it is answered as it is. */
 #define REREAD_TRIES 25

@@ -20,6 +20,10 @@
 #       content, also after a rename, and after an unlink (live-unlinked:
 #       an unlinked file stays readable); it follows its file, not the
 #       name (live-replaced: another file renamed over it is not read).
+#   own-event  a save through the mount keeps its node (same inode number
+#       after the save's own inotify event), and an outside save right
+#       after it still shows within the slack (in place, in place of the
+#       same size, renamed over it).
 #   and what already works: a writer renamed before its close saves under
 #   the new name; writes to an unlinked file vanish and close returns 0;
 #   rmdir of an empty directory.
@@ -297,6 +301,51 @@ def live(d):
     os.close(r)
     return bad, "want the last saved content at every read"
 
+def own_event(d):
+    """A save through the mount keeps its node: the save's own inotify
+    event does not drop the kernel's entry (the inode number is the same
+    after it; dropping it would cost a FORGET and a new node).  And an
+    outside rewrite right after a save through the mount still shows at
+    once: in place as the module writes (also of the same size), or by a
+    new file renamed over the envelope."""
+    import datetime
+    os.mkdir(m(d))
+    # The mkdir's own event drops the directory's entry, and with it the
+    # kernel's entries below it: handled before the first file.
+    time.sleep(0.3)
+    bad = []
+    now = lambda: datetime.datetime.now(datetime.timezone.utc).isoformat()
+    for k, how in enumerate(("in place", "same size in place", "rename")):
+        f = d + "/f%d" % k
+        fd = os.open(m(f), NEW, 0o600)
+        os.write(fd, b"mine %d" % k)
+        a = os.fstat(fd).st_ino
+        os.close(fd)
+        time.sleep(0.3)            # the save's own event is handled
+        b = os.stat(m(f)).st_ino
+        fd = os.open(m(f), WR | os.O_TRUNC)
+        os.write(fd, b"ours %d" % k)
+        os.close(fd)
+        time.sleep(0.3)
+        c = os.stat(m(f)).st_ino
+        if not a == b == c:
+            bad.append("%s: inode %d at create, %d after its save's "
+                       "event, %d after an overwrite's" % (f, a, b, c))
+        theirs = b"THEM %d" % k if how == "same size in place" else \
+            b"theirs, longer %d" % k
+        if how == "rename":
+            ecref.save_entry(back.args, back.ring, d + "/tmp", theirs,
+                             "default", None, None, now())
+            os.rename(back.envelope(d + "/tmp"), back.envelope(f))
+        else:
+            ecref.save_entry(back.args, back.ring, f, theirs, "default",
+                             None, None, now())
+        if not poll(lambda: mread(f) == theirs):
+            bad.append("%s: an outside save %s right after ours is not "
+                       "shown within %.1f s (%r)" % (f, how, slack,
+                                                     mread(f)))
+    return bad, "want one inode per file, and the outside saves shown"
+
 def ctl_renamed(d):
     e, n = d + "/renamed", d + "/moved"
     w = os.open(m(e), WR)
@@ -334,6 +383,7 @@ CASES = {
     "live": lambda: live("live"),
     "live-unlinked": lambda: live_unlinked("liveu"),
     "live-replaced": lambda: live_replaced("liver"),
+    "own-event": lambda: own_event("own"),
     "ok-rename-before-close": lambda: ctl_renamed("ctl"),
     "ok-unlinked-writes-vanish": lambda: ctl_unlinked("ctl"),
     "ok-rmdir-empty": lambda: ctl_rmdir("ctl/empty"),
@@ -352,7 +402,7 @@ for name in sys.argv[6:]:
 EOF
 
 CASES="B1-rename B1-unlink B1-trunc B2-rmdir B2-rename B3 minor live
-	live-unlinked live-replaced ok-rename-before-close ok-unlinked-writes-vanish ok-rmdir-empty"
+	live-unlinked live-replaced own-event ok-rename-before-close ok-unlinked-writes-vanish ok-rmdir-empty"
 fs_start ""
 FSMODEL_DIR=$top_srcdir/tests/integration ORIG=$ORIG "$PYTHON" "$T/lc.py" \
 	"$MNT" "$C" "$T/secrets.json" "$T/salt" "$SLACK" $CASES >"$T/cases" ||
