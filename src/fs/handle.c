@@ -203,14 +203,14 @@ static int read_big(struct ecfs *fs, struct handle *h, const char *id,
 	return 0;
 }
 
-/* h read version k's bytes, at h->opened_us or later: when they were
- * settled then, k's stat alone tells it from now on. */
+/* h's node's version k had its bytes read at read_us or later: when they
+ * were settled then, k's stat alone tells it from now on. */
 static void note_settled(struct ecfs *fs, struct handle *h,
-			 const struct ec_fsmeta_key *k)
+			 const struct ec_fsmeta_key *k, int64_t read_us)
 {
 	struct node *n = h->node;
 
-	if (!settled(k, h->opened_us))
+	if (!settled(k, read_us))
 		return;
 	pthread_mutex_lock(&fs->lock);
 	if (ec_fsmeta_key_equal(&n->key, k))
@@ -264,6 +264,9 @@ static int open_unread(struct ecfs *fs, struct handle *h, const char *id,
 	    ec_recent_take(fs->contents, want, mi->digest, now, &content,
 			   &clen)) {
 		ec_handle_adopt(h, content, clen);
+		/* (Without this, the next open of a file read once since the
+		 * mount read its envelope again for the digest.) */
+		note_settled(fs, h, want, now - EC_RECENT_US);
 		return 0;
 	}
 	pthread_mutex_lock(&fs->lock);
@@ -377,7 +380,7 @@ static int read_version(struct ecfs *fs, struct handle *h, const char *id,
 		h->version = got;	/* rendered on first use */
 		h->digest = mi->digest;
 		if (h->cached)
-			note_settled(fs, h, &got);
+			note_settled(fs, h, &got, h->opened_us);
 		return 0;
 	}
 	ec_present_bytes(fs, id, h->env, h->envlen, &st, h->opened_us,

@@ -80,6 +80,27 @@ l0=$(stat lookups)
 [ "$(stat lookups)" -gt "$l0" ] || fail "lookups not counted"
 note "cold read: $((d1 - d0)) decryptions for $N entries; warm: $((d2 - d1)) ($miss pages read again); settled warm opens: $((r2 - r1)) envelopes read ($miss2 pages read again)"
 
+# Settled before the mount (EC_SETTLE_US after their ctime, and still
+# when a content kept EC_RECENT_US, 2 s, was read): a fresh mount's read
+# reads and decrypts each entry once, at its lookup, its open taking that
+# content and noting it settled; the next open knows it by a stat alone,
+# no envelope read again (but for a page the kernel dropped).  It used to
+# read each envelope once more.
+fs_stop
+while [ $(($(date +%s%N) - written)) -lt 4500000000 ]; do sleep 0.2; done
+fs_start ""
+find "$MNT" -type f -exec cat {} + >/dev/null
+r3=$(stat envelope_reads)
+[ "$r3" -le $((N + N / 10)) ] ||
+	fail "a fresh mount's read of $N settled entries read $r3 envelopes (at most $((N + N / 10)))"
+b3=$(stat bytes_read)
+find "$MNT" -type f -exec cat {} + >/dev/null
+r4=$(stat envelope_reads)
+miss3=$((($(stat bytes_read) - b3) / 200))
+[ $((r4 - r3)) -le "$miss3" ] ||
+	fail "the second read of $N settled entries on a fresh mount read $((r4 - r3)) envelopes (want 0, or one for each of the $miss3 pages the kernel read again; the first read: $r3)"
+note "fresh mount, settled entries: first read $r3 envelopes, second $((r4 - r3)) ($miss3 pages read again)"
+
 # Hidden entries are counted by why they are hidden.
 h0=$(stat hidden.tampered)
 cp "$C/d0/e000.enc.json" "$C/bad.enc.json"
