@@ -224,12 +224,15 @@ int ec_handle_save(struct ecfs *fs, struct handle *h, bool durable)
 	/* What is on disk now, for the next lookup and for the node (and
 	 * the content itself, for live readers). */
 	lerr = -EAGAIN;
-	if ((res.streamed || (res.st.st_ino && !fs->net)) && !t.live &&
-	    !owned)
+	if ((res.streamed || (res.st.st_ino && !fs->net)) && !t.live)
 		/* What it wrote is known, not read again: a big save, or a
-		 * small one linked in whole (its stat is the version's). */
-		lerr = ec_present_saved(fs, t.id, &res, data, dlen, comment,
-					&key, &mi);
+		 * small one linked in whole (its stat is the version's).
+		 * Converted data (owned) too: one that may be a bplist is
+		 * read back, as any (-EAGAIN), but text the auto view kept
+		 * as bytes (it looked like JSON and was not) is shown as it
+		 * is. */
+		lerr = ec_present_saved(fs, t.id, &res, owned ? owned : data,
+					dlen, comment, &key, &mi);
 	if (lerr == -EAGAIN)
 		lerr = ec_present_load(fs, t.id, ec_clock_now_us(), NULL, &key,
 				       &mi, t.live ? &shown : NULL, &shownlen);

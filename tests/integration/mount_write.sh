@@ -542,9 +542,15 @@ r0=$(reads)
 n0=$(grep -c 'opcode: GETATTR' "$LOG" || :)
 for ((i = 0; i < 40; i++)); do printf x >"$MNT/cr/f$i"; done
 n1=$(grep -c 'opcode: GETATTR' "$LOG" || :)
-# Each new entry's save is remembered as written, not read back.
+# Each new entry's save is remembered as written, not read back; also text
+# that looks like JSON to the auto view and is not (stored as bytes).
+printf '{ not json' >"$MNT/cr/j1"
+printf '  7 apples' >"$MNT/cr/j2"
 [ "$(reads)" = "$r0" ] || fail "40 new entries saved: envelope reads, decryptions $r0 -> $(reads)"
 [ "$(cat "$MNT/cr/f7")" = x ] || fail "cr/f7: $(cat "$MNT/cr/f7")"
+[ "$(cat "$MNT/cr/j1")" = '{ not json' ] || fail "cr/j1: $(cat "$MNT/cr/j1")"
+[ "$(command stat -c %s "$MNT/cr/j2")" = 10 ] || fail "cr/j2: $(command stat -c %s "$MNT/cr/j2") bytes"
+[ "$(ec get cr/j2)" = '  7 apples' ] || fail "cr/j2 as stored: $(ec get cr/j2)"
 # None of the new file (create's attributes), none of the directory (with
 # default_permissions the kernel would fetch them again after each create).
 [ $((n1 - n0)) -le 4 ] ||
