@@ -27,8 +27,9 @@
  * answers it: the name not cached (entry timeout 0), the attributes for
  * 1 s (which spares the GETATTR of open's permission check), direct_io
  * (with keep_cache instead, each write through the page cache costs a
- * GETXATTR of security.capability too).  RENAME, LINK, SYMLINK, MKNOD and SETXATTR
- * stay refused (EPERM, ENOTSUP).  A file holds FILE_MAX bytes at most.
+ * GETXATTR of security.capability too).  RENAME, LINK, SYMLINK, MKNOD
+ * and SETXATTR stay refused (EPERM, ENOTSUP).  A file holds FILE_MAX bytes
+ * at most.
  *
  * With -o no_open it answers OPEN and OPENDIR with ENOSYS instead, as a
  * file system without per-open state could: the kernel then sends neither
@@ -57,7 +58,7 @@
 /* --- loading: the tree read whole ---------------------------------------- */
 
 /* Append a node named name (taken over) under parent; its index, or -1. */
-long add_node(struct floor *f, char *name, const struct stat *st,
+long floor_add_node(struct floor *f, char *name, const struct stat *st,
 	      size_t parent)
 {
 	if (!name)
@@ -139,7 +140,7 @@ static int load_one(struct floor *f, int dfd, size_t self, const char *path,
 			"a directory\n", path, name);
 		return 0;
 	}
-	k = add_node(f, strdup(name), &st, self);
+	k = floor_add_node(f, strdup(name), &st, self);
 	if (k < 0)
 		return -ENOMEM;
 	f->n[self].kids[f->n[self].nkids++] = (size_t)k;
@@ -189,7 +190,7 @@ static void floor_init(U void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 }
 
-void entry_of(const struct fnode *n, struct fuse_entry_param *e,
+void floor_entry_of(const struct fnode *n, struct fuse_entry_param *e,
 	      double entry_timeout, double attr_timeout)
 {
 	memset(e, 0, sizeof(*e));
@@ -200,7 +201,7 @@ void entry_of(const struct fnode *n, struct fuse_entry_param *e,
 }
 
 /* A removed node's memory goes when the kernel has forgotten it too. */
-void drop_if_gone(struct fnode *n)
+void floor_drop_if_gone(struct fnode *n)
 {
 	if (n->st.st_nlink != 0 || n->nlookup != 0)
 		return;
@@ -212,18 +213,18 @@ void drop_if_gone(struct fnode *n)
 }
 
 /* Reply n's entry (lock held), counting the lookup when writable. */
-void reply_entry(fuse_req_t req, struct floor *f, struct fnode *n)
+void floor_reply_entry(fuse_req_t req, struct floor *f, struct fnode *n)
 {
 	struct fuse_entry_param e;
 
-	entry_of(n, &e, DAY, DAY);
+	floor_entry_of(n, &e, DAY, DAY);
 	if (fuse_reply_entry(req, &e) == 0 && f->writable)
 		n->nlookup++;
 }
 
 /* Where name is, or would go, among directory p's children (strcmp's
  * order); *found says whether it is there. */
-size_t kid_pos(const struct floor *f, const struct fnode *p,
+size_t floor_kid_pos(const struct floor *f, const struct fnode *p,
 	       const char *name, int *found)
 {
 	size_t lo = 0, hi = p->nkids, mid;
@@ -253,9 +254,9 @@ static void floor_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int found = 0;
 
 	p = node_locked(f, parent);
-	i = p ? kid_pos(f, p, name, &found) : 0;
+	i = p ? floor_kid_pos(f, p, name, &found) : 0;
 	if (found)
-		reply_entry(req, f, &f->n[p->kids[i]]);
+		floor_reply_entry(req, f, &f->n[p->kids[i]]);
 	else
 		fuse_reply_err(req, p ? ENOENT : ESTALE);
 	unlock(f);
@@ -270,7 +271,7 @@ static void forget_one(struct floor *f, fuse_ino_t ino, uint64_t nlookup)
 	if (!f->writable || !n)
 		return;
 	n->nlookup -= nlookup < n->nlookup ? nlookup : n->nlookup;
-	drop_if_gone(n);
+	floor_drop_if_gone(n);
 }
 
 static void floor_forget_multi(fuse_req_t req, size_t count,
@@ -343,7 +344,7 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	for (i = (size_t)off; i < d->nkids + 2; i++) {
 		n = i == 0 ? d : i == 1 ? &f->n[d->parent] : &f->n[d->kids[i - 2]];
 		name = i == 0 ? "." : i == 1 ? ".." : n->name;
-		entry_of(n, &e, DAY, DAY);
+		floor_entry_of(n, &e, DAY, DAY);
 		len = plus ? fuse_add_direntry_plus(req, buf + at, size - at,
 						    name, &e, (off_t)i + 1) :
 			fuse_add_direntry(req, buf + at, size - at, name,
@@ -385,7 +386,7 @@ static void floor_open(fuse_req_t req, fuse_ino_t ino,
 	else if (!n || S_ISDIR(n->st.st_mode))
 		err = n ? -EISDIR : -ESTALE;
 	else
-		err = open_file(f, n, fi);
+		err = floor_open_file(f, n, fi);
 	if (err) {
 		fuse_reply_err(req, -err);
 		unlock(f);
@@ -419,7 +420,7 @@ static void floor_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 /* WRITE, FLUSH, RELEASE, SETATTR, MKDIR, CREATE, UNLINK, RMDIR (and
- * open_file, which OPEN calls): floorfs_write.c */
+ * floor_open_file, which OPEN calls): floorfs_write.c */
 
 /* No extended attributes; as on enccachefs, none but user.* could be kept
  * (ENOTSUP, after which ls -l stops asking for security.selinux and ACLs
@@ -518,7 +519,7 @@ int main(int argc, char *argv[])
 	}
 	fd = open(f.source, O_RDONLY | O_DIRECTORY);
 	err = fd < 0 || fstat(fd, &st) != 0 ? -errno : 0;
-	if (!err && add_node(&f, strdup(""), &st, 0) != 0)
+	if (!err && floor_add_node(&f, strdup(""), &st, 0) != 0)
 		err = -ENOMEM;
 	if (!err)
 		err = load_dir(&f, fd, 0, f.source);

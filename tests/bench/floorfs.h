@@ -77,23 +77,23 @@ static inline void unlock(struct floor *f)
 /* floorfs.c */
 
 /* Append a node named name (taken over) under parent; its index, or -1. */
-long add_node(struct floor *f, char *name, const struct stat *st,
+long floor_add_node(struct floor *f, char *name, const struct stat *st,
 	      size_t parent);
-void entry_of(const struct fnode *n, struct fuse_entry_param *e,
+void floor_entry_of(const struct fnode *n, struct fuse_entry_param *e,
 	      double entry_timeout, double attr_timeout);
 /* A removed node's memory goes when the kernel has forgotten it too. */
-void drop_if_gone(struct fnode *n);
+void floor_drop_if_gone(struct fnode *n);
 /* Reply n's entry (lock held), counting the lookup when writable. */
-void reply_entry(fuse_req_t req, struct floor *f, struct fnode *n);
+void floor_reply_entry(fuse_req_t req, struct floor *f, struct fnode *n);
 /* Where name is, or would go, among directory p's children (strcmp's
  * order); *found says whether it is there. */
-size_t kid_pos(const struct floor *f, const struct fnode *p,
+size_t floor_kid_pos(const struct floor *f, const struct fnode *p,
 	       const char *name, int *found);
 
-/* floorfs_write.c: open_file, and the handlers floorfs.c's table names */
+/* floorfs_write.c: floor_open_file, and the handlers floorfs.c's table names */
 
 /* OPEN of file n, writable or not; lock held.  0 or -errno. */
-int open_file(struct floor *f, struct fnode *n,
+int floor_open_file(struct floor *f, struct fnode *n,
 	      struct fuse_file_info *fi);
 
 void floor_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

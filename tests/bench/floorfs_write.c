@@ -4,7 +4,7 @@
  * FLUSH, RELEASE, SETATTR, UNLINK and RMDIR, each under the mount's one
  * lock, and their helpers: times, a file's contents resized, a new node in
  * its parent's sorted children, a removal whose node waits for its last
- * FORGET; and open_file, OPEN's check of the access mode and O_TRUNC,
+ * FORGET; and floor_open_file, OPEN's check of the access mode and O_TRUNC,
  * which CREATE shares.  Without -o writable each fails with EROFS.
  */
 #include "floorfs.h"
@@ -49,7 +49,7 @@ static int resize(struct fnode *n, size_t size)
 }
 
 /* OPEN of file n, writable or not; lock held.  0 or -errno. */
-int open_file(struct floor *f, struct fnode *n,
+int floor_open_file(struct floor *f, struct fnode *n,
 	      struct fuse_file_info *fi)
 {
 	int wr = (fi->flags & O_ACCMODE) != O_RDONLY;
@@ -147,7 +147,7 @@ static long make_node(fuse_req_t req, struct floor *f, fuse_ino_t parent,
 		       p ? -ENOTDIR : -ESTALE;
 	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
-	pos = kid_pos(f, p, name, &found);
+	pos = floor_kid_pos(f, p, name, &found);
 	if (found) {
 		*old = p->kids[pos];
 		return -EEXIST;
@@ -166,10 +166,10 @@ static long make_node(fuse_req_t req, struct floor *f, fuse_ino_t parent,
 	st.st_blksize = 4096;
 	clock_gettime(CLOCK_REALTIME, &st.st_mtim);
 	st.st_atim = st.st_ctim = st.st_mtim;
-	k = add_node(f, strdup(name), &st, (size_t)(parent - 1));
+	k = floor_add_node(f, strdup(name), &st, (size_t)(parent - 1));
 	if (k < 0)
 		return -ENOMEM;
-	p = node(f, parent);	/* add_node may have moved the nodes */
+	p = node(f, parent);	/* floor_add_node may have moved the nodes */
 	memmove(&p->kids[pos + 1], &p->kids[pos],
 		(p->nkids - pos) * sizeof(*p->kids));
 	p->kids[pos] = (size_t)k;
@@ -192,7 +192,7 @@ void floor_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (k < 0)
 		fuse_reply_err(req, (int)-k);
 	else
-		reply_entry(req, f, &f->n[k]);
+		floor_reply_entry(req, f, &f->n[k]);
 	unlock(f);
 }
 
@@ -210,7 +210,7 @@ void floor_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	k = make_node(req, f, parent, name, S_IFREG | (mode & 07777), &old);
 	if (k == -EEXIST && (fi->flags & O_EXCL) == 0) {
 		k = S_ISDIR(f->n[old].st.st_mode) ? -EISDIR :
-		    open_file(f, &f->n[old], fi);
+		    floor_open_file(f, &f->n[old], fi);
 		k = k ? k : (long)old;	/* there already: opened */
 	}
 	if (k < 0) {
@@ -218,7 +218,7 @@ void floor_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		unlock(f);
 		return;
 	}
-	entry_of(&f->n[k], &e, 0, CREATE_ATTR_S);
+	floor_entry_of(&f->n[k], &e, 0, CREATE_ATTR_S);
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) == 0)
 		f->n[k].nlookup++;
@@ -239,7 +239,7 @@ static void remove_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = -EROFS;
 	else if (!p || !S_ISDIR(p->st.st_mode))
 		err = p ? -ENOTDIR : -ESTALE;
-	else if (pos = kid_pos(f, p, name, &found), !found)
+	else if (pos = floor_kid_pos(f, p, name, &found), !found)
 		err = -ENOENT;
 	else if (n = &f->n[p->kids[pos]], dir != !!S_ISDIR(n->st.st_mode))
 		err = dir ? -ENOTDIR : -EISDIR;
@@ -256,7 +256,7 @@ static void remove_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		touch(n, 0);
 		free(n->name);
 		n->name = NULL;
-		drop_if_gone(n);
+		floor_drop_if_gone(n);
 	}
 	fuse_reply_err(req, -err);
 	unlock(f);
