@@ -257,26 +257,34 @@ def writers(a_cache, a_mnt, b_mnt, seconds, secrets, salt_file):
     last = {}                   # writer -> last value acknowledged
     errors = []
     stats = {"overwrites": 0, "creates": 0, "loads": 0, "temps_seen": 0,
-             "estale": 0, "empty": 0, "retried": 0}
+             "estale": 0, "empty": 0, "retried": 0, "retry_max_s": 0.0}
     lock = threading.Lock()
 
     def write(path, v):
         # ESTALE or ENOENT from open or close: the network file system's
         # client had the name's file replaced under it (by the other
         # machine's rename) and its cached attributes said otherwise for a
-        # moment; nothing was acknowledged: written again.
-        for tries in range(50):
+        # moment; nothing was acknowledged: written again, for as long as
+        # names and attributes may be cached (GL_ATTR and the mount's
+        # 1 s, with slack: a loaded machine saw 0.5 s pass).
+        start = time.monotonic()
+        while True:
             try:
                 with open(path, "wb") as f:
                     f.write(v)
-                return
+                break
             except (FileNotFoundError, OSError) as e:
                 if e.errno not in (errno.ESTALE, errno.ENOENT):
                     raise
                 with lock:
                     stats["retried"] += 1
+                if time.monotonic() - start > 5.0:
+                    raise Failure("%s: cannot be written for 5 s (%s)"
+                                  % (path, e.strerror))
                 time.sleep(0.01)
-        raise Failure("%s: cannot be written for 50 tries" % path)
+        with lock:
+            stats["retry_max_s"] = max(stats["retry_max_s"], round(
+                time.monotonic() - start, 3))
 
     def writer(name, mnt):
         i = 0
