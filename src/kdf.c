@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "kdf.h"
+#include "kdf_int.h"
 #include "secrets.h"
 #include "secure.h"
 
@@ -31,9 +32,10 @@
  * SHA256(opad || SHA256(ipad || m)) with ipad/opad the key block XOR'd
  * with 0x36/0x5c: both padded blocks are compressed once, and every round
  * after the first is then exactly two compressions of one block each
- * (32 bytes of message, padded for a total length of 96 bytes), done with
- * OpenSSL's SHA256_Transform (SHA-NI or AVX2 where the CPU has them).
- * Checked against the RFC 7914 / Python vectors and the golden files.
+ * (32 bytes of message, padded for a total length of 96 bytes): with the
+ * CPU's SHA extensions by kdf_shani.c, elsewhere with OpenSSL's
+ * SHA256_Transform (AVX2 or plain code).  Checked against the RFC 7914 /
+ * Python vectors and the golden files, both ways.
  */
 #define SHA_BLOCK 64
 #define SHA_WORDS 8
@@ -92,6 +94,29 @@ static void hmac_states(const uint8_t *key, size_t keylen, SHA256_CTX *ipad,
 	ec_secure_wipe(pad, sizeof(pad));
 }
 
+/* SHA extensions: found at the first derivation, switched off by tests
+ * (ec_kdf_simd). */
+static atomic_int shani = -1;	/* -1: not looked at yet */
+
+static bool use_shani(void)
+{
+	int v = atomic_load(&shani);
+
+	if (v < 0) {
+		v = ec_kdf_shani_usable();
+		atomic_store(&shani, v);
+	}
+	return v;
+}
+
+int ec_kdf_simd(int on)
+{
+	int was = use_shani();
+
+	atomic_store(&shani, on && ec_kdf_shani_usable());
+	return was;
+}
+
 int ec_kdf_derive(const char *password, size_t pwlen,
 		  const uint8_t *salt, size_t saltlen, unsigned iterations,
 		  uint8_t key[EC_KEYBYTES])
@@ -124,13 +149,25 @@ int ec_kdf_derive(const char *password, size_t pwlen,
 		t[i] = (uint32_t)u[4 * i] << 24 | (uint32_t)u[4 * i + 1] << 16 |
 		       (uint32_t)u[4 * i + 2] << 8 | u[4 * i + 3];
 	/* U_r = HMAC(P, U_{r-1}); T = U_1 ^ ... ^ U_c. */
-	for (r = 1; r < iterations; r++) {
-		round_block(&c, &ipad, block);
-		put_state(block, c.h);
-		round_block(&c, &opad, block);
-		put_state(block, c.h);
-		for (i = 0; i < SHA_WORDS; i++)
-			t[i] ^= c.h[i];
+	if (use_shani()) {
+		struct ec_kdf_chain ch;
+
+		memcpy(ch.ipad, ipad.h, sizeof(ch.ipad));
+		memcpy(ch.opad, opad.h, sizeof(ch.opad));
+		memcpy(ch.u, t, sizeof(ch.u));
+		memcpy(ch.t, t, sizeof(ch.t));
+		ec_kdf_shani_rounds(&ch, iterations);
+		memcpy(t, ch.t, sizeof(t));
+		ec_secure_wipe(&ch, sizeof(ch));
+	} else {
+		for (r = 1; r < iterations; r++) {
+			round_block(&c, &ipad, block);
+			put_state(block, c.h);
+			round_block(&c, &opad, block);
+			put_state(block, c.h);
+			for (i = 0; i < SHA_WORDS; i++)
+				t[i] ^= c.h[i];
+		}
 	}
 	put_state(key, t);
 	ec_secure_wipe(&ipad, sizeof(ipad));

@@ -24,6 +24,11 @@ int ec_kdf_derive(const char *password, size_t pwlen,
 		  const uint8_t *salt, size_t saltlen, unsigned iterations,
 		  uint8_t key[EC_KEYBYTES]) __attribute__((warn_unused_result));
 
+/* Whether derivations use the CPU's SHA extensions: on (where the CPU
+ * has them; the default) or off (OpenSSL's block function), for tests and
+ * measurements; both give the same keys.  Returns the previous setting. */
+int ec_kdf_simd(int on);
+
 /* First 16 lowercase hex chars of SHA-256(salt), NUL-terminated. */
 void ec_kdf_fingerprint(const uint8_t *salt, size_t saltlen,
 			char out[EC_FINGERPRINT_LEN + 1]);

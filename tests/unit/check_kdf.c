@@ -73,15 +73,49 @@ static const struct vector vectors[] = {
 	  "4fc58a21c100ce1835b8f9991d738b56965d14b24e1761fbdffc69ac5e0b667a"),
 };
 
+#define NVECTORS (sizeof(vectors) / sizeof(vectors[0]))
+
+/* Each vector with the SHA extensions (where the CPU has them: the
+ * daemon's and CLI's way) and with OpenSSL's block function. */
 START_TEST(test_derive_vectors)
 {
-	const struct vector *v = &vectors[_i];
+	const struct vector *v = &vectors[(size_t)_i % NVECTORS];
 	uint8_t key[EC_KEYBYTES];
+	int was = ec_kdf_simd((size_t)_i < NVECTORS);
 
 	ck_assert_int_eq(ec_kdf_derive(v->pw, v->pwlen,
 				       (const uint8_t *)v->salt, v->saltlen,
 				       v->iterations, key), 0);
 	check_key(key, v->hex);
+	ec_kdf_simd(was);
+}
+END_TEST
+
+/* The two ways agree on every round count up to 70 and on passwords of
+ * every length around the block (64: hashed first when longer). */
+START_TEST(test_derive_simd_same)
+{
+	uint8_t pw[130], salt[40], a[EC_KEYBYTES], b[EC_KEYBYTES];
+	size_t len;
+	unsigned c;
+	int was;
+
+	for (len = 0; len < sizeof(pw); len++)
+		pw[len] = (uint8_t)(len * 37 + 11);
+	for (len = 0; len < sizeof(salt); len++)
+		salt[len] = (uint8_t)(len * 91 + 5);
+	was = ec_kdf_simd(1);
+	for (c = 1; c <= 70; c++) {
+		len = (c * 7) % sizeof(pw);
+		ec_kdf_simd(1);
+		ck_assert_int_eq(ec_kdf_derive((const char *)pw, len, salt,
+					       c % sizeof(salt), c, a), 0);
+		ec_kdf_simd(0);
+		ck_assert_int_eq(ec_kdf_derive((const char *)pw, len, salt,
+					       c % sizeof(salt), c, b), 0);
+		ck_assert_mem_eq(a, b, sizeof(a));
+	}
+	ec_kdf_simd(was);
 }
 END_TEST
 
@@ -396,6 +430,7 @@ START_TEST(test_threads_one)
 }
 END_TEST
 
+/* With the SHA extensions (_i 0, where the CPU has them) and without. */
 START_TEST(test_golden_keys)
 {
 	struct ec_secrets s;
@@ -403,6 +438,7 @@ START_TEST(test_golden_keys)
 	const struct ec_key *k;
 	uint8_t *salt, *json;
 	size_t saltlen, jsonlen;
+	int was = ec_kdf_simd(_i == 0);
 
 	salt = ec_test_slurp(GOLDEN_SALT, &saltlen);
 	json = ec_test_slurp(GOLDEN_SECRETS, &jsonlen);
@@ -427,6 +463,7 @@ START_TEST(test_golden_keys)
 	ck_assert_ptr_eq(k, &kr.keys[1]);
 	check_key(k->key, GOLDEN_REPORTS);
 	ec_keyring_release(&kr);
+	ec_kdf_simd(was);
 }
 END_TEST
 
@@ -436,8 +473,8 @@ static Suite *kdf_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("derive");
-	tcase_add_loop_test(tc, test_derive_vectors, 0,
-			    (int)(sizeof(vectors) / sizeof(vectors[0])));
+	tcase_add_loop_test(tc, test_derive_vectors, 0, (int)(2 * NVECTORS));
+	tcase_add_test(tc, test_derive_simd_same);
 	tcase_add_test(tc, test_derive_null_empty);
 	tcase_add_test(tc, test_derive_errors);
 	tcase_set_timeout(tc, 60);
@@ -463,7 +500,7 @@ static Suite *kdf_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("golden");
-	tcase_add_test(tc, test_golden_keys);
+	tcase_add_loop_test(tc, test_golden_keys, 0, 2);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
 	return s;
