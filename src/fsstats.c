@@ -29,6 +29,7 @@ static const struct {
 	[EC_FSSTAT_BYTES_READ] = { NULL, "bytes_read" },
 	[EC_FSSTAT_BYTES_WRITTEN] = { NULL, "bytes_written" },
 	[EC_FSSTAT_ENVELOPE_READS] = { NULL, "envelope_reads" },
+	[EC_FSSTAT_PREFILLED] = { NULL, "prefilled" },
 };
 
 const char *ec_fsstats_name(enum ec_fsstat i)

@@ -7,7 +7,8 @@
  *    "hidden": {"stale": N, "salt-mismatch": N, "unknown-key": N,
  *               "corrupt": N, "tampered": N},
  *    "decryptions": N, "saves": N, "failed_saves": N,
- *    "bytes_read": N, "bytes_written": N, "envelope_reads": N}
+ *    "bytes_read": N, "bytes_written": N, "envelope_reads": N,
+ *    "prefilled": N}
  *
  * N: non-negative integers.  Readers accept the members in any order,
  * missing ones (an older daemon) and extra ones (a newer daemon).  The
@@ -36,6 +37,8 @@ enum ec_fsstat {
 	EC_FSSTAT_BYTES_READ,
 	EC_FSSTAT_BYTES_WRITTEN,
 	EC_FSSTAT_ENVELOPE_READS,	/* envelopes read from the cache dir */
+	EC_FSSTAT_PREFILLED,	/* opens that stored their content in the
+				   kernel's page cache (bytes_read too) */
 	EC_FSSTAT_N
 };
 

@@ -116,6 +116,9 @@ static const struct {
 	[EC_FSSTAT_ENVELOPE_READS] = { "enccachefs_envelope_reads_total",
 				       "Envelopes read from the cache "
 				       "directory" SINCE },
+	[EC_FSSTAT_PREFILLED] = { "enccachefs_prefilled_total",
+				  "Opens that stored their content in the "
+				  "page cache" SINCE },
 };
 
 static void mount_prometheus(const char *mnt, const struct ec_fsstats *s,

@@ -203,6 +203,8 @@ struct ecfs {
 	struct ec_nodes nodes;
 
 	long notify_wait_ms;	/* see ec_inval_wait() */
+	bool push;		/* an open may store pages (ops_read.c:
+				   push_pages); not single-threaded */
 	bool ro;		/* -o ro: every change is EROFS */
 	bool sync;		/* -o sync: every change is durable */
 	bool strict_perms;	/* -o strict_perms: chmod/chown that would

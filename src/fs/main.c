@@ -354,6 +354,7 @@ static int run(struct ecfs *fs, struct fuse_session *se,
 	}
 	fs->notify_wait_ms = cmd->singlethread ? EC_NOTIFY_WAIT_MS_SINGLE :
 		EC_NOTIFY_WAIT_MS;
+	fs->push = !cmd->singlethread;
 	if (cmd->singlethread)
 		err = fuse_session_loop(se);
 	else

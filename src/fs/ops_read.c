@@ -327,6 +327,52 @@ static void renamed_for_writer(struct ecfs *fs, const struct node *n)
 	m->writer_due = true;
 }
 
+/*
+ * A snapshot whose content is at hand at its open (decrypted a moment ago
+ * by the lookup or listing that found it: recent.h) goes into the
+ * kernel's page cache before the reply (FUSE_NOTIFY_STORE, up to the
+ * content's end, which is the size the kernel knows: every page is then
+ * up to date), so that the read which follows is served there instead of
+ * a READ round trip; the open's keep_cache keeps the pages.  An inode's
+ * content never changes, so the pages are right for as long as the
+ * kernel keeps them.  Not with -s: the store waits for the folios it
+ * fills, which another reader's read-ahead may hold while its READ waits
+ * for the one thread; with the multi-threaded loop another thread serves
+ * that READ.  Up to EC_PUSH_MAX: a bigger content is read by the
+ * kernel's read-ahead, several requests at once.
+ */
+#define EC_PUSH_MAX ((size_t)256 << 10)
+
+static void push_pages(struct ecfs *fs, struct handle *h, fuse_ino_t ino)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(h->len);
+	bool known;
+	int err;
+
+	if (!fs->push || !h->cached || h->writable || h->other ||
+	    !h->ready || !h->data || h->len == 0 || h->len > EC_PUSH_MAX)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	known = h->node->pages_full && !h->node->pages_old &&
+		h->node->pages_digest == h->digest;
+	pthread_mutex_unlock(&fs->lock);
+	if (known)
+		return;		/* the kernel most likely holds them */
+	bv.buf[0].mem = h->data;
+	err = fuse_lowlevel_notify_store(fs->se, ino, 0, &bv, 0);
+	if (err) {
+		fuse_log(FUSE_LOG_DEBUG, "enccachefs: storing %zu bytes of "
+			 "inode %llu in the page cache: %s\n", h->len,
+			 (unsigned long long)ino, ec_strerror(err));
+		return;
+	}
+	/* As a read to the end (ecfs_read) would: later opens of the
+	 * version may read nothing (handle.c). */
+	ec_handle_read_end(fs, h);
+	ecfs_count(&fs->stats, EC_FSSTAT_BYTES_READ, h->len);
+	ecfs_count(&fs->stats, EC_FSSTAT_PREFILLED, 1);
+}
+
 void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ecfs *fs = ecfs_of(req);
@@ -421,6 +467,8 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		pthread_mutex_unlock(&fs->lock);
 	}
 	fi->fh = (uintptr_t)h;
+	if (h->cached && !fresh_pages)
+		push_pages(fs, h, ino);
 	if (h->cached)
 		fi->keep_cache = !fresh_pages;
 	else

@@ -96,13 +96,39 @@ note "cold read: $((d1 - d0)) decryptions for $N entries; warm: $((d2 - d1)) ($m
 # content and noting it settled; the next open knows it by a stat alone,
 # no envelope read again (but for a page the kernel dropped).  It used to
 # read each envelope once more.
+#
+# The open that takes a content kept from the listing stores it in the
+# kernel's page cache (prefilled), so the read after it is served there:
+# no READ reaches the daemon for it (bytes_read counts the stored bytes
+# too, so READs brought bytes_read - 200 * prefilled).  Every entry reads
+# back exactly, in each directory listed before its files are read.
 fs_stop
 while [ $(($(date +%s%N) - written)) -lt 4500000000 ]; do sleep 0.2; done
 fs_start ""
-find "$MNT" -type f -exec cat {} + >/dev/null
+"$PYTHON" - "$MNT" "$N" <<'PY' || fail "a fresh mount's read of the entries differs"
+import os, sys
+mnt, n = sys.argv[1], int(sys.argv[2])
+seen = 0
+for top, dirs, files in os.walk(mnt):
+    for f in files:
+        i = int(f[1:])
+        with open(os.path.join(top, f), "rb") as fh:
+            got = fh.read()
+        assert got == b"%05d" % i * 40, (top, f, got[:20])
+        assert os.path.basename(top) == "d%d" % (i % 4), (top, f)
+        seen += 1
+assert seen == n, seen
+PY
 r3=$(stat envelope_reads)
 [ "$r3" -le $((N + N / 10)) ] ||
 	fail "a fresh mount's read of $N settled entries read $r3 envelopes (at most $((N + N / 10)))"
+p3=$(stat prefilled)
+served=$(($(stat bytes_read) - 200 * p3))
+[ "$p3" -ge $((N - N / 10)) ] ||
+	fail "a fresh mount's read of $N entries stored $p3 contents in the page cache (want $N, at least $((N - N / 10)))"
+[ "$served" -le $((200 * (N - p3))) ] ||
+	fail "with $p3 of $N contents stored ahead, READs still brought $served bytes (want at most $((200 * (N - p3))))"
+note "fresh mount: $p3 of $N contents stored in the page cache at their open, $served bytes read by READs"
 read_again "the second read of $N settled entries on a fresh mount (the first read: $r3)"
 note "fresh mount, settled entries: first read $r3 envelopes, second $again ($miss pages read again)"
 
