@@ -17,12 +17,13 @@
 
 /* Small contents are kept in one guarded arena (taken while any is kept,
  * given back when none is; 256 KiB, doubled while full of young ones up
- * to EC_RECENT_BYTES), at most EC_RECENT_SLOTS of them: about 8,000
- * entries of 1 KiB, so that `find | xargs cat` (which lists a few
- * thousand before cat opens the first) finds them. */
+ * to EC_RECENT_BYTES), at most EC_RECENT_SLOTS of them: 16,384 entries
+ * of 1 KiB, so that `find | xargs cat` (which may list the whole tree
+ * before cat opens the first) finds them; with 8 MiB a fresh mount's
+ * read of 10k such entries decrypted 1,808 of them twice. */
 #define EC_RECENT_SLOTS 16384u
 #define EC_RECENT_ENTRY_MAX (64u << 10)	/* a small content */
-#define EC_RECENT_BYTES ((size_t)8 << 20)	/* small ones kept at most */
+#define EC_RECENT_BYTES ((size_t)16 << 20)	/* small ones kept at most */
 #define EC_RECENT_US 2000000		/* kept at most this long */
 
 /* One big content (a big entry's plaintext, decrypted at its lookup to
