@@ -354,7 +354,11 @@ static int run(struct ecfs *fs, struct fuse_session *se,
 	}
 	fs->notify_wait_ms = cmd->singlethread ? EC_NOTIFY_WAIT_MS_SINGLE :
 		EC_NOTIFY_WAIT_MS;
-	fs->push = !cmd->singlethread;
+	/* Not on a shared store either: another machine's rewrite reaches
+	 * a node's inode there by paths not proven to keep the kernel's
+	 * size and pages of one version (mount_gluster once read a
+	 * shorter version's bytes over a longer one's page). */
+	fs->push = !cmd->singlethread && !fs->net;
 	if (cmd->singlethread)
 		err = fuse_session_loop(se);
 	else

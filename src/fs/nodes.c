@@ -390,6 +390,7 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
 	}
 	n->key = *key;
 	n->info = *info;
+	n->reversioned = true;
 	n->pages_old = !was_pending;
 	n->pages_full = false;
 	n->settled = false;

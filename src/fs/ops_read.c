@@ -333,9 +333,15 @@ static void renamed_for_writer(struct ecfs *fs, const struct node *n)
  * kernel's page cache before the reply (FUSE_NOTIFY_STORE, up to the
  * content's end, which is the size the kernel knows: every page is then
  * up to date), so that the read which follows is served there instead of
- * a READ round trip; the open's keep_cache keeps the pages.  An inode's
- * content never changes, so the pages are right for as long as the
- * kernel keeps them.  Not with -s: the store waits for the folios it
+ * a READ round trip; the open's keep_cache keeps the pages.
+ *
+ * Only for a node that never took another version in place
+ * (node->reversioned): the kernel's size and pages for it are then this
+ * version's, and stay right for as long as the kernel keeps them.
+ * Storing a shorter version over a page the kernel holds of a longer
+ * one, under the longer one's size, leaves that one's tail readable
+ * (mount_gluster read "overwrite 17nt"); not on a shared store either
+ * (fs->push, main.c).  Not with -s: the store waits for the folios it
  * fills, which another reader's read-ahead may hold while its READ waits
  * for the one thread; with the multi-threaded loop another thread serves
  * that READ.  Up to EC_PUSH_MAX: a bigger content is read by the
@@ -346,7 +352,7 @@ static void renamed_for_writer(struct ecfs *fs, const struct node *n)
 static void push_pages(struct ecfs *fs, struct handle *h, fuse_ino_t ino)
 {
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(h->len);
-	bool known;
+	bool known, reversioned;
 	int err;
 
 	if (!fs->push || !h->cached || h->writable || h->other ||
@@ -355,9 +361,12 @@ static void push_pages(struct ecfs *fs, struct handle *h, fuse_ino_t ino)
 	pthread_mutex_lock(&fs->lock);
 	known = h->node->pages_full && !h->node->pages_old &&
 		h->node->pages_digest == h->digest;
+	reversioned = h->node->reversioned;
 	pthread_mutex_unlock(&fs->lock);
-	if (known)
-		return;		/* the kernel most likely holds them */
+	if (known || reversioned)
+		return;		/* the kernel most likely holds them, or may
+				   hold another version's (a shorter one's
+				   store would leave its tail in a page) */
 	bv.buf[0].mem = h->data;
 	err = fuse_lowlevel_notify_store(fs->se, ino, 0, &bv, 0);
 	if (err) {

@@ -176,8 +176,10 @@ static void rename_nodes(struct ecfs *fs, struct rename_src *rs,
 				 "copied\n");
 		src->key = *key;
 	} else if (ec_node_holds_name(src)) {
-		if (have_key)
+		if (have_key) {
 			src->key = *key;	/* its handles follow it */
+			src->reversioned = true;
+		}
 	} else {
 		ec_node_unhash(&fs->nodes, src);
 	}

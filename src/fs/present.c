@@ -636,6 +636,7 @@ struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
 		if (!n->ncached && !n->pending) {
 			n->key = *key;
 			n->info = *mi;
+			n->reversioned = true;
 			n->pages_full = false;
 			n->settled = false;
 		}

@@ -186,6 +186,7 @@ START_TEST(save_in_place_keeps_the_name)
 	ck_assert_uint_eq(e->info.size, 5);
 	ck_assert_uint_eq(e->saves, 1);
 	ck_assert(e->pages_old);
+	ck_assert(e->reversioned);	/* no open stores its pages */
 	d = looked_up(&t.root, "dir", true);
 	ck_assert_int_eq(ec_node_move(&t, e, d, "d"), 0);
 	ck_assert_int_eq(ec_node_path(e, buf, sizeof(buf)), 0);
@@ -209,6 +210,7 @@ START_TEST(save_with_snapshots_gives_up_the_name)
 	ck_assert(!ec_node_saved(&t, e, true, &k2, &mi));
 	ck_assert(!e->hashed);
 	ck_assert(ec_fsmeta_key_equal(&e->key, &k1));
+	ck_assert(!e->reversioned);
 	e = looked_up(&t.root, "f", false);
 	ck_assert(!ec_node_saved(&t, e, false, &k2, &mi));
 	ck_assert(!e->hashed);
@@ -230,6 +232,9 @@ START_TEST(first_save_of_a_new_file)
 	ck_assert(!e->pending);
 	ck_assert_ptr_null(e->next_comment);
 	ck_assert(!e->pages_old);
+	/* The kernel's size is what the writer wrote, which the view may
+	 * present otherwise: no pages stored ahead for it either. */
+	ck_assert(e->reversioned);
 }
 END_TEST
 

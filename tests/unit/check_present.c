@@ -225,6 +225,28 @@ START_TEST(file_nodes_follow_versions)
 	ck_assert_ptr_ne(a, b);
 	ck_assert(!a->hashed);
 	ck_assert_ptr_eq(ec_node_child(&fs.nodes, &fs.nodes.root, "f"), b);
+	ck_assert(!a->reversioned && !b->reversioned);
+	pthread_mutex_unlock(&fs.lock);
+}
+END_TEST
+
+/* A node that handles follow (a writer open) takes the version found in
+ * place, and is marked as having held another (no pages stored ahead for
+ * it: the kernel may hold the other's pages and size). */
+START_TEST(followed_node_takes_version)
+{
+	struct ec_fsmeta_key k1 = { 1, 2, 3, 4, 5 }, k2 = { 1, 2, 3, 4, 6 };
+	struct ec_fsmeta_info mi = { .state = EC_STATE_VALID };
+	struct node *a;
+
+	pthread_mutex_lock(&fs.lock);
+	a = ec_present_file_node(&fs, &fs.nodes.root, "f", &k1, &mi);
+	a->nopen = a->nwriters = 1;
+	ck_assert_ptr_eq(ec_present_file_node(&fs, &fs.nodes.root, "f", &k2,
+					      &mi), a);
+	ck_assert(ec_fsmeta_key_equal(&a->key, &k2));
+	ck_assert(a->reversioned);
+	a->nopen = a->nwriters = 0;
 	pthread_mutex_unlock(&fs.lock);
 }
 END_TEST
@@ -241,6 +263,7 @@ static Suite *present_suite(void)
 	tcase_add_test(tc, load_and_digest);
 	tcase_add_test(tc, meta_cached);
 	tcase_add_test(tc, file_nodes_follow_versions);
+	tcase_add_test(tc, followed_node_takes_version);
 	suite_add_tcase(s, tc);
 	return s;
 }
