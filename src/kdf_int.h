@@ -34,5 +34,8 @@ bool ec_kdf_shani_usable(void);
 /* Rounds 2 to iterations of c (none when iterations is 1).  Only where
  * ec_kdf_shani_usable() said yes. */
 void ec_kdf_shani_rounds(struct ec_kdf_chain *c, unsigned iterations);
+/* The same for two chains of as many rounds, interleaved. */
+void ec_kdf_shani_rounds2(struct ec_kdf_chain *a, struct ec_kdf_chain *b,
+			  unsigned iterations);
 
 #endif

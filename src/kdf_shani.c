@@ -148,6 +148,62 @@ SHANI void ec_kdf_shani_rounds(struct ec_kdf_chain *c, unsigned iterations)
 	_mm_storeu_si128((__m128i *)(c->t + 4), t1);
 }
 
+/* The same for two chains at once: each round's compressions of one do
+ * not wait for the other's, so the core overlaps them (two keys took
+ * 0.084-0.092 s here against 0.049-0.057 s for one). */
+SHANI void ec_kdf_shani_rounds2(struct ec_kdf_chain *a,
+				struct ec_kdf_chain *b, unsigned iterations)
+{
+	const __m128i pad0 = _mm_set_epi32(0, 0, 0, (int)0x80000000u);
+	const __m128i pad1 = _mm_set_epi32(0x300, 0, 0, 0);
+	__m128i ai0, ai1, ao0, ao1, au0, au1, at0, at1, as0, as1;
+	__m128i bi0, bi1, bo0, bo1, bu0, bu1, bt0, bt1, bs0, bs1;
+	unsigned r;
+
+	load_state(a->ipad, &ai0, &ai1);
+	load_state(a->opad, &ao0, &ao1);
+	load_state(b->ipad, &bi0, &bi1);
+	load_state(b->opad, &bo0, &bo1);
+	au0 = _mm_loadu_si128((const __m128i *)a->u);
+	au1 = _mm_loadu_si128((const __m128i *)(a->u + 4));
+	bu0 = _mm_loadu_si128((const __m128i *)b->u);
+	bu1 = _mm_loadu_si128((const __m128i *)(b->u + 4));
+	at0 = _mm_loadu_si128((const __m128i *)a->t);
+	at1 = _mm_loadu_si128((const __m128i *)(a->t + 4));
+	bt0 = _mm_loadu_si128((const __m128i *)b->t);
+	bt1 = _mm_loadu_si128((const __m128i *)(b->t + 4));
+	for (r = 1; r < iterations; r++) {
+		as0 = ai0;
+		as1 = ai1;
+		bs0 = bi0;
+		bs1 = bi1;
+		compress(&as0, &as1, au0, au1, pad0, pad1);
+		compress(&bs0, &bs1, bu0, bu1, pad0, pad1);
+		state_words(as0, as1, &au0, &au1);
+		state_words(bs0, bs1, &bu0, &bu1);
+		as0 = ao0;
+		as1 = ao1;
+		bs0 = bo0;
+		bs1 = bo1;
+		compress(&as0, &as1, au0, au1, pad0, pad1);
+		compress(&bs0, &bs1, bu0, bu1, pad0, pad1);
+		state_words(as0, as1, &au0, &au1);
+		state_words(bs0, bs1, &bu0, &bu1);
+		at0 = _mm_xor_si128(at0, au0);
+		at1 = _mm_xor_si128(at1, au1);
+		bt0 = _mm_xor_si128(bt0, bu0);
+		bt1 = _mm_xor_si128(bt1, bu1);
+	}
+	_mm_storeu_si128((__m128i *)a->u, au0);
+	_mm_storeu_si128((__m128i *)(a->u + 4), au1);
+	_mm_storeu_si128((__m128i *)a->t, at0);
+	_mm_storeu_si128((__m128i *)(a->t + 4), at1);
+	_mm_storeu_si128((__m128i *)b->u, bu0);
+	_mm_storeu_si128((__m128i *)(b->u + 4), bu1);
+	_mm_storeu_si128((__m128i *)b->t, bt0);
+	_mm_storeu_si128((__m128i *)(b->t + 4), bt1);
+}
+
 bool ec_kdf_shani_usable(void)
 {
 	__builtin_cpu_init();
@@ -161,6 +217,15 @@ bool ec_kdf_shani_usable(void)
 void ec_kdf_shani_rounds(struct ec_kdf_chain *c, unsigned iterations)
 {
 	(void)c;
+	(void)iterations;
+	abort();
+}
+
+void ec_kdf_shani_rounds2(struct ec_kdf_chain *a, struct ec_kdf_chain *b,
+			  unsigned iterations)
+{
+	(void)a;
+	(void)b;
 	(void)iterations;
 	abort();
 }

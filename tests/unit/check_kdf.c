@@ -119,6 +119,51 @@ START_TEST(test_derive_simd_same)
 }
 END_TEST
 
+/* Every pair of vectors at once, both ways (_i: SHA extensions on or
+ * off): the pairs of equal round counts run interleaved. */
+START_TEST(test_derive_two)
+{
+	uint8_t ka[EC_KEYBYTES], kb[EC_KEYBYTES];
+	int was = ec_kdf_simd(_i == 0);
+	size_t i, j;
+
+	for (i = 0; i < NVECTORS; i++)
+		for (j = 0; j < NVECTORS; j++) {
+			const struct vector *a = &vectors[i], *b = &vectors[j];
+			struct ec_key_input ia = {
+				"a", a->pw, a->pwlen, (const uint8_t *)a->salt,
+				a->saltlen, a->iterations };
+			struct ec_key_input ib = {
+				"b", b->pw, b->pwlen, (const uint8_t *)b->salt,
+				b->saltlen, b->iterations };
+
+			if (a->iterations > 5000 || b->iterations > 5000)
+				continue;	/* (the 80,000-round one: once) */
+			ck_assert_int_eq(ec_kdf_derive_two(&ia, ka, &ib, kb), 0);
+			check_key(ka, a->hex);
+			check_key(kb, b->hex);
+		}
+	ec_kdf_simd(was);
+}
+END_TEST
+
+/* A refused input derives nothing, whichever of the two it is. */
+START_TEST(test_derive_two_errors)
+{
+	uint8_t ka[EC_KEYBYTES], kb[EC_KEYBYTES];
+	const uint8_t salt[] = "salt";
+	struct ec_key_input ok = { "a", "pw", 2, salt, 4, 1 };
+	struct ec_key_input bad = { "b", "pw", 2, salt, 4, 0 };
+
+	memset(ka, 0x11, sizeof(ka));
+	memset(kb, 0x22, sizeof(kb));
+	ck_assert_int_eq(ec_kdf_derive_two(&ok, ka, &bad, kb), -EINVAL);
+	ck_assert_int_eq(ec_kdf_derive_two(&bad, kb, &ok, ka), -EINVAL);
+	ck_assert_uint_eq(ka[0], 0x11);
+	ck_assert_uint_eq(kb[0], 0x22);
+}
+END_TEST
+
 START_TEST(test_derive_null_empty)
 {
 	uint8_t key[EC_KEYBYTES];
@@ -192,12 +237,15 @@ static const char *const five_keys[] = {
 static const uint8_t ksalt[] = "keyring-salt";
 #define KSALTLEN (sizeof(ksalt) - 1)
 
+/* Both ways (_i: SHA extensions on or off); five keys on fewer CPUs go
+ * in pairs (ec_kdf_derive_two). */
 START_TEST(test_keyring_many)
 {
 	struct ec_secrets s;
 	struct ec_keyring kr;
 	char name[3] = "k0";
 	size_t i;
+	int was = ec_kdf_simd(_i == 0);
 
 	parse_ok(five_json, &s);
 	ck_assert_int_eq(ec_keyring_derive(&kr, &s, ksalt, KSALTLEN, 1000), 0);
@@ -220,6 +268,62 @@ START_TEST(test_keyring_many)
 	ck_assert_uint_eq(kr.n, 0);
 	ck_assert_ptr_null(ec_keyring_find(&kr, "k0"));
 	ec_keyring_release(&kr);	/* twice is fine */
+	ec_kdf_simd(was);
+}
+END_TEST
+
+/* A source that has keys k1 and k3 (five_keys), and counts its calls. */
+struct half_source {
+	atomic_int lookups, stores;
+};
+
+static int half_lookup(void *ctx, const struct ec_key_input *in,
+		       uint8_t key[EC_KEYBYTES])
+{
+	struct half_source *hs = ctx;
+
+	atomic_fetch_add(&hs->lookups, 1);
+	if (strcmp(in->name, "k1") != 0 && strcmp(in->name, "k3") != 0)
+		return -1;
+	ec_test_hex(five_keys[in->name[1] - '0'], key, EC_KEYBYTES);
+	return 0;
+}
+
+static void half_store(void *ctx, const struct ec_key_input *in,
+		       const uint8_t key[EC_KEYBYTES])
+{
+	struct half_source *hs = ctx;
+
+	(void)in;
+	(void)key;
+	atomic_fetch_add(&hs->stores, 1);
+}
+
+/* All at once with a source that has two of the five: each key asked of
+ * it once, three derived (in pairs or alone) and stored, all right. */
+START_TEST(test_keyring_source_half)
+{
+	struct half_source hs;
+	struct ec_key_source src = { half_lookup, half_store, &hs };
+	struct ec_secrets s;
+	struct ec_keyring kr;
+	unsigned derived, fetched;
+	size_t i;
+
+	atomic_init(&hs.lookups, 0);
+	atomic_init(&hs.stores, 0);
+	parse_ok(five_json, &s);
+	ck_assert_int_eq(ec_keyring_prepare(&kr, &s, ksalt, KSALTLEN, 1000,
+					    &src), 0);
+	ck_assert_int_eq(ec_keyring_derive_all(&kr), 0);
+	ec_keyring_counts(&kr, &derived, &fetched);
+	ck_assert_uint_eq(derived, 3);
+	ck_assert_uint_eq(fetched, 2);
+	ck_assert_int_eq(atomic_load(&hs.lookups), 5);
+	ck_assert_int_eq(atomic_load(&hs.stores), 3);
+	for (i = 0; i < 5; i++)
+		check_key(kr.keys[i].key, five_keys[i]);
+	ec_keyring_release(&kr);
 }
 END_TEST
 
@@ -475,6 +579,8 @@ static Suite *kdf_suite(void)
 	tc = tcase_create("derive");
 	tcase_add_loop_test(tc, test_derive_vectors, 0, (int)(2 * NVECTORS));
 	tcase_add_test(tc, test_derive_simd_same);
+	tcase_add_loop_test(tc, test_derive_two, 0, 2);
+	tcase_add_test(tc, test_derive_two_errors);
 	tcase_add_test(tc, test_derive_null_empty);
 	tcase_add_test(tc, test_derive_errors);
 	tcase_set_timeout(tc, 60);
@@ -486,7 +592,8 @@ static Suite *kdf_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("keyring");
-	tcase_add_test(tc, test_keyring_many);
+	tcase_add_loop_test(tc, test_keyring_many, 0, 2);
+	tcase_add_test(tc, test_keyring_source_half);
 	tcase_add_test(tc, test_keyring_one);
 	tcase_add_test(tc, test_keyring_errors);
 	tcase_add_test(tc, test_keyring_lock_after_fork);
