@@ -204,7 +204,8 @@ struct ecfs {
 
 	long notify_wait_ms;	/* see ec_inval_wait() */
 	bool push;		/* an open may store pages (ops_read.c:
-				   push_pages); not single-threaded */
+				   push_pages): not single-threaded, nor
+				   on a shared store (main.c) */
 	bool ro;		/* -o ro: every change is EROFS */
 	bool sync;		/* -o sync: every change is durable */
 	bool strict_perms;	/* -o strict_perms: chmod/chown that would

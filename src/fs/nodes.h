@@ -56,11 +56,11 @@ struct node {
 				   pages (an open on a shared store then
 				   reads nothing, handle.c), of content */
 	bool reversioned : 1;	/* has taken another version in place
-				   (a save through it, or a version found
-				   while handles follow it): the kernel's
-				   pages and size for it may be another
-				   version's, so no open stores pages
-				   (ops_read.c push_pages) */
+				   (a save through it, a version found or
+				   a rename while handles follow it): the
+				   kernel's pages and size for it may be
+				   another version's, so no open stores
+				   pages (ops_read.c push_pages) */
 	bool settled : 1;	/* this version's bytes were read settled,
 				   its stat alone tells it since
 				   (handle.c) */
