@@ -350,6 +350,11 @@ def read_envelope(path):
         raise EntryError("no such entry")
     except OSError as e:
         raise EntryError("cannot read: %s" % e.strerror)
+    return parse_envelope(raw)
+
+
+def parse_envelope(raw):
+    """An envelope's bytes as its JSON object, checked as read_envelope."""
     try:
         env = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
