@@ -28,6 +28,12 @@
 #define WD_BUCKETS 256
 #define BATCH_MAX 256		/* events handed to the callback at once */
 #define READ_BUF (64 * 1024)
+/* After a read that found events, the thread waits this long before it
+ * reads again, so that a burst (a save through the mount makes one or two
+ * events; cp -r makes thousands) is taken a window at a time: one wakeup,
+ * one batch, each name once, instead of a wakeup per event.  A lone event
+ * is still taken at once; one in a burst waits at most this. */
+#define GATHER_MS 3
 
 struct wdref {
 	int wd;
@@ -155,6 +161,9 @@ static void *watch_main(void *arg)
 		}
 		if (n)
 			w->fn(w->ctx, ev, n);
+		if (len > 0 && (size_t)len < sizeof(buf) / 2 &&
+		    poll(&p[1], 1, GATHER_MS) > 0)
+			break;	/* told to stop while gathering */
 	}
 	return NULL;
 }
