@@ -30,6 +30,7 @@ static const struct {
 	[EC_FSSTAT_BYTES_WRITTEN] = { NULL, "bytes_written" },
 	[EC_FSSTAT_ENVELOPE_READS] = { NULL, "envelope_reads" },
 	[EC_FSSTAT_PREFILLED] = { NULL, "prefilled" },
+	[EC_FSSTAT_LISTINGS_KEPT] = { NULL, "listings_kept" },
 };
 
 const char *ec_fsstats_name(enum ec_fsstat i)

@@ -8,7 +8,7 @@
  *               "corrupt": N, "tampered": N},
  *    "decryptions": N, "saves": N, "failed_saves": N,
  *    "bytes_read": N, "bytes_written": N, "envelope_reads": N,
- *    "prefilled": N}
+ *    "prefilled": N, "listings_kept": N}
  *
  * N: non-negative integers.  Readers accept the members in any order,
  * missing ones (an older daemon) and extra ones (a newer daemon).  The
@@ -39,6 +39,8 @@ enum ec_fsstat {
 	EC_FSSTAT_ENVELOPE_READS,	/* envelopes read from the cache dir */
 	EC_FSSTAT_PREFILLED,	/* opens that stored their content in the
 				   kernel's page cache (bytes_read too) */
+	EC_FSSTAT_LISTINGS_KEPT,	/* opendirs that let the kernel use
+					   the listing it kept */
 	EC_FSSTAT_N
 };
 

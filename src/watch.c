@@ -49,6 +49,11 @@ struct ec_watch {
 	void *ctx;
 	pthread_t thread;
 	bool started;
+	/* Atomics, for ec_watch_settled(): the thread is between taking
+	 * events from the queue and the end of their callback; the thread
+	 * has stopped (nothing handles events any more). */
+	int reading;
+	int stopped;
 	pthread_mutex_t lock;	/* refs */
 	struct wdref *refs[WD_BUCKETS];
 };
@@ -140,8 +145,10 @@ static void *watch_main(void *arg)
 		}
 		if (p[1].revents)
 			break;
+		__atomic_store_n(&w->reading, 1, __ATOMIC_SEQ_CST);
 		len = read(w->ifd, buf, sizeof(buf));
 		if (len < 0) {
+			__atomic_store_n(&w->reading, 0, __ATOMIC_SEQ_CST);
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			break;
@@ -161,11 +168,28 @@ static void *watch_main(void *arg)
 		}
 		if (n)
 			w->fn(w->ctx, ev, n);
+		__atomic_store_n(&w->reading, 0, __ATOMIC_SEQ_CST);
 		if (len > 0 && (size_t)len < sizeof(buf) / 2 &&
 		    poll(&p[1], 1, GATHER_MS) > 0)
 			break;	/* told to stop while gathering */
 	}
+	__atomic_store_n(&w->stopped, 1, __ATOMIC_SEQ_CST);
 	return NULL;
+}
+
+bool ec_watch_settled(struct ec_watch *w)
+{
+	struct pollfd p = { .fd = w->ifd, .events = POLLIN };
+
+	/* In this order: an event queued before the call is either still
+	 * queued (poll sees it) or was taken by a read that the thread
+	 * marked before it (reading), and is unmarked only after the
+	 * callback for it returned. */
+	if (!w->started || __atomic_load_n(&w->stopped, __ATOMIC_SEQ_CST))
+		return false;
+	if (poll(&p, 1, 0) != 0)
+		return false;	/* queued, or poll failed */
+	return __atomic_load_n(&w->reading, __ATOMIC_SEQ_CST) == 0;
 }
 
 int ec_watch_open(int dirfd, ec_watch_fn fn, void *ctx,

@@ -57,6 +57,16 @@ int ec_watch_open(int dirfd, ec_watch_fn fn, void *ctx,
 int ec_watch_start(struct ec_watch *w) __attribute__((warn_unused_result));
 
 /*
+ * Whether every event queued before the call has been handed to the
+ * callback and the callback has returned: true only when the queue is
+ * empty and the thread is not between a read and its callback's end (the
+ * thread runs, too).  So a caller that sees true, then looks at what its
+ * callback changes, sees every change the kernel had queued an event for
+ * before this call.  One poll(2); no lock.
+ */
+bool ec_watch_settled(struct ec_watch *w);
+
+/*
  * Watch reldir ("" = the cache dir itself), opened one component at a time
  * from dirfd without following symlinks.  *wd gets the watch descriptor;
  * watching the same directory twice gives the same wd and counts a

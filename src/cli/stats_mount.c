@@ -119,6 +119,9 @@ static const struct {
 	[EC_FSSTAT_PREFILLED] = { "enccachefs_prefilled_total",
 				  "Opens that stored their content in the "
 				  "page cache" SINCE },
+	[EC_FSSTAT_LISTINGS_KEPT] = { "enccachefs_listings_kept_total",
+				      "Directory opens that used the "
+				      "listing the kernel kept" SINCE },
 };
 
 static void mount_prometheus(const char *mnt, const struct ec_fsstats *s,

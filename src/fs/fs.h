@@ -31,7 +31,11 @@
  * be invalidated by (directory inode, name).
  *
  * Liveness (an expired, added, rewritten or removed entry shows within a
- * second): readdir is never cached by the kernel; misses are never cached
+ * second): a listing is kept by the kernel only while nothing it shows
+ * can have changed: its directory watched, no outside change handled
+ * since its snapshot (fs->gen) nor waiting in the inotify queue, no entry
+ * it showed expired (ops_dir.c; changes through the mount the kernel sees
+ * itself); misses are never cached
  * (ENOENT, not a negative entry); a positive entry is cached for
  * min(cache_timeout, time left until its expiry), the expiry the core
  * computed at load under the id's TTL rule (ttl_rules=), which

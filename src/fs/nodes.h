@@ -73,6 +73,9 @@ struct node {
 	bool changed_saving : 1;	/* an event for the name came while
 					   a save through it was under way:
 					   decided when it publishes */
+	bool listed : 1;	/* dirs: the kernel may keep the listing
+				   last read to its end (list_gen,
+				   list_until_us; ops_dir.c) */
 	bool writer_due : 1;	/* made for a writer that snapshot readers
 				   turned away (ecfs_open): readers open
 				   it live until the writer comes, and it
@@ -89,15 +92,25 @@ struct node {
 				   (compared for equality only) */
 	unsigned nsaving;	/* saves under way, from the write to the
 				   backing dir until they publish (handle.c) */
-	uint64_t pages_digest;	/* pages_full's content has this digest
-				   (envelope tag) */
+	union {
+		uint64_t pages_digest;	/* entries: pages_full's content
+					   has this digest (envelope tag) */
+		uint64_t list_gen;	/* dirs, when listed: fs->gen
+					   before the listing's snapshot */
+	};
 	/* While live readers are open: the presented content of the last
 	 * save through the node, which they read (ec_secure_alloc'd), so
 	 * that they read the file's saves even after it is unlinked or
 	 * another file took its name. */
 	uint8_t *saved;
 	size_t saved_len;
-	uint64_t wlen;		/* length of the last changed buffer */
+	union {
+		uint64_t wlen;		/* entries: length of the last
+					   changed buffer */
+		int64_t list_until_us;	/* dirs, when listed: the first
+					   instant an entry it showed may
+					   be hidden (its expiry) */
+	};
 	int64_t wtime_us;	/* and when it changed */
 	/* For the next save: created_at (utimens on a node being written;
 	 * EC_TIME_NONE: now), and, for a pending node, the comment and

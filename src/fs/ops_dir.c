@@ -2,6 +2,15 @@
  * ops_dir: directory listings: opendir, readdir, readdirplus,
  * releasedir.  A listing reads a snapshot of the backing directory; a
  * helper thread (pf_*) loads its entries' metadata ahead of it.
+ *
+ * The kernel keeps a listing it read to its end (cache_readdir) and uses
+ * it again when opendir says it may (keep_cache): when the directory is
+ * watched, no outside change was handled since that listing's snapshot
+ * (fs->gen) nor is one waiting to be (ec_watch_settled), and no entry it
+ * showed has expired since (list_until_us).  Changes through the mount
+ * the kernel sees itself: it drops the listing at the next opendir.  So
+ * a warm `ls -lR` costs an OPENDIR and a RELEASEDIR per directory, not a
+ * READDIRPLUS and a stat of every envelope.
  */
 #include "config.h"
 
@@ -34,6 +43,11 @@ struct dirh {
 	size_t n, cap;
 	bool loaded;
 	uint64_t gen;		/* fs->gen when the snapshot was taken */
+	/* What the kernel may keep of this listing once read to its end: not
+	 * if anything in it may be out of date or missing (nocache), else
+	 * until the first expiry of an entry it shows. */
+	bool nocache;
+	int64_t until;
 	/* The helper thread loading metadata ahead (cold listings use both
 	 * cores: decrypting is most of their cost). */
 	struct ecfs *fs;
@@ -54,16 +68,42 @@ int ecfs_node_kind(struct ecfs *fs, fuse_ino_t ino, bool *is_dir)
 	return n ? 0 : -ENOENT;
 }
 
+/* Whether the kernel may keep what it has of d's listing, and keep the
+ * next one (see the top).  Lock held; settled: ec_watch_settled(),
+ * called before the lock was taken. */
+static bool may_cache(const struct ecfs *fs, const struct node *d)
+{
+	return fs->watch && !fs->net && fs->timeout > 0 && d->wd >= 0;
+}
+
+static bool keeps_listing(const struct ecfs *fs, const struct node *d,
+			  bool settled, int64_t now)
+{
+	return settled && may_cache(fs, d) && d->listed &&
+	       d->list_gen == fs->gen && now <= d->list_until_us;
+}
+
 void ecfs_opendir(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct ecfs *fs = ecfs_of(req);
 	struct dirh *dh;
-	bool is_dir;
-	int err = ecfs_node_kind(fs, ino, &is_dir);
+	struct node *d;
+	bool settled = fs->watch && ec_watch_settled(fs->watch);
+	int64_t now = ec_clock_now_us();
+	int err = 0;
 
-	if (!err && !is_dir)
+	pthread_mutex_lock(&fs->lock);
+	d = ec_node_get(&fs->nodes, ino);
+	if (!d)
+		err = -ENOENT;
+	else if (!d->is_dir)
 		err = -ENOTDIR;
+	else {
+		fi->cache_readdir = may_cache(fs, d);
+		fi->keep_cache = keeps_listing(fs, d, settled, now);
+	}
+	pthread_mutex_unlock(&fs->lock);
 	if (err) {
 		ecfs_reply_err(req, err);
 		return;
@@ -74,6 +114,8 @@ void ecfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)dh;
+	if (fi->keep_cache)
+		ecfs_count(&fs->stats, EC_FSSTAT_LISTINGS_KEPT, 1);
 	if (fuse_reply_open(req, fi) != 0)
 		free(dh);
 }
@@ -269,13 +311,19 @@ static bool rd_item(struct rd *r, size_t i)
 	if (r->gen != r->dh->gen) {
 		/* Something changed since the snapshot: look again (below,
 		 * replies are not cached either). */
+		r->dh->nocache = true;
 		is_dir = ec_store_stat_dir(fs->store, id, &st) == 0;
 		if (!is_dir && ec_store_stat_entry(fs->store, id, &st) != 0)
 			return true;
 	}
-	if (!is_dir && (ec_present_meta(fs, id, &st, r->now, &key, &mi) != 0 ||
-			!ec_present_shown(fs, &mi, r->now)))
+	if (!is_dir && ec_present_meta(fs, id, &st, r->now, &key, &mi) != 0) {
+		r->dh->nocache = true;	/* may be there when asked again */
 		return true;
+	}
+	if (!is_dir && !ec_present_shown(fs, &mi, r->now))
+		return true;
+	if (!is_dir && mi.expires_us < r->dh->until)
+		r->dh->until = mi.expires_us;
 	if ((r->plus ? fuse_add_direntry_plus(r->req, NULL, 0, it->name, NULL,
 					      0) :
 	     fuse_add_direntry(r->req, NULL, 0, it->name, NULL, 0)) >
@@ -311,6 +359,22 @@ static bool rd_item(struct rd *r, size_t i)
 	return true;
 }
 
+/* The listing of dh (directory ino) was read to its end: what the kernel
+ * may keep of it. */
+static void listed(struct ecfs *fs, fuse_ino_t ino, const struct dirh *dh)
+{
+	struct node *d;
+
+	pthread_mutex_lock(&fs->lock);
+	d = ec_node_get(&fs->nodes, ino);
+	if (d && d->is_dir) {
+		d->listed = !dh->nocache;
+		d->list_gen = dh->gen;
+		d->list_until_us = dh->until;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 /*
  * One buffer of directory entries from offset off: ".", "..", then the
  * snapshot (taken at offset 0), skipping entries that are not valid now.
@@ -343,6 +407,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		err = ec_store_list_dir(fs->store, r.dir, snap_add, r.dh);
 		r.dh->loaded = !err;
 		r.dh->gen = r.gen;
+		/* A snapshot taken at another offset than 0 (after
+		 * seekdir) is not the one the kernel read the start of. */
+		r.dh->nocache = off != 0;
+		r.dh->until = INT64_MAX;
 		if (!err && plus)
 			pf_start(fs, r.dh, r.dir);
 	}
@@ -362,6 +430,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	for (i = (size_t)off; i < r.dh->n + 2; i++)
 		if (!(i < 2 ? rd_dot(&r, i) : rd_item(&r, i - 2)))
 			break;
+	if (i == r.dh->n + 2)
+		listed(fs, ino, r.dh);
 	if (fuse_reply_buf(req, r.buf, r.used) != 0 && r.nadded) {
 		pthread_mutex_lock(&fs->lock);
 		for (i = 0; i < r.nadded; i++) {

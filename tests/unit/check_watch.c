@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,50 @@ START_TEST(test_free_unstarted_and_null)
 }
 END_TEST
 
+/* --- settled ------------------------------------------------------------- */
+
+/* Whether (wd, name) was handed to the callback already (no waiting). */
+static bool seen_now(int wd, const char *name)
+{
+	size_t i;
+	bool hit = false;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nseen; i++)
+		hit |= seen[i].wd == wd && strcmp(seen[i].name, name) == 0;
+	pthread_mutex_unlock(&lock);
+	return hit;
+}
+
+/* Once settled says so, every change made before it asked has been seen:
+ * the promise ops_dir.c keeps listings on.  Also while the thread waits
+ * out a burst (its 3 ms gathering), when the next events sit queued. */
+START_TEST(test_settled)
+{
+	struct ec_watch *x;
+	char name[32];
+	int wd, i, spins;
+
+	ck_assert_int_eq(ec_watch_open(dirfd_, on_events, NULL, &x), 0);
+	ck_assert(!ec_watch_settled(x));	/* no thread: nothing handles */
+	ec_watch_free(x);
+
+	ck_assert_int_eq(ec_watch_add(w, "a", &wd), 0);
+	for (i = 0; i < 300; i++) {
+		reset();	/* seen[] holds MAXEV events */
+		snprintf(name, sizeof(name), "a/s%d.enc.json", i);
+		touch(name);
+		for (spins = 0; !ec_watch_settled(w); spins++) {
+			ck_assert_int_lt(spins, 5000000);
+			sched_yield();
+		}
+		ck_assert_msg(seen_now(wd, name + 2),
+			      "settled before the event for %s was handled",
+			      name);
+	}
+}
+END_TEST
+
 /* --- file systems --------------------------------------------------------- */
 
 START_TEST(test_reliable)
@@ -298,6 +343,7 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, test_dir_events);
 	tcase_add_test(tc, test_self_and_gone);
 	tcase_add_test(tc, test_batches_merge);
+	tcase_add_test(tc, test_settled);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("remove");
