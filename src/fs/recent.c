@@ -65,6 +65,8 @@ struct ec_recent {
 	pthread_cond_t cv;	/* CLOCK_MONOTONIC; signalled by put, free */
 	pthread_t reaper;
 	bool reaper_on, reaper_failed, stop;
+	int64_t sleeps_until;	/* the reaper's wait ends then (monotonic
+				   us), INT64_MAX: untimed, 0: not waiting */
 	int64_t last_now;	/* the callers' last instant, */
 	int64_t last_mono;	/* and the monotonic time then (us) */
 };
@@ -252,7 +254,9 @@ static void *reap(void *arg)
 
 		expire(r, now);
 		if (!r->n && !r->big.content) {
+			r->sleeps_until = INT64_MAX;
 			pthread_cond_wait(&r->cv, &r->mu);
+			r->sleeps_until = 0;
 			continue;
 		}
 		/* In monotonic time, a little after it is due. */
@@ -262,7 +266,9 @@ static void *reap(void *arg)
 			due = r->big.kept + EC_RECENT_US + 1000;
 		ts.tv_sec = due / 1000000;
 		ts.tv_nsec = due % 1000000 * 1000;
+		r->sleeps_until = due;
 		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		r->sleeps_until = 0;
 	}
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
@@ -345,7 +351,13 @@ void ec_recent_put(struct ec_recent *r, const struct ec_fsmeta_key *k,
 	saw(r, now);
 	start_reaper(r);
 	expire(r, now);
-	pthread_cond_signal(&r->cv);	/* a first one, or an earlier due */
+	/* The reaper is woken only for a content due before its wait ends
+	 * (none was kept: it waits untimed).  This one is due after all
+	 * those kept, so a burst of puts (a cold listing, a create loop)
+	 * costs no wakeup each. */
+	if (r->sleeps_until &&
+	    mono_us() + EC_RECENT_US + 1000 < r->sleeps_until)
+		pthread_cond_signal(&r->cv);
 	if (len > EC_RECENT_ENTRY_MAX) {
 		struct slot *s = &r->big;	/* the last wins */
 
