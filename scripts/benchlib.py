@@ -115,7 +115,15 @@ def mounttime(mnt, log, cmd):
                 sys.exit("benchlib: '%s' did not mount in 120 s" % cmd[0])
             time.sleep(0.001)
         seconds = time.perf_counter() - t0
-        subprocess.run(["fusermount3", "-u", mnt], check=True)
+        # A mount that has just appeared can be busy for a moment (go-fuse
+        # looks a file up on its own mount right after mounting, and an
+        # unmount then fails with EBUSY): try again for up to 5 s.
+        for tries in range(100):
+            if subprocess.run(["fusermount3", "-u", "-q", mnt]).returncode == 0:
+                break
+            time.sleep(0.05)
+        else:
+            subprocess.run(["fusermount3", "-u", mnt], check=True)
         if proc.wait() != 0:
             sys.exit("benchlib: '%s' exited %d after unmounting (see %s)"
                      % (cmd[0], proc.returncode, log))
