@@ -8,11 +8,7 @@
 # Python reading what we wrote, and a tampered big envelope gives no byte.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/mountlib.sh"
-command -v getfattr >/dev/null || skip "no getfattr (install the Debian package attr)"
-
-printf '{"default": "pw"}' >"$T/secrets.json"
-chmod 600 "$T/secrets.json"
-printf 'salt' >"$T/salt"
+stats_secrets
 N=600
 "$PYTHON" - "$C" "$N" "$ECREF_PY" "$T" <<'PY'
 import datetime, os, sys

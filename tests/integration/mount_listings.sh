@@ -8,11 +8,7 @@
 # its expiry; a change through the mount shows at once.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/mountlib.sh"
-command -v getfattr >/dev/null || skip "no getfattr (install the Debian package attr)"
-
-printf '{"default": "pw"}' >"$T/secrets.json"
-chmod 600 "$T/secrets.json"
-printf 'salt' >"$T/salt"
+stats_secrets
 SOON=3		# d0/soon expires this many seconds after it is written
 
 # save CACHEDIR ID DATA [SECONDS_LEFT]: ecref writes ID (in place, like the

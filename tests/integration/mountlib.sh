@@ -173,3 +173,14 @@ ec() {
 sha() {
 	sha256sum "$1" | cut -d' ' -f1
 }
+
+# stats_secrets: for tests that read the daemon's statistics (getfattr)
+# with one key: skip without getfattr; $T/secrets.json holds "default"
+# (password pw), $T/salt the salt "salt".
+stats_secrets() {
+	command -v getfattr >/dev/null ||
+		skip "no getfattr (install the Debian package attr)"
+	printf '{"default": "pw"}' >"$T/secrets.json"
+	chmod 600 "$T/secrets.json"
+	printf 'salt' >"$T/salt"
+}
