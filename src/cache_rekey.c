@@ -218,21 +218,8 @@ static int still_seen(void *ctx, int fd, const struct stat *st)
 static int write_whole(void *ctx, int fd)
 {
 	const struct seen *w = ctx;
-	const char *p = w->buf;
-	size_t left = w->len;
 
-	while (left) {
-		ssize_t n = write(fd, p, left);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	return 0;
+	return ec_store_write_all(fd, w->buf, w->len);
 }
 
 /* Whether the streamed payload's frame can hold this validasof. */

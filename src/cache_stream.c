@@ -418,22 +418,6 @@ static void sink_tail(struct sink *k, const char *t, size_t n)
 	k->ntail = keep + n;
 }
 
-static int sink_write(struct sink *k, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(k->fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int sink_emit(void *ctx, const char *text, size_t n)
 {
 	struct sink *k = ctx;
@@ -441,11 +425,11 @@ static int sink_emit(void *ctx, const char *text, size_t n)
 
 	sink_tail(k, text, n);
 	if (k->n + n > PIECE) {
-		err = sink_write(k, k->buf, k->n);
+		err = ec_store_write_all(k->fd, k->buf, k->n);
 		k->n = 0;
 	}
 	if (!err && n > PIECE)
-		return sink_write(k, text, n);
+		return ec_store_write_all(k->fd, text, n);
 	if (!err) {
 		memcpy(k->buf + k->n, text, n);
 		k->n += n;
@@ -509,7 +493,7 @@ static int fill(void *ctx, int fd)
 	if (!err)
 		err = sink_emit(&k, j->tail, j->taillen);
 	if (!err)
-		err = sink_write(&k, k.buf, k.n);
+		err = ec_store_write_all(k.fd, k.buf, k.n);
 	ec_fernet_enc_free(enc);
 	free(k.buf);
 	return err;

@@ -462,7 +462,7 @@ out:
 	return err;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+int ec_store_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -518,7 +518,7 @@ static int write_whole(void *ctx, int fd)
 {
 	const struct whole *w = ctx;
 
-	return write_all(fd, w->buf, w->len);
+	return ec_store_write_all(fd, w->buf, w->len);
 }
 
 /* fd's mode made exactly 0600, if the umask changed it.  -errno. */
@@ -584,7 +584,7 @@ static int write_linked(const struct ec_store *s, const char *id,
 	 * wakes the daemon's watch, a stat is none. */
 	err = fix_mode(fd);
 	if (!err)
-		err = write_all(fd, buf, len);
+		err = ec_store_write_all(fd, buf, len);
 	if (!err && (flags & EC_STORE_DURABLE) && fsync(fd) < 0)
 		err = -errno;
 	if (!err) {

@@ -246,6 +246,10 @@ int ec_store_read_fd(int fd, size_t max, struct stat *st, char **buf,
  * size, mtime and ctime. */
 bool ec_store_same_file(const struct stat *a, const struct stat *b);
 
+/* Write all len bytes of buf to fd (retrying short writes and EINTR):
+ * 0 or -errno. */
+int ec_store_write_all(int fd, const void *buf, size_t len);
+
 /*
  * ec_store_write() with the content written by fill(ctx, fd) into the
  * temp file (fill returns 0 or a negative code, which is returned and

@@ -132,8 +132,6 @@ void ec_table_release(struct ec_table *t);
 const char *ec_errtext(int err);
 /* One line on stderr: "enccache: <message>", control chars escaped. */
 void ec_complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Write all of data to fd; 0 or -errno. */
-int ec_write_all(int fd, const void *data, size_t len);
 /* Write to stdout; 0, or EXIT_IO after reporting. */
 int ec_flush_stdout(const void *data, size_t len);
 

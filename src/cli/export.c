@@ -91,7 +91,7 @@ static int select_ids(const struct ec_opts *o, const struct ec_cache *c,
 
 static int flush(struct export *x)
 {
-	int rc = ec_write_all(STDOUT_FILENO, x->out.p, x->out.len);
+	int rc = ec_store_write_all(STDOUT_FILENO, x->out.p, x->out.len);
 
 	if (ec_sbuf_resize(&x->out, 0) < 0)	/* wipes; keeps the room */
 		ec_oom();

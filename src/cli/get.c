@@ -165,7 +165,7 @@ static int write_file(int dirfd_, const char *id, const uint8_t *data,
 		close(dfd);
 		return err;
 	}
-	err = ec_write_all(fd, data, len);
+	err = ec_store_write_all(fd, data, len);
 	if (close(fd) < 0 && !err)
 		err = -errno;
 	if (!err && renameat(dfd, tmp, dfd, leaf) < 0)

@@ -10,24 +10,6 @@
 #include "cli.h"
 #include "startup.h"
 
-int ec_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 const char *ec_errtext(int err)
 {
 	static char text[EC_STARTUP_ERRTEXT_MAX];
@@ -46,7 +28,7 @@ static void say(const char *prefix, const char *fmt, va_list ap)
 	ec_buf_adds(&line, prefix);
 	ec_buf_add_printable(&line, msg);
 	ec_buf_addc(&line, '\n');
-	(void)ec_write_all(STDERR_FILENO, line.p, line.len);
+	(void)ec_store_write_all(STDERR_FILENO, line.p, line.len);
 	free(msg);
 	ec_buf_release(&line);
 }
@@ -62,7 +44,7 @@ void ec_complain(const char *fmt, ...)
 
 int ec_flush_stdout(const void *data, size_t len)
 {
-	int rc = ec_write_all(STDOUT_FILENO, data, len);
+	int rc = ec_store_write_all(STDOUT_FILENO, data, len);
 
 	if (rc < 0) {
 		ec_complain("cannot write to standard output: %s",

@@ -43,7 +43,7 @@ static void draw(struct ec_progress *p, int64_t now)
 		ec_buf_addf(&line, ", ETA %.0fs",
 			    (double)(p->total - p->done) / rate);
 	ec_buf_adds(&line, "\033[K");
-	(void)ec_write_all(STDERR_FILENO, line.p, line.len);
+	(void)ec_store_write_all(STDERR_FILENO, line.p, line.len);
 	ec_buf_release(&line);
 	p->shown = true;
 }
@@ -67,7 +67,8 @@ void ec_progress_end(struct ec_progress *p)
 	static const char erase[] = "\r\033[K";
 
 	if (p->shown)
-		(void)ec_write_all(STDERR_FILENO, erase, sizeof(erase) - 1);
+		(void)ec_store_write_all(STDERR_FILENO, erase,
+					 sizeof(erase) - 1);
 	p->shown = false;
 	p->on = false;
 }

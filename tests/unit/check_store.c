@@ -164,6 +164,58 @@ START_TEST(test_write_read)
 }
 END_TEST
 
+/* ec_store_write_all: every byte through a pipe read by another thread
+ * (64 KiB at a time, so the writer waits), the errno of a failed write. */
+struct drain {
+	int fd;
+	uint8_t *buf;
+	size_t n;
+};
+
+static void *drain(void *arg)
+{
+	struct drain *d = arg;
+	ssize_t r;
+
+	while ((r = read(d->fd, d->buf + d->n, 65536)) > 0)
+		d->n += (size_t)r;
+	return NULL;
+}
+
+START_TEST(test_write_all)
+{
+	const size_t n = (size_t)3 << 20;
+	uint8_t *src = malloc(n);
+	struct drain d = { -1, malloc(n + 65536), 0 };
+	pthread_t t;
+	int p[2], fd;
+	size_t i;
+
+	ck_assert_ptr_nonnull(src);
+	ck_assert_ptr_nonnull(d.buf);
+	for (i = 0; i < n; i++)
+		src[i] = (uint8_t)(i * 7 + i / 251);
+	ck_assert_int_eq(pipe(p), 0);
+	d.fd = p[0];
+	ck_assert_int_eq(pthread_create(&t, NULL, drain, &d), 0);
+	ck_assert_int_eq(ec_store_write_all(p[1], src, n), 0);
+	close(p[1]);
+	pthread_join(t, NULL);
+	close(p[0]);
+	ck_assert_uint_eq(d.n, n);
+	ck_assert_mem_eq(d.buf, src, n);
+	ck_assert_int_eq(ec_store_write_all(p[1], src, 1), -EBADF);
+	fd = open("/dev/full", O_WRONLY);
+	if (fd >= 0) {
+		ck_assert_int_eq(ec_store_write_all(fd, src, 10), -ENOSPC);
+		close(fd);
+	}
+	ck_assert_int_eq(ec_store_write_all(-1, src, 0), 0);	/* nothing */
+	free(d.buf);
+	free(src);
+}
+END_TEST
+
 START_TEST(test_write_dir_in_way)
 {
 	ck_assert_int_eq(mkdir(at("e.enc.json"), 0700), 0);
@@ -836,6 +888,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_write_read);
+	tcase_add_test(tc, test_write_all);
 	tcase_add_test(tc, test_write_dir_in_way);
 	tcase_add_test(tc, test_write_failure_keeps_old);
 	tcase_add_test(tc, test_read_errors);
