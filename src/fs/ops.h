@@ -82,6 +82,13 @@ void ecfs_readdir_quiesce(void);
  * the reply failed (interrupted request). */
 void ecfs_reply_entry_node(fuse_req_t req, struct ecfs *fs, struct node *n,
 			   const struct fuse_entry_param *e);
+/* Reply with the entry of directory id, name under parent, whose stat
+ * is st, as of now; its timeouts only if nothing changed outside since
+ * gen (fs->gen before st was taken).  0, or -ENOMEM (not replied). */
+int ec_ops_reply_dir(fuse_req_t req, struct ecfs *fs, fuse_ino_t parent,
+		     const char *name, const char *id, const struct stat *st,
+		     int64_t now, uint64_t gen)
+	__attribute__((warn_unused_result));
 
 /*
  * created_at := t for n (utimens, setxattr user.enccache.created_at): the

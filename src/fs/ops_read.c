@@ -57,6 +57,28 @@ void ecfs_reply_entry_node(fuse_req_t req, struct ecfs *fs, struct node *n,
 	}
 }
 
+int ec_ops_reply_dir(fuse_req_t req, struct ecfs *fs, fuse_ino_t parent,
+		     const char *name, const char *id, const struct stat *st,
+		     int64_t now, uint64_t gen)
+{
+	struct fuse_entry_param e;
+	struct node *p, *n;
+
+	pthread_mutex_lock(&fs->lock);
+	p = ec_node_get(&fs->nodes, parent);	/* pinned by the kernel */
+	n = p ? ec_present_dir_node(fs, p, name, id, st) : NULL;
+	if (!n) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOMEM;
+	}
+	n->nlookup++;
+	ec_present_entry(fs, n, now, ecfs_watched(fs, p) &&
+			 ecfs_watched(fs, n) && gen == fs->gen, &e);
+	pthread_mutex_unlock(&fs->lock);
+	ecfs_reply_entry_node(req, fs, n, &e);
+	return 0;
+}
+
 /*
  * A shared store: a name whose node is a file already answers after one
  * stat of its envelope, when that shows the node's version, still shown
@@ -137,20 +159,10 @@ void ecfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	/* Where a directory and an entry share a name, the directory wins. */
 	err = ec_store_stat_dir(fs->store, id, &st);
 	if (err == 0) {
-		pthread_mutex_lock(&fs->lock);
-		p = ec_node_get(&fs->nodes, parent);	/* pinned by the kernel */
-		n = p ? ec_present_dir_node(fs, p, name, id, &st) : NULL;
-		if (!n) {
-			pthread_mutex_unlock(&fs->lock);
-			err = -ENOMEM;
+		err = ec_ops_reply_dir(req, fs, parent, name, id, &st, now,
+				       gen);
+		if (err)
 			goto fail;
-		}
-		n->nlookup++;
-		ec_present_entry(fs, n, now, ecfs_watched(fs, p) &&
-			   ecfs_watched(fs, n) &&
-			   gen == fs->gen, &e);
-		pthread_mutex_unlock(&fs->lock);
-		ecfs_reply_entry_node(req, fs, n, &e);
 		return;
 	}
 	if (err != -ENOENT && err != -ENOTDIR && err != -ELOOP &&

@@ -368,9 +368,7 @@ void ecfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct ecfs *fs = ecfs_of(req);
 	char id[PATH_MAX];
-	struct fuse_entry_param e;
 	struct stat st;
-	struct node *p, *n;
 	uint64_t gen;
 	int err;
 
@@ -390,22 +388,11 @@ void ecfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = ec_ops_sync_parent(fs, id);
 	if (!err)
 		err = ec_store_stat_dir(fs->store, id, &st);
-	if (err)
-		goto fail;
-	pthread_mutex_lock(&fs->lock);
-	p = ec_node_get(&fs->nodes, parent);
-	n = p ? ec_present_dir_node(fs, p, name, id, &st) : NULL;
-	if (!n) {
-		pthread_mutex_unlock(&fs->lock);
-		err = -ENOMEM;
-		goto fail;
-	}
-	n->nlookup++;
-	ec_present_entry(fs, n, ec_clock_now_us(), ecfs_watched(fs, p) &&
-			 ecfs_watched(fs, n) && gen == fs->gen, &e);
-	pthread_mutex_unlock(&fs->lock);
-	ecfs_reply_entry_node(req, fs, n, &e);
-	return;
+	if (!err)
+		err = ec_ops_reply_dir(req, fs, parent, name, id, &st,
+				       ec_clock_now_us(), gen);
+	if (!err)
+		return;
 fail:
 	ecfs_reply_err(req, err);
 }
