@@ -174,6 +174,14 @@ struct node *ec_node_get(struct ec_nodes *t, fuse_ino_t ino)
 	return n;
 }
 
+int ec_node_get_file(struct ec_nodes *t, fuse_ino_t ino, struct node **out)
+{
+	*out = ec_node_get(t, ino);
+	if (!*out)
+		return -ENOENT;
+	return (*out)->is_dir ? -EISDIR : 0;
+}
+
 struct node *ec_node_child(struct ec_nodes *t, struct node *p,
 			   const char *name)
 {

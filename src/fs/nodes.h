@@ -145,6 +145,10 @@ void ec_nodes_release(struct ec_nodes *t);
 struct node *ec_node_get(struct ec_nodes *t, fuse_ino_t ino);
 struct node *ec_node_child(struct ec_nodes *t, struct node *p,
 			   const char *name);
+/* The entry (file) node ino as *out: -ENOENT when absent, -EISDIR (*out
+ * set) for a directory. */
+int ec_node_get_file(struct ec_nodes *t, fuse_ino_t ino, struct node **out)
+	__attribute__((warn_unused_result));
 
 /* A new node named name under p, hashed.  NULL on ENOMEM. */
 struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,

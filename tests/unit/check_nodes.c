@@ -50,7 +50,7 @@ static struct ec_fsmeta_key version(int64_t size)
 
 START_TEST(root_and_lookup)
 {
-	struct node *d, *e;
+	struct node *d, *e, *f;
 
 	ck_assert_ptr_eq(ec_node_get(&t, FUSE_ROOT_ID), &t.root);
 	d = looked_up(&t.root, "dir", true);
@@ -61,6 +61,11 @@ START_TEST(root_and_lookup)
 	ck_assert_ptr_eq(ec_node_child(&t, d, "entry"), e);
 	ck_assert_ptr_null(ec_node_child(&t, &t.root, "entry"));
 	ck_assert_ptr_null(ec_node_get(&t, e->ino + 1000));
+	ck_assert_int_eq(ec_node_get_file(&t, e->ino, &f), 0);
+	ck_assert_ptr_eq(f, e);
+	ck_assert_int_eq(ec_node_get_file(&t, d->ino, &f), -EISDIR);
+	ck_assert_int_eq(ec_node_get_file(&t, FUSE_ROOT_ID, &f), -EISDIR);
+	ck_assert_int_eq(ec_node_get_file(&t, e->ino + 1000, &f), -ENOENT);
 	ck_assert_uint_ne(d->ino, e->ino);
 	ck_assert_uint_eq(t.nnodes, 2);
 }
