@@ -9,32 +9,13 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/mountlib.sh"
 stats_secrets
+ref_save_setup
 SOON=3		# d0/soon expires this many seconds after it is written
 
-# save CACHEDIR ID DATA [SECONDS_LEFT]: ecref writes ID (in place, like the
-# module), created now, or so that it expires SECONDS_LEFT from now under
-# ttl=1 hour; prints its expiry instant (seconds since the epoch).
-cat >"$T/save.py" <<'PY'
-import datetime, os, sys, time
-sys.path.insert(0, os.path.dirname(os.environ["ECREF_PY"]))
-import ecref
-T = os.environ["T"]
-args = ecref.build_parser().parse_args(["verify-all", "--dir", sys.argv[1],
-    "--secrets", T + "/secrets.json", "--salt-file", T + "/salt"])
-ring = ecref.load_keyring(args)
-left = float(sys.argv[4]) if len(sys.argv) > 4 else 3600
-now = time.time()
-created = datetime.datetime.fromtimestamp(now + left - 3600,
-                                          datetime.timezone.utc)
-ecref.save_entry(args, ring, sys.argv[2], sys.argv[3].encode(), "default",
-                 None, None, created.isoformat())
-print("%.6f" % (now + left))
-PY
-save() { T=$T ECREF_PY=$ECREF_PY "$PYTHON" "$T/save.py" "$@"; }
 
 for d in 0 1 2; do
 	for i in 0 1 2 3 4 5 6 7 8 9; do
-		save "$C" "d$d/e$i" "entry $d.$i" >/dev/null || fail "ecref save d$d/e$i"
+		ref_save "$C" "d$d/e$i" "entry $d.$i" >/dev/null || fail "ecref save d$d/e$i"
 	done
 done
 
@@ -104,7 +85,7 @@ ls "$MNT/d2" | grep -qx 'mine\|sub' && fail "d2 still lists what was removed"
 # Written from outside (key derivation and all: it takes the Python
 # module a moment), listed (and kept) up to its expiry, gone from the
 # first listing after it.
-expiry=$(save "$C" d0/soon "soon" "$SOON") || fail "ecref save d0/soon"
+expiry=$(ref_save "$C" d0/soon "soon" "$SOON") || fail "ecref save d0/soon"
 k2=$(kept)
 while py 'import sys, time; sys.exit(time.time() >= float(sys.argv[1]) - 0.3)' "$expiry"; do
 	ls "$MNT/d0" | grep -qx soon || fail "d0/soon gone before its expiry"

@@ -184,3 +184,33 @@ stats_secrets() {
 	chmod 600 "$T/secrets.json"
 	printf 'salt' >"$T/salt"
 }
+
+# ref_save_setup, then ref_save CACHEDIR ID DATA [SECONDS_LEFT]: the
+# Python reference (ecref) writes ID with key "default" (in place, like
+# the module), created now, or so that it expires SECONDS_LEFT from now
+# under ttl=1 hour; DATA is the content, or @FILE for FILE's bytes.
+# Prints the expiry instant (seconds since the epoch).  $T/save.py is the
+# script, for Python callers: save.py CACHEDIR ID DATA [SECONDS_LEFT].
+ref_save_setup() {
+	cat >"$T/save.py" <<'PY'
+import datetime, os, sys, time
+sys.path.insert(0, os.path.dirname(os.environ["ECREF_PY"]))
+import ecref
+T = os.environ["T"]
+args = ecref.build_parser().parse_args(["verify-all", "--dir", sys.argv[1],
+    "--secrets", T + "/secrets.json", "--salt-file", T + "/salt"])
+ring = ecref.load_keyring(args)
+left = float(sys.argv[4]) if len(sys.argv) > 4 else 3600
+now = time.time()
+created = datetime.datetime.fromtimestamp(now + left - 3600,
+                                          datetime.timezone.utc)
+data = sys.argv[3].encode()
+if sys.argv[3].startswith("@"):
+    data = open(sys.argv[3][1:], "rb").read()
+ecref.save_entry(args, ring, sys.argv[2], data, "default",
+                 None, None, created.isoformat())
+print("%.6f" % (now + left))
+PY
+	export T ECREF_PY
+}
+ref_save() { "$PYTHON" "$T/save.py" "$@"; }
