@@ -20,6 +20,8 @@
  *               renamed away (editors), saved as an overwrite of it
  *   clear.c     rmdir's removal of merely stale hidden envelopes
  *   recent.c    contents kept a moment after a metadata load
+ *   inoread.c   reads without an open (-o ro on a watched local store:
+ *               zero-message opens), served by inode
  *   xattr.c     user.enccache.* attributes, read and written
  *   conf.c      options and their checks, before anything is mounted
  *   main.c      wiring: keys, session, threads, the loop
@@ -102,6 +104,10 @@
  * publish its content (node->nsaving).  A handle open for writing has
  * its own buffer: the content at open (empty with O_TRUNC and for a new
  * file), changed by its writes; with two writers the last close wins.
+ * On a read-only mount of a watched local store files get no handle:
+ * the kernel opens and closes them without a message, and a read that
+ * reaches us is served by inode from a snapshot of the node's version,
+ * or -EIO when the envelope is another version by then (inoread.h).
  *
  * Saves.  At every close(2) (flush) and fsync(2) a handle with unsaved
  * writes is saved: encrypted, written to a temp file and renamed over
@@ -147,6 +153,7 @@
 #include "error.h"
 #include "fsmeta.h"
 #include "fsstats.h"
+#include "inoread.h"
 #include "nodes.h"
 #include "recent.h"
 #include "store.h"
@@ -211,6 +218,11 @@ struct ecfs {
 				   push_pages): not single-threaded, nor
 				   on a shared store (main.c) */
 	bool ro;		/* -o ro: every change is EROFS */
+	bool no_open;		/* zero-message opens (inoread.h): set at
+				   INIT, read-only on a watched local
+				   store, when the kernel can */
+	struct ec_inoread *inoread;	/* for them; NULL when they
+					   cannot be */
 	bool sync;		/* -o sync: every change is durable */
 	bool strict_perms;	/* -o strict_perms: chmod/chown that would
 				   change something are EPERM */

@@ -156,6 +156,8 @@ static int fs_init(struct ecfs *fs, const struct ec_conf *c,
 
 static void fs_release(struct ecfs *fs)
 {
+	ec_inoread_free(fs->inoread);	/* unpins nodes */
+	fs->inoread = NULL;
 	ec_replace_release(fs);
 	ec_watch_free(fs->watch);
 	fs->watch = NULL;
@@ -444,6 +446,13 @@ int main(int argc, char *argv[])
 		goto out;
 	if (!fs.ro)
 		sweep_temps(&fs);
+	/* Zero-message opens (inoread.h) need what keeps a node one
+	 * version: nothing saved through the mount, and every outside
+	 * change told by inotify.  Asked for at INIT (ecfs_init). */
+	else if (!fs.net && fs.watch && fs.timeout > 0 &&
+		 ec_inoread_new(&fs, &fs.inoread) != 0)
+		fuse_log(FUSE_LOG_WARNING, PROG ": every open asks the "
+			 "daemon: %s\n", "cannot start a thread");
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	handlers = true;

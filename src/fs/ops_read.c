@@ -20,7 +20,7 @@
 
 void ecfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	const struct ecfs *fs = userdata;
+	struct ecfs *fs = userdata;
 
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
@@ -42,6 +42,12 @@ void ecfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * main.c raised to the same before INIT (see set_readahead). */
 	if (fs->readahead_kb)
 		conn->max_readahead = fs->readahead_kb * 1024u;
+	/* A read-only mount of a watched local store: opens and closes cost
+	 * no message (inoread.h). */
+	if (fs->inoread && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		fs->no_open = true;
+	}
 }
 
 /* Register one more kernel reference on n, or undo it if the reply
@@ -228,6 +234,10 @@ void ecfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	pthread_mutex_lock(&fs->lock);
 	forget_one(fs, ino, nlookup);
 	pthread_mutex_unlock(&fs->lock);
+	/* The kernel forgets an inode when it evicts it: no read of it
+	 * follows. */
+	if (fs->inoread)
+		ec_inoread_forget(fs->inoread, ino);
 	fuse_reply_none(req);
 }
 
@@ -241,6 +251,8 @@ void ecfs_forget_multi(fuse_req_t req, size_t count,
 	for (i = 0; i < count; i++)
 		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
 	pthread_mutex_unlock(&fs->lock);
+	for (i = 0; fs->inoread && i < count; i++)
+		ec_inoread_forget(fs->inoread, forgets[i].ino);
 	fuse_reply_none(req);
 }
 
@@ -409,15 +421,17 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ecfs_reply_err(req, -EROFS);
 		return;
 	}
+	if (fs->no_open) {
+		/* The kernel takes it as success, for this open and every
+		 * later one: reads come by inode (inoread.h). */
+		ecfs_reply_err(req, -ENOSYS);
+		return;
+	}
 	pthread_mutex_lock(&fs->lock);
-	n = ec_node_get(&fs->nodes, ino);
-	if (!n)
-		err = -ENOENT;
-	else if (n->is_dir)
-		err = -EISDIR;
-	else if (n->pending && (n->unlinked || n->nopen == 0))
+	err = ec_node_get_file(&fs->nodes, ino, &n);
+	if (!err && n->pending && (n->unlinked || n->nopen == 0))
 		err = -ENOENT;	/* its creator closed it unsaved */
-	else if (wr && n->ncached) {
+	else if (!err && wr && n->ncached) {
 		/* The kernel's inode is shared by all handles: its size, which
 		 * bounds page-cache reads, and its cached pages.  A writer
 		 * changes both (O_TRUNC, saves), so it never shares an inode
@@ -430,7 +444,7 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ec_node_unhash(&fs->nodes, n);
 		renamed_for_writer(fs, n);
 		err = -ESTALE;
-	} else
+	} else if (!err)
 		err = ec_node_path(n, id, sizeof(id));
 	if (!err) {
 		want = n->key;
@@ -521,7 +535,10 @@ void ecfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t len;
 	int err;
 
-	(void)ino;
+	if (!h) {	/* opened without a message (inoread.h) */
+		ec_inoread_read(fs->inoread, req, ino, size, off);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	err = ec_handle_render(fs, h, off == 0);
 	h->served = true;

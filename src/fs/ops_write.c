@@ -30,7 +30,7 @@ void ecfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int err;
 
 	(void)ino;
-	if (!h->writable) {
+	if (!h || !h->writable) {	/* (no handle: inoread.h) */
 		ecfs_reply_err(req, -EBADF);
 		return;
 	}
@@ -114,6 +114,12 @@ void ecfs_flush(fuse_req_t req, fuse_ino_t ino,
 	int err = 0;
 
 	(void)ino;
+	if (!h) {
+		/* Opened without a message (inoread.h): nothing to save, and
+		 * ENOSYS tells the kernel to send no more flushes. */
+		ecfs_reply_err(req, -ENOSYS);
+		return;
+	}
 	if (h->writable) {
 		pthread_mutex_lock(&h->lock);
 		if (ec_handle_flush_due(fs, h))
@@ -133,6 +139,10 @@ void ecfs_release(fuse_req_t req, fuse_ino_t ino,
 	int err;
 
 	(void)ino;
+	if (!h) {	/* the kernel sends none without an open; still */
+		ecfs_reply_err(req, 0);
+		return;
+	}
 	/* Dirty and written: its last save failed, and close() said so.
 	 * Dirty only: created or truncated, to be saved now (see flush). */
 	if (h->writable && h->dirty && !h->written) {
@@ -155,12 +165,12 @@ void ecfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct ecfs *fs = ecfs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	char id[PATH_MAX];
+	struct node *n;
 	bool skip;
 	int err = 0;
 
-	(void)ino;
 	(void)datasync;
-	if (h->writable) {
+	if (h && h->writable) {
 		pthread_mutex_lock(&h->lock);
 		if (h->dirty) {
 			err = ec_handle_save(fs, h, true);
@@ -173,8 +183,10 @@ void ecfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		pthread_mutex_unlock(&h->lock);
 	}
 	pthread_mutex_lock(&fs->lock);
-	skip = h->node->pending || h->node->unlinked ||
-	       ec_node_path(h->node, id, sizeof(id)) != 0;
+	/* (No handle: opened without a message, inoread.h.) */
+	n = h ? h->node : ec_node_get(&fs->nodes, ino);
+	skip = !n || n->pending || n->unlinked ||
+	       ec_node_path(n, id, sizeof(id)) != 0;
 	pthread_mutex_unlock(&fs->lock);
 	if (!skip)
 		err = ec_store_sync(fs->store, id);
