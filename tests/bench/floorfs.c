@@ -33,8 +33,10 @@
  *
  * With -o no_open it answers OPEN and OPENDIR with ENOSYS instead, as a
  * file system without per-open state could: the kernel then sends neither
- * again, nor RELEASE, and caches files as with keep_cache and listings as
- * with cache_readdir (enccachefs needs its handles for writes).  A file
+ * again, nor RELEASE (nor FLUSH: the first is answered ENOSYS too), and
+ * caches files as with keep_cache and listings as with cache_readdir
+ * (enccachefs does so for files on a read-only mount only: it needs its
+ * handles for writes).  A file
  * the daemon was asked to read then costs a GETATTR at its next stat (the
  * kernel drops its atime), unless the mount is read-only (-o ro).
  *
@@ -373,6 +375,17 @@ static void floor_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	list(req, ino, size, off, 1);
 }
 
+/* A file opened without a message has nothing to flush either: ENOSYS
+ * has the kernel send no more FLUSH (as enccachefs -o ro does). */
+static void floor_flush(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	if (floor_of(req)->no_open)
+		fuse_reply_err(req, ENOSYS);
+	else
+		floor_release(req, ino, fi);
+}
+
 static void floor_open(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -464,7 +477,7 @@ static const struct fuse_lowlevel_ops floor_ops = {
 	.forget_multi = floor_forget_multi, .getattr = floor_getattr,
 	.opendir = floor_opendir, .readdir = floor_readdir,
 	.readdirplus = floor_readdirplus, .open = floor_open,
-	.read = floor_read, .flush = floor_release, .release = floor_release,
+	.read = floor_read, .flush = floor_flush, .release = floor_release,
 	.getxattr = floor_getxattr, .listxattr = floor_listxattr,
 	.setattr = floor_setattr, .mknod = floor_mknod, .mkdir = floor_mkdir,
 	.unlink = floor_unlink, .rmdir = floor_rmdir,

@@ -101,7 +101,6 @@ void floor_release(fuse_req_t req, U fuse_ino_t ino,
 }
 
 /* The size as asked; mode, owner and times are ignored. */
-/* The size as asked; mode, owner and times are ignored. */
 void floor_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a,
 		   int set, U struct fuse_file_info *fi)
 {
