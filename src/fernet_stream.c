@@ -15,6 +15,10 @@
  * decrypts in place; the MAC needs the ciphertext, so no block is
  * decrypted before the helper has MACed it).  HMAC-SHA256 is the
  * slowest of the three, so the load takes about as long as the MAC.
+ * Once the helper runs, the text is decoded straight into the buffer, in
+ * its place behind the ciphertext already posted ("direct"): the bytes
+ * held back (the token's last block and MAC may be among them) wait
+ * there, and posting them copies nothing.
  */
 #include "config.h"
 
@@ -76,9 +80,11 @@ struct ec_fernet_dec {
 	uint8_t hdr[HDR_LEN];
 	size_t nhdr;
 	uint8_t raw[HOLD + RAW_SLICE];	/* held back, then the new bytes */
-	size_t nraw;
+	size_t nraw;		/* bytes held back (in raw, or direct) */
+	bool direct;		/* held at out + outlen, not in raw */
 	size_t rawtotal;
-	uint8_t *out;		/* ec_secure_alloc'd, cap + BLOCK bytes */
+	uint8_t *out;		/* ec_secure_alloc'd, cap + BLOCK + HOLD
+				   bytes (direct: the MAC lands there) */
 	size_t cap, outlen;
 	int err;		/* sticky */
 	/* The MAC helper (piped): out[0, outlen) is ciphertext copied in,
@@ -105,7 +111,7 @@ int ec_fernet_dec_new(const uint8_t key[EC_KEYBYTES], size_t cap,
 		return -ENOMEM;
 	d->key = key;
 	d->cap = cap;
-	d->out = ec_secure_alloc(cap + BLOCK);
+	d->out = ec_secure_alloc(cap + BLOCK + HOLD);
 	d->mac = hmac_new(key);
 	d->aes = EVP_CIPHER_CTX_new();
 	if (!d->out || !d->mac || !d->aes) {
@@ -248,7 +254,8 @@ static int take_blocks(struct ec_fernet_dec *d, const uint8_t *p, size_t n)
 	if (d->outlen + n > d->cap + BLOCK)
 		return -EC_ETOOBIG;
 	if (d->piped) {
-		memcpy(d->out + d->outlen, p, n);
+		if (p != d->out + d->outlen)	/* (direct: in place) */
+			memcpy(d->out + d->outlen, p, n);
 		d->outlen += n;
 		pthread_mutex_lock(&d->mu);
 		d->ready = d->outlen;
@@ -264,17 +271,31 @@ static int take_blocks(struct ec_fernet_dec *d, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* d->raw holds nraw bytes: use all whole blocks but the last HOLD
- * bytes' worth, keep the rest at the front. */
+/* Where the nraw bytes held back are, and how many more fit there. */
+static uint8_t *held(struct ec_fernet_dec *d)
+{
+	return d->direct ? d->out + d->outlen : d->raw;
+}
+
+static size_t room(const struct ec_fernet_dec *d)
+{
+	if (!d->direct)
+		return sizeof(d->raw) - d->nraw;
+	return d->cap + BLOCK + HOLD - d->outlen - d->nraw;
+}
+
+/* nraw bytes are held: use all whole blocks but the last HOLD bytes'
+ * worth, keep the rest (at raw's front, or in place when direct). */
 static int take_raw(struct ec_fernet_dec *d)
 {
+	uint8_t *h = held(d);
 	size_t skip = 0, n;
 	int err;
 
-	if (d->nhdr < HDR_LEN) {
+	if (d->nhdr < HDR_LEN) {	/* (never direct) */
 		skip = HDR_LEN - d->nhdr < d->nraw ? HDR_LEN - d->nhdr :
 		       d->nraw;
-		memcpy(d->hdr + d->nhdr, d->raw, skip);
+		memcpy(d->hdr + d->nhdr, h, skip);
 		d->nhdr += skip;
 		if (d->nhdr == HDR_LEN && (err = take_header(d)) != 0)
 			return err;
@@ -282,13 +303,21 @@ static int take_raw(struct ec_fernet_dec *d)
 	n = d->nraw - skip;
 	if (n > EC_FERNET_MACBYTES) {
 		n = (n - EC_FERNET_MACBYTES) / BLOCK * BLOCK;
-		err = take_blocks(d, d->raw + skip, n);
+		err = take_blocks(d, h + skip, n);
 		if (err)
 			return err;
 		skip += n;
 	}
-	memmove(d->raw, d->raw + skip, d->nraw - skip);
 	d->nraw -= skip;
+	if (d->direct)
+		return 0;	/* outlen moved past what was posted */
+	memmove(d->raw, d->raw + skip, d->nraw);
+	if (d->piped && d->nhdr == HDR_LEN) {
+		/* From now on decode in place (fewer than HOLD bytes are
+		 * held, and outlen is within cap + BLOCK). */
+		memcpy(d->out + d->outlen, d->raw, d->nraw);
+		d->direct = true;
+	}
 	return 0;
 }
 
@@ -307,14 +336,17 @@ static int take_text(struct ec_fernet_dec *d, const char *t, size_t n)
 		d->ended = true;
 		plain = n - 4;
 	}
-	r = ec_fernet_b64_decode(t, plain, d->raw + d->nraw);
+	if (plain / 4 * 3 > room(d))
+		return -EC_ETOOBIG;	/* (direct: past the capacity) */
+	r = ec_fernet_b64_decode(t, plain, held(d) + d->nraw);
 	if (r < 0)
 		return -EC_EBASE64;
 	d->nraw += (size_t)r;
 	if (plain < n) {
-		if (sodium_base642bin(d->raw + d->nraw,
-				      sizeof(d->raw) - d->nraw, t + plain, 4,
-				      NULL, &got, NULL, B64_VARIANT) != 0)
+		if (room(d) < 3)
+			return -EC_ETOOBIG;
+		if (sodium_base642bin(held(d) + d->nraw, room(d), t + plain,
+				      4, NULL, &got, NULL, B64_VARIANT) != 0)
 			return -EC_EBASE64;
 		d->nraw += got;
 	}
@@ -367,7 +399,7 @@ static int unpad(const struct ec_fernet_dec *d, size_t *ptlen)
 int ec_fernet_dec_final(struct ec_fernet_dec *d, uint8_t **pt, size_t *ptlen,
 			uint64_t *timestamp)
 {
-	uint8_t mac[EC_FERNET_MACBYTES];
+	uint8_t mac[EC_FERNET_MACBYTES], want[EC_FERNET_MACBYTES];
 	size_t maclen = 0, i;
 	int outl = 0, err = d->err;
 
@@ -381,8 +413,11 @@ int ec_fernet_dec_final(struct ec_fernet_dec *d, uint8_t **pt, size_t *ptlen,
 		     d->nraw < EC_FERNET_MACBYTES ||
 		     (d->nraw - EC_FERNET_MACBYTES) % BLOCK != 0))
 		err = -EC_ELENGTH;
-	if (!err)
-		err = take_blocks(d, d->raw, d->nraw - EC_FERNET_MACBYTES);
+	if (!err) {
+		memcpy(want, held(d) + d->nraw - EC_FERNET_MACBYTES,
+		       sizeof(want));
+		err = take_blocks(d, held(d), d->nraw - EC_FERNET_MACBYTES);
+	}
 	if (d->piped) {
 		int perr = pipe_end(d, err != 0);
 
@@ -395,8 +430,7 @@ int ec_fernet_dec_final(struct ec_fernet_dec *d, uint8_t **pt, size_t *ptlen,
 		     EVP_DecryptFinal_ex(d->aes, d->out + d->outlen,
 					 &outl) != 1 || outl != 0))
 		err = -EIO;
-	if (!err && ec_secure_memcmp(mac, d->raw + d->nraw -
-				     EC_FERNET_MACBYTES, sizeof(mac)) != 0)
+	if (!err && ec_secure_memcmp(mac, want, sizeof(mac)) != 0)
 		err = -EC_EHMAC;
 	if (!err)
 		err = unpad(d, ptlen);

@@ -83,22 +83,28 @@ static struct text seal_stream(const uint8_t *pt, size_t n, size_t step)
 	return t;
 }
 
-/* Open text in pieces of step characters: 0 and the plaintext, or the
- * code. */
-static int open_stream(const char *t, size_t n, size_t step, uint8_t **pt,
-		       size_t *ptlen)
+/* Open text in pieces of step characters, for at most cap bytes of
+ * plaintext: 0 and the plaintext, or the code. */
+static int open_stream_cap(const char *t, size_t n, size_t step, size_t cap,
+			   uint8_t **pt, size_t *ptlen)
 {
 	struct ec_fernet_dec *d;
 	size_t i;
 	int err = 0;
 
-	ck_assert_int_eq(ec_fernet_dec_new(key, n / 4 * 3, &d), 0);
+	ck_assert_int_eq(ec_fernet_dec_new(key, cap, &d), 0);
 	for (i = 0; !err && i < n; i += step)
 		err = ec_fernet_dec_update(d, t + i, n - i < step ? n - i : step);
 	if (!err)
 		err = ec_fernet_dec_final(d, pt, ptlen, NULL);
 	ec_fernet_dec_free(d);
 	return err;
+}
+
+static int open_stream(const char *t, size_t n, size_t step, uint8_t **pt,
+		       size_t *ptlen)
+{
+	return open_stream_cap(t, n, step, n / 4 * 3, pt, ptlen);
 }
 
 /* The same text as ec_fernet_seal, whatever the pieces; opens back. */
@@ -249,6 +255,22 @@ START_TEST(test_piped)
 	ck_assert_int_lt(open_stream(tok, toklen - 4000, steps[1], &back,
 				     &blen), 0);
 	ck_assert_ptr_null(back);
+	/* The plaintext's own size is room enough; less is refused, both
+	 * while the text is decoded in place (5 MiB) and at its last
+	 * blocks (the padded ciphertext one byte past cap + 16). */
+	ck_assert_int_eq(open_stream_cap(tok, toklen, steps[1], n, &back,
+					 &blen), 0);
+	ck_assert_uint_eq(blen, n);
+	ck_assert_mem_eq(back, pt, n);
+	ec_secure_free(back);
+	back = NULL;
+	for (j = 0; j < 2; j++) {
+		size_t cap = j ? n - 17 : (size_t)5 << 20;
+
+		ck_assert_int_eq(open_stream_cap(tok, toklen, steps[j], cap,
+						 &back, &blen), -EC_ETOOBIG);
+		ck_assert_ptr_null(back);
+	}
 	free(bad);
 	free(tok);
 	free(pt);
