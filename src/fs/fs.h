@@ -26,6 +26,7 @@
  *   conf.c      options and their checks, before anything is mounted
  *   main.c      wiring: keys, session, threads, the loop
  *   fsmeta.c    the metadata cache (per envelope version)
+ *   mono.c      the monotonic clock, and waits by it
  *
  * Why the low-level API: every reply carries its own entry and attribute
  * timeouts, so the kernel can cache a name exactly until the entry's

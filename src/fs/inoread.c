@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "handle.h"
 #include "inoread.h"
+#include "mono.h"
 
 struct ec_inoread {
 	struct ecfs *fs;
@@ -24,14 +24,6 @@ struct ec_inoread {
 	int64_t sleeps_until;	/* the reaper wakes by then (0: awake) */
 	struct ec_inoread_slot slots[EC_INOREAD_SLOTS];
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int64_t ec_inoread_due(const struct ec_inoread_slot *s)
 {
@@ -89,8 +81,7 @@ static void *reap(void *arg)
 
 	pthread_mutex_lock(&t->mu);
 	while (!t->stop) {
-		int64_t now = mono_us(), due = INT64_MAX, d;
-		struct timespec ts;
+		int64_t now = ec_mono_us(), due = INT64_MAX, d;
 
 		n = 0;
 		for (i = 0; i < EC_INOREAD_SLOTS; i++) {
@@ -107,16 +98,10 @@ static void *reap(void *arg)
 			pthread_mutex_lock(&t->mu);
 			continue;
 		}
-		if (due == INT64_MAX) {
-			t->sleeps_until = INT64_MAX;
-			pthread_cond_wait(&t->cv, &t->mu);
-		} else {
+		if (due != INT64_MAX)
 			due += 1000;	/* a little after */
-			ts.tv_sec = due / 1000000;
-			ts.tv_nsec = due % 1000000 * 1000;
-			t->sleeps_until = due;
-			pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-		}
+		t->sleeps_until = due;
+		(void)ec_mono_wait(&t->cv, &t->mu, due);
 		t->sleeps_until = 0;
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -126,18 +111,21 @@ static void *reap(void *arg)
 int ec_inoread_new(struct ecfs *fs, struct ec_inoread **out)
 {
 	struct ec_inoread *t = calloc(1, sizeof(*t));
-	pthread_condattr_t ca;
 	int err;
 
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
 	t->fs = fs;
-	pthread_mutex_init(&t->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	if (pthread_mutex_init(&t->mu, NULL) != 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	if (ec_mono_cond_init(&t->cv) != 0) {
+		pthread_mutex_destroy(&t->mu);
+		free(t);
+		return -ENOMEM;
+	}
 	err = pthread_create(&t->reaper, NULL, reap, t);
 	if (err) {
 		pthread_cond_destroy(&t->cv);
@@ -303,7 +291,7 @@ void ec_inoread_read(struct ec_inoread *t, fuse_req_t req, fuse_ino_t ino,
 		s->ended = true;	/* the next read opens afresh */
 	else if (end)
 		s->ended = true;
-	s->used_us = mono_us();
+	s->used_us = ec_mono_us();
 	h = NULL;
 	if (err && s->users == 0)
 		h = vacate(s);

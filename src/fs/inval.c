@@ -10,9 +10,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fs.h"
+#include "mono.h"
 
 struct inval {
 	fuse_ino_t parent;
@@ -241,20 +241,19 @@ static void *notifier_main(void *arg)
 struct ec_notifier *ec_notifier_new(struct fuse_session *se)
 {
 	struct ec_notifier *nt = calloc(1, sizeof(*nt));
-	pthread_condattr_t ca;
 
 	if (!nt)
 		return NULL;
 	nt->se = se;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (pthread_mutex_init(&nt->lock, NULL) != 0 ||
-	    pthread_cond_init(&nt->cond, &ca) != 0) {
-		pthread_condattr_destroy(&ca);
+	if (pthread_mutex_init(&nt->lock, NULL) != 0) {
 		free(nt);
 		return NULL;
 	}
-	pthread_condattr_destroy(&ca);
+	if (ec_mono_cond_init(&nt->cond) != 0) {
+		pthread_mutex_destroy(&nt->lock);
+		free(nt);
+		return NULL;
+	}
 	return nt;
 }
 
@@ -336,21 +335,14 @@ uint64_t ec_inval_queue(struct ecfs *fs, fuse_ino_t parent, const char *name,
 void ec_inval_wait(struct ecfs *fs, uint64_t seq)
 {
 	struct ec_notifier *nt = fs->notifier;
-	struct timespec until;
+	int64_t until;
 
 	if (!seq)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += fs->notify_wait_ms / 1000;
-	until.tv_nsec += (fs->notify_wait_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = ec_mono_us() + (int64_t)fs->notify_wait_ms * 1000;
 	pthread_mutex_lock(&nt->lock);
 	while (nt->done < seq && !nt->stop)
-		if (pthread_cond_timedwait(&nt->cond, &nt->lock, &until) ==
-		    ETIMEDOUT)
+		if (ec_mono_wait(&nt->cond, &nt->lock, until) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&nt->lock);
 }

@@ -21,8 +21,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "mono.h"
 #include "recent.h"
 #include "secure.h"
 
@@ -71,25 +71,16 @@ struct ec_recent {
 	int64_t last_mono;	/* and the monotonic time then (us) */
 };
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* A caller's instant: remembered for the reaper.  Held: r->mu. */
 static void saw(struct ec_recent *r, int64_t now)
 {
 	r->last_now = now;
-	r->last_mono = mono_us();
+	r->last_mono = ec_mono_us();
 }
 
 int ec_recent_new(struct ec_recent **out)
 {
 	struct ec_recent *r = calloc(1, sizeof(*r));
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (!r)
@@ -98,14 +89,11 @@ int ec_recent_new(struct ec_recent **out)
 		free(r);
 		return -ENOMEM;
 	}
-	if (pthread_condattr_init(&ca) != 0 ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&r->cv, &ca) != 0) {
+	if (ec_mono_cond_init(&r->cv) != 0) {
 		pthread_mutex_destroy(&r->mu);
 		free(r);
 		return -ENOMEM;
 	}
-	pthread_condattr_destroy(&ca);
 	*out = r;
 	return 0;
 }
@@ -186,7 +174,7 @@ static void expire(struct ec_recent *r, int64_t now)
 {
 	/* The big one by when it came: decrypting it may have taken a
 	 * while since the instant its read began. */
-	if (r->big.content && mono_us() - r->big.kept > EC_RECENT_US)
+	if (r->big.content && ec_mono_us() - r->big.kept > EC_RECENT_US)
 		drop(&r->big);
 	while (r->n && now - r->recs[r->tail].at > EC_RECENT_US)
 		pop(r);
@@ -249,25 +237,17 @@ static void *reap(void *arg)
 
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop) {
-		int64_t now = r->last_now + (mono_us() - r->last_mono), due;
-		struct timespec ts;
+		int64_t now = r->last_now + (ec_mono_us() - r->last_mono), due;
 
 		expire(r, now);
-		if (!r->n && !r->big.content) {
-			r->sleeps_until = INT64_MAX;
-			pthread_cond_wait(&r->cv, &r->mu);
-			r->sleeps_until = 0;
-			continue;
-		}
-		/* In monotonic time, a little after it is due. */
+		/* In monotonic time, a little after it is due (none kept:
+		 * INT64_MAX, until a put signals). */
 		due = r->n ? r->recs[r->tail].at + EC_RECENT_US + 1000 - now +
-			     mono_us() : INT64_MAX;
+			     ec_mono_us() : INT64_MAX;
 		if (r->big.content && r->big.kept + EC_RECENT_US + 1000 < due)
 			due = r->big.kept + EC_RECENT_US + 1000;
-		ts.tv_sec = due / 1000000;
-		ts.tv_nsec = due % 1000000 * 1000;
 		r->sleeps_until = due;
-		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		(void)ec_mono_wait(&r->cv, &r->mu, due);
 		r->sleeps_until = 0;
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -356,7 +336,7 @@ void ec_recent_put(struct ec_recent *r, const struct ec_fsmeta_key *k,
 	 * those kept, so a burst of puts (a cold listing, a create loop)
 	 * costs no wakeup each. */
 	if (r->sleeps_until &&
-	    mono_us() + EC_RECENT_US + 1000 < r->sleeps_until)
+	    ec_mono_us() + EC_RECENT_US + 1000 < r->sleeps_until)
 		pthread_cond_signal(&r->cv);
 	if (len > EC_RECENT_ENTRY_MAX) {
 		struct slot *s = &r->big;	/* the last wins */
@@ -365,7 +345,7 @@ void ec_recent_put(struct ec_recent *r, const struct ec_fsmeta_key *k,
 		s->k = *k;
 		s->d = d;
 		s->at = now;
-		s->kept = mono_us();
+		s->kept = ec_mono_us();
 		s->content = content;
 		s->len = len;
 		content = NULL;
@@ -383,7 +363,7 @@ static bool take_big(struct slot *s, const struct ec_fsmeta_key *k,
 	if (!s->content || s->d != d || !ec_fsmeta_key_equal(&s->k, k))
 		return false;
 	(void)now;
-	if (mono_us() - s->kept > EC_RECENT_US) {
+	if (ec_mono_us() - s->kept > EC_RECENT_US) {
 		drop(s);
 		return false;
 	}
