@@ -117,12 +117,7 @@ int ec_inoread_new(struct ecfs *fs, struct ec_inoread **out)
 	if (!t)
 		return -ENOMEM;
 	t->fs = fs;
-	if (pthread_mutex_init(&t->mu, NULL) != 0) {
-		free(t);
-		return -ENOMEM;
-	}
-	if (ec_mono_cond_init(&t->cv) != 0) {
-		pthread_mutex_destroy(&t->mu);
+	if (ec_mono_lock_init(&t->mu, &t->cv) != 0) {
 		free(t);
 		return -ENOMEM;
 	}

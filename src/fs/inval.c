@@ -245,12 +245,7 @@ struct ec_notifier *ec_notifier_new(struct fuse_session *se)
 	if (!nt)
 		return NULL;
 	nt->se = se;
-	if (pthread_mutex_init(&nt->lock, NULL) != 0) {
-		free(nt);
-		return NULL;
-	}
-	if (ec_mono_cond_init(&nt->cond) != 0) {
-		pthread_mutex_destroy(&nt->lock);
+	if (ec_mono_lock_init(&nt->lock, &nt->cond) != 0) {
 		free(nt);
 		return NULL;
 	}

@@ -30,6 +30,17 @@ int ec_mono_cond_init(pthread_cond_t *cv)
 	return err ? -ENOMEM : 0;
 }
 
+int ec_mono_lock_init(pthread_mutex_t *mu, pthread_cond_t *cv)
+{
+	if (pthread_mutex_init(mu, NULL) != 0)
+		return -ENOMEM;
+	if (ec_mono_cond_init(cv) != 0) {
+		pthread_mutex_destroy(mu);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int ec_mono_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t due_us)
 {
 	struct timespec ts;

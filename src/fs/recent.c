@@ -85,12 +85,7 @@ int ec_recent_new(struct ec_recent **out)
 	*out = NULL;
 	if (!r)
 		return -ENOMEM;
-	if (pthread_mutex_init(&r->mu, NULL) != 0) {
-		free(r);
-		return -ENOMEM;
-	}
-	if (ec_mono_cond_init(&r->cv) != 0) {
-		pthread_mutex_destroy(&r->mu);
+	if (ec_mono_lock_init(&r->mu, &r->cv) != 0) {
 		free(r);
 		return -ENOMEM;
 	}

@@ -1,6 +1,6 @@
 /* Unit tests for src/fs/mono.c: the clock does not go back, a wait by
- * it ends at its instant and not before, at once for an instant past,
- * and on a signal with 0. */
+ * it (on a lock and condvar from ec_mono_lock_init) ends at its instant
+ * and not before, at once for an instant past, and on a signal with 0. */
 #include "config.h"
 
 #include <check.h>
@@ -27,11 +27,11 @@ END_TEST
 
 START_TEST(test_wait_until)
 {
-	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int64_t start, due;
 
-	ck_assert_int_eq(ec_mono_cond_init(&cv), 0);
+	ck_assert_int_eq(ec_mono_lock_init(&mu, &cv), 0);
 	pthread_mutex_lock(&mu);
 	ck_assert_int_eq(ec_mono_wait(&cv, &mu, ec_mono_us() - 1000000),
 			 ETIMEDOUT);
@@ -44,6 +44,7 @@ START_TEST(test_wait_until)
 	ck_assert(ec_mono_us() >= due);
 	pthread_mutex_unlock(&mu);
 	pthread_cond_destroy(&cv);
+	pthread_mutex_destroy(&mu);
 }
 END_TEST
 
