@@ -6,7 +6,8 @@
 #      bytes the Python reference wrote, each entry decrypted once.  A
 #      second read of all sends no OPEN, FLUSH, RELEASE or READ (counted
 #      in -o debug's log) and reads or decrypts nothing (the daemon's
-#      statistics).
+#      statistics); pages the kernel reclaimed meanwhile are read again,
+#      so a read that sent only READs is tried twice more.
 #   B. The big entry, its pages dropped (fadvise), read by 4 readers at
 #      once and by a partial read: right bytes, shared by the readers.
 #   C. Outside changes show within a second: an entry rewritten (longer),
@@ -65,13 +66,33 @@ o0=$(ops)
 	fail "$(grep -c 'opcode: OPEN ' "$LOG") OPENs for a first read (want 1)"
 [ "$(grep -cE 'opcode: (RELEASE|FLUSH) ' "$LOG")" -le 1 ] ||
 	fail "$(grep -cE 'opcode: (RELEASE|FLUSH) ' "$LOG") RELEASEs and FLUSHes for a first read (want 1 at most)"
-d0=$(counter decryptions) r0=$(counter envelope_reads) b0=$(counter bytes_read)
-read_all "a second read"
-o1=$(ops)
-[ "$o1" -eq "$o0" ] ||
-	fail "a warm read of 31 entries sent $((o1 - o0)) OPEN, FLUSH, RELEASE or READ requests (want 0)"
-[ "$(counter decryptions) $(counter envelope_reads) $(counter bytes_read)" = "$d0 $r0 $b0" ] ||
-	fail "a warm read: decryptions, envelope reads, bytes read $d0 $r0 $b0 -> $(counter decryptions) $(counter envelope_reads) $(counter bytes_read)"
+# warm_read: a read of every entry again; 0 if it sent no OPEN, FLUSH,
+# RELEASE or READ and read and decrypted nothing.  What it sent is in
+# $T/warm.ops, what moved in WARM_MOVED.
+warm_read() {
+	local n0 d0 r0 b0
+	n0=$(wc -l <"$LOG")
+	d0=$(counter decryptions) r0=$(counter envelope_reads) b0=$(counter bytes_read)
+	read_all "a warm read"
+	tail -n +$((n0 + 1)) "$LOG" | grep -oE 'opcode: (OPEN|FLUSH|RELEASE|READ) ' |
+		sort | uniq -c | tr -s ' \n' ' ' >"$T/warm.ops" || :
+	WARM_MOVED="decryptions, envelope reads, bytes read $d0 $r0 $b0 -> $(counter decryptions) $(counter envelope_reads) $(counter bytes_read)"
+	[ ! -s "$T/warm.ops" ] &&
+		[ "$(counter decryptions) $(counter envelope_reads) $(counter bytes_read)" = "$d0 $r0 $b0" ]
+}
+# The kernel may reclaim a page it holds (make -j check runs other tests,
+# some of them writing hundreds of MB, beside this one), and a page it
+# dropped is rightly read again: a warm read that sent READs and nothing
+# else is tried again, three times in all.  Pages the kernel does not keep
+# fail every try; an OPEN, FLUSH or RELEASE fails the first.
+for try in 1 2 3; do
+	warm_read && break
+	grep -qE 'OPEN|FLUSH|RELEASE' "$T/warm.ops" &&
+		fail "a warm read of 31 entries sent$(cat "$T/warm.ops")(want nothing)"
+	[ "$try" -lt 3 ] ||
+		fail "three warm reads of 31 entries each sent READs or decrypted (the last sent$(cat "$T/warm.ops"); $WARM_MOVED)"
+	note "warm read $try: sent$(cat "$T/warm.ops"); $WARM_MOVED; trying again"
+done
 note "a warm read of 31 entries: no request, nothing decrypted"
 
 # --- B: the big entry read again by the kernel, shared --------------------
