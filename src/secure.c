@@ -237,10 +237,42 @@ static size_t page_round(size_t n)
 	return (n + pg - 1) / pg * pg;
 }
 
+/*
+ * Huge pages where the kernel gives them on request (transparent huge
+ * pages in "madvise" mode, Debian's default): locking 256 MiB in 4 KiB
+ * pages faults and clears 65,536 pages before the first byte is decoded,
+ * 75 ms here, 23 ms in 2 MiB pages (and a first touch of memory the
+ * host has not yet given this machine was 57% of a big read's profile).
+ * Only the advice: where huge pages are off, the block is as it was.
+ */
+#define HUGE ((size_t)2 << 20)
+
 static void big_protect(void *p, size_t len)
 {
 	(void)madvise(p, len, MADV_DONTDUMP);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, len, MADV_HUGEPAGE);
+#endif
 	(void)mlock(p, len);	/* best effort, as sodium_malloc's */
+}
+
+/* A mapping of len bytes starting on a huge page: mapped HUGE - page
+ * bytes larger, and the ends around the aligned start given back. */
+static void *big_map(size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), extra = HUGE - pg;
+	uint8_t *p = mmap(NULL, len + extra, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t head;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	head = (HUGE - (uintptr_t)p % HUGE) % HUGE;
+	if (head)
+		munmap(p, head);
+	if (extra - head)
+		munmap(p + head + len, extra - head);
+	return p + head;
 }
 
 /* Record p; false when the table is full (the caller unmaps). */
@@ -272,11 +304,14 @@ static int big_find(const void *p)
 
 static void *big_alloc(size_t n)
 {
-	size_t len = page_round(n);
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t len;
+	void *p;
 
-	if (p == MAP_FAILED)
+	if (n > SIZE_MAX - HUGE)
+		return NULL;	/* more than can be mapped */
+	len = page_round(n);
+	p = big_map(len);
+	if (!p)
 		return NULL;
 	big_protect(p, len);
 	if (!big_add(p, len)) {

@@ -413,6 +413,27 @@ START_TEST(test_big_sbuf)
 }
 END_TEST
 
+/* A big block starts on a 2 MiB boundary, so that the kernel can back it
+ * with huge pages, and all of an odd size is usable; twice, so that the
+ * ends given back around the first do not break the second. */
+START_TEST(test_big_aligned)
+{
+	size_t n = ((size_t)7 << 20) + 12345;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		uint8_t *p = ec_secure_alloc(n);
+
+		ck_assert_ptr_nonnull(p);
+		if (ec_secure_pooled())	/* not under the sanitizers */
+			ck_assert_uint_eq((uintptr_t)p % ((size_t)2 << 20), 0);
+		memset(p, 0x5a, n);
+		ck_assert_uint_eq(p[n - 1], 0x5a);
+		ec_secure_free(p);
+	}
+}
+END_TEST
+
 static Suite *secure_suite(void)
 {
 	Suite *s = suite_create("secure");
@@ -421,6 +442,7 @@ static Suite *secure_suite(void)
 	tc = tcase_create("init");
 	tcase_add_test(tc, test_init_idempotent);
 	tcase_add_test(tc, test_big_sbuf);
+	tcase_add_test(tc, test_big_aligned);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("alloc");
