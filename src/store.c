@@ -271,32 +271,40 @@ int ec_store_entry_path(const struct ec_store *s, const char *id,
  * filter that refuses it). */
 static int no_openat2;
 
-/*
- * id's envelope opened for reading in one openat2(2) from the cache dir,
- * following no symlink on the way (RESOLVE_NO_SYMLINKS: as open_dir's
- * O_NOFOLLOW at each level, without opening each level: a load of an
- * entry in a directory takes one system call instead of three).  -1 on
- * any failure: the caller then takes the long way, which gives each
- * failure its errno (a symlinked directory is ENOTDIR there, where it
- * is ELOOP here) and retries ESTALE.
- */
-static int open_entry_fast(const struct ec_store *s, const char *id)
+/* store_int.h */
+int ec_store_openat2(const struct ec_store *s, const char *path, int flags)
 {
 	struct open_how how = {
-		/* O_NONBLOCK: a FIFO planted in the cache must not hang us */
-		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
 		.resolve = RESOLVE_NO_SYMLINKS,
 	};
-	char path[PATH_MAX];
 	long fd;
 
-	if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED) ||
-	    ec_store_entry_path(s, id, path) != 0)
-		return -1;
+	if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
+		return -ENOSYS;
 	fd = syscall(SYS_openat2, s->dirfd, path, &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS)
 		__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
-	return fd < 0 ? -1 : (int)fd;
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/*
+ * id's envelope opened for reading in one openat2(2) from the cache dir
+ * (a load of an entry in a directory takes one system call instead of
+ * three).  -1 on any failure: the caller then takes the long way, which
+ * gives each failure its errno (a symlinked directory is ENOTDIR there,
+ * where it is ELOOP here) and retries ESTALE.
+ */
+static int open_entry_fast(const struct ec_store *s, const char *id)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (ec_store_entry_path(s, id, path) != 0)
+		return -1;
+	/* O_NONBLOCK: a FIFO planted in the cache must not hang us */
+	fd = ec_store_openat2(s, path, O_RDONLY | O_NONBLOCK);
+	return fd < 0 ? -1 : fd;
 }
 
 /* The file read to EOF into p (cap bytes, grown as needed; NUL after). */

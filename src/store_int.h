@@ -43,6 +43,14 @@ int ec_store_leaf_name(const struct ec_store *s, const char *leaf,
 int ec_store_entry_path(const struct ec_store *s, const char *id,
 			char path[PATH_MAX]);
 
+/* path (relative to the cache dir) opened in one openat2(2) with flags
+ * (O_NOFOLLOW and O_CLOEXEC added), following no symlink on the way
+ * (RESOLVE_NO_SYMLINKS: as a walk with O_NOFOLLOW at each level, without
+ * opening each level; a symlink on the way is ELOOP).  The fd, or
+ * -errno; -ENOSYS from the first time the kernel had no openat2 on.
+ * With O_PATH | O_NOFOLLOW a symlinked leaf is opened itself. */
+int ec_store_openat2(const struct ec_store *s, const char *path, int flags);
+
 /* A name read from a directory, with its d_type, for sorting (qsort,
  * bsearch with ec_store_dname_cmp); name malloc'd. */
 struct ec_store_dname {

@@ -64,12 +64,47 @@ static int stat_parent(const struct ec_store *s, const char *path,
 	return err ? err : fd;
 }
 
+/*
+ * The stat in one openat2(2) of the whole path with O_PATH (which opens
+ * nothing on FUSE or a network file system: no server's open is called)
+ * and an fstat: three system calls where the walk takes two more per
+ * level, and a missing name (a lookup before every create) costs one.
+ * 0, -ENOENT (no such name: the walk would find the same), or 1: take
+ * the walk, for its errno (a symlinked directory is ELOOP here, ENOTDIR
+ * there) and its retries on ESTALE.
+ */
+static int stat_fast(const struct ec_store *s, const char *path,
+		     bool is_entry, struct stat *st)
+{
+	char full[PATH_MAX];
+	int fd, err;
+
+	if (is_entry) {
+		if (ec_store_entry_path(s, path, full) != 0)
+			return 1;
+	} else {
+		if (ec_store_check_id(path) != 0 || strlen(path) >= sizeof(full))
+			return 1;
+		strcpy(full, path);
+	}
+	fd = ec_store_openat2(s, full, O_PATH);
+	if (fd == -ENOENT)
+		return -ENOENT;
+	if (fd < 0)
+		return 1;
+	err = fstat(fd, st) < 0 ? 1 : 0;
+	close(fd);
+	return err;
+}
+
 static int stat_at(const struct ec_store *s, const char *path, bool is_entry,
 		   struct stat *st)
 {
 	char name[NAME_MAX + 1];
-	int dfd, err = 0, tries;
+	int dfd, err = stat_fast(s, path, is_entry, st), tries;
 
+	if (err <= 0)
+		return err;
 	dfd = stat_parent(s, path, is_entry, name);
 	if (dfd < 0)
 		return dfd;

@@ -317,6 +317,21 @@ START_TEST(test_stat)
 	ck_assert_int_eq(ec_store_stat_entry(&st, "d/sl", &sb), -ELOOP);
 	ck_assert_int_eq(symlink("/tmp", at("sd")), 0);
 	ck_assert_int_eq(ec_store_stat_dir(&st, "sd", &sb), -ENOTDIR);
+	/* Two levels down, then the same entry through a symlinked
+	 * directory, which is never followed (d/e exists behind it). */
+	ck_assert_int_eq(ec_store_write(&st, "d/f/g", "abcd", 4, 0), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "d/f/g", &sb), 0);
+	ck_assert_int_eq(sb.st_size, 4);
+	ck_assert_int_eq(ec_store_stat_dir(&st, "d/f", &sb), 0);
+	ck_assert(S_ISDIR(sb.st_mode));
+	ck_assert_int_eq(ec_store_stat_entry(&st, "d/f/x", &sb), -ENOENT);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "no/such/x", &sb), -ENOENT);
+	ck_assert_int_eq(symlink("d", at("ld")), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "ld/e", &sb), -ENOTDIR);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "ld/f/g", &sb), -ENOTDIR);
+	ck_assert_int_eq(ec_store_stat_dir(&st, "ld/f", &sb), -ENOTDIR);
+	ck_assert_int_eq(symlink("f", at("d/lf")), 0);
+	ck_assert_int_eq(ec_store_stat_entry(&st, "d/lf/g", &sb), -ENOTDIR);
 }
 END_TEST
 
