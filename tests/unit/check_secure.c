@@ -413,6 +413,29 @@ START_TEST(test_big_sbuf)
 }
 END_TEST
 
+/* A big buffer grown by appends holds little more than its content (all
+ * of a big block is locked, so resident): within a sixteenth and a huge
+ * page, where doubling took 64 MiB for 33. */
+START_TEST(test_big_sbuf_cap)
+{
+	struct ec_sbuf b = EC_SBUF_INIT;
+	static uint8_t chunk[128 << 10];
+	size_t n = ((size_t)33 << 20) + 1, i;
+
+	memset(chunk, 0x33, sizeof(chunk));
+	for (i = 0; i + sizeof(chunk) <= n; i += sizeof(chunk))
+		ck_assert_int_eq(ec_sbuf_append(&b, chunk, sizeof(chunk)), 0);
+	ck_assert_int_eq(ec_sbuf_append(&b, chunk, n - i), 0);
+	ck_assert_uint_eq(b.len, n);
+	ck_assert_uint_ge(b.cap, n);
+	if (ec_secure_pooled())	/* not under the sanitizers */
+		ck_assert_uint_le(b.cap, n + n / 16 + ((size_t)2 << 20));
+	ck_assert_uint_eq(b.p[0], 0x33);
+	ck_assert_uint_eq(b.p[n - 1], 0x33);
+	ec_sbuf_release(&b);
+}
+END_TEST
+
 /* A big block starts on a 2 MiB boundary, so that the kernel can back it
  * with huge pages, and all of an odd size is usable; twice, so that the
  * ends given back around the first do not break the second. */
@@ -443,6 +466,7 @@ static Suite *secure_suite(void)
 	tcase_add_test(tc, test_init_idempotent);
 	tcase_add_test(tc, test_big_sbuf);
 	tcase_add_test(tc, test_big_aligned);
+	tcase_add_test(tc, test_big_sbuf_cap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("alloc");
