@@ -215,9 +215,10 @@ out:
  * mappings of their own, locked where the limit allows and kept out of
  * core dumps (MADV_DONTDUMP), wiped on free, like sodium_malloc's but
  * without its guard pages, so that a growing buffer can be moved with
- * mremap(2): no second copy of a 256 MiB entry ever exists, and pages of
- * the capacity never written are never resident.  A small table
- * remembers them (there are few).
+ * mremap(2): no second copy of a 256 MiB entry ever exists.  A locked
+ * block is resident whole, capacity and all (an unlocked one only where
+ * written), hence big_cap.  A small table remembers them (there are
+ * few).
  */
 #define BIG_MIN ((size_t)1 << 20)
 #define BIG_SLOTS 256
