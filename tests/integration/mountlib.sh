@@ -106,13 +106,18 @@ LOG_OK="^enccachefs: hiding '[^']*': (salt-mismatch|unknown-key|corrupt) \(.*\)\
 # Lines that only tests provoking them accept (LOG_OK="$LOG_OK|$LOG_...").
 LOG_SAVE_FAILED="^enccachefs: cannot save '[^']*': [^A-Z].*; the entry is left as it was\$"
 LOG_RMDIR_KEPT="^enccachefs: cannot remove directory '[^']*': ('[^']*' [^A-Z].*|and [0-9]+ more that must stay)\$"
+# valgrind 3.19 (Debian 12) does not know openat2(2) (437): it answers
+# ENOSYS, which the store takes as a kernel without it (store_read.c),
+# and says so once; only that warning is accepted.
+VG_OK="^--[0-9]+-- (WARNING: unhandled amd64-linux syscall: 437|You may be able to write your own handler\\.|Read the file README_MISSING_SYSCALL_OR_IOCTL\\.|Nevertheless we consider this a bug\\.  Please report|it at http://valgrind\\.org/support/bug_reports\\.html\\.)\$"
 check_log() {
 	local bad f
 	bad=$(grep -Ev "$LOG_OK" "$LOG" || :)
 	[ -z "$bad" ] || fail "unexpected daemon output in $LOG: $bad"
 	for f in "$T"/valgrind.*; do
 		[ -e "$f" ] || continue
-		[ ! -s "$f" ] || { cat "$f" >&2; fail "valgrind: $f"; }
+		bad=$(grep -Ev "$VG_OK" "$f" || :)
+		[ -z "$bad" ] || { cat "$f" >&2; fail "valgrind: $f"; }
 	done
 }
 
