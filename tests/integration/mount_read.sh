@@ -12,7 +12,7 @@
 #      listed, then gone; an open file stays readable.
 #   G. bad options fail with one line and leave nothing mounted.
 # VALGRIND=1 runs the first mount (A-F with default options) under
-# valgrind: slow (PBKDF2 takes over a minute a key there), run it by hand.
+# valgrind; see mountlib.sh.
 . "$(dirname "$0")/../lib.sh"
 C=$T/cache
 D=$T/data
