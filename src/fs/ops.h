@@ -73,9 +73,10 @@ int ec_ops_child_id(struct ecfs *fs, fuse_ino_t parent, const char *name,
 int ec_ops_sync_parent(struct ecfs *fs, const char *id)
 	__attribute__((warn_unused_result));
 
-/* Stop the listings' helper threads and wait for them: after the loop,
- * before the state they use goes (a directory still open at the unmount
- * is never released). */
+/* Stop the listings' helper threads and wait for them, and free the
+ * directory streams never released (a RELEASEDIR still queued at the
+ * unmount never comes): after the loop, before the state they use
+ * goes. */
 void ecfs_readdir_quiesce(void);
 
 /* Reply with n's entry, which counted one more kernel lookup; undone if

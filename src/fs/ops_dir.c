@@ -55,7 +55,42 @@ struct dirh {
 	pthread_t helper;
 	bool helping;
 	int stop;		/* atomic: releasedir or a new snapshot */
+	struct dirh *prev, *next;	/* in open_dirs */
 };
+
+/*
+ * Every directory stream opened and not released yet.  The kernel sends
+ * RELEASEDIR in the background, and one still queued when the file
+ * system is unmounted never comes: 294 of 300 directories closed just
+ * before `fusermount3 -u` were never released here (valgrind: "definitely
+ * lost").  ecfs_readdir_quiesce() frees what is left.  (300 files
+ * closed the same way all got their RELEASE here, and their saves.)
+ */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct dirh *open_dirs;
+
+static void dirh_link(struct dirh *dh)
+{
+	pthread_mutex_lock(&open_mu);
+	dh->prev = NULL;
+	dh->next = open_dirs;
+	if (open_dirs)
+		open_dirs->prev = dh;
+	open_dirs = dh;
+	pthread_mutex_unlock(&open_mu);
+}
+
+static void dirh_unlink(struct dirh *dh)
+{
+	pthread_mutex_lock(&open_mu);
+	if (dh->prev)
+		dh->prev->next = dh->next;
+	else
+		open_dirs = dh->next;
+	if (dh->next)
+		dh->next->prev = dh->prev;
+	pthread_mutex_unlock(&open_mu);
+}
 
 int ecfs_node_kind(struct ecfs *fs, fuse_ino_t ino, bool *is_dir)
 {
@@ -116,8 +151,11 @@ void ecfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	fi->fh = (uintptr_t)dh;
 	if (fi->keep_cache)
 		ecfs_count(&fs->stats, EC_FSSTAT_LISTINGS_KEPT, 1);
-	if (fuse_reply_open(req, fi) != 0)
+	dirh_link(dh);
+	if (fuse_reply_open(req, fi) != 0) {
+		dirh_unlink(dh);
 		free(dh);
+	}
 }
 
 static void snap_clear(struct dirh *dh)
@@ -159,13 +197,6 @@ static int snap_add(void *ctx, const struct ec_store_item *it)
 #define PF_MIN 16
 static int pf_running;		/* atomic */
 static int pf_shutdown;		/* atomic: the daemon is stopping */
-
-void ecfs_readdir_quiesce(void)
-{
-	__atomic_store_n(&pf_shutdown, 1, __ATOMIC_RELEASE);
-	while (__atomic_load_n(&pf_running, __ATOMIC_ACQUIRE) > 0)
-		sched_yield();
-}
 
 /* The helper: metadata of the snapshot's entries, last to first, until
  * it meets the listing (or is stopped). */
@@ -237,6 +268,36 @@ static void pf_stop(struct dirh *dh)
 	__atomic_store_n(&dh->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(dh->helper, NULL);
 	dh->helping = false;
+}
+
+/* Stop and wait for dh's helper, and free dh (unlinked). */
+static void dirh_free(struct dirh *dh)
+{
+	pf_stop(dh);
+	snap_clear(dh);
+	free(dh->v);
+	free(dh);
+}
+
+void ecfs_readdir_quiesce(void)
+{
+	struct dirh *dh;
+
+	__atomic_store_n(&pf_shutdown, 1, __ATOMIC_RELEASE);
+	/* No request runs any more (the loop has ended): what is still
+	 * open was never released. */
+	pthread_mutex_lock(&open_mu);
+	while ((dh = open_dirs) != NULL) {
+		open_dirs = dh->next;
+		if (open_dirs)
+			open_dirs->prev = NULL;
+		pthread_mutex_unlock(&open_mu);
+		dirh_free(dh);
+		pthread_mutex_lock(&open_mu);
+	}
+	pthread_mutex_unlock(&open_mu);
+	while (__atomic_load_n(&pf_running, __ATOMIC_ACQUIRE) > 0)
+		sched_yield();
 }
 
 /* The listing's turn at item it: claim it, or wait for the helper that
@@ -462,9 +523,7 @@ void ecfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	pf_stop(dh);
-	snap_clear(dh);
-	free(dh->v);
-	free(dh);
+	dirh_unlink(dh);
+	dirh_free(dh);
 	ecfs_reply_err(req, 0);
 }

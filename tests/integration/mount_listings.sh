@@ -5,7 +5,9 @@
 # ls -lR is served so, and shows the same; an entry added, removed or
 # spoilt from outside the mount shows in the very next listing (no wait,
 # no retry); an entry that expires is gone from the first listing after
-# its expiry; a change through the mount shows at once.
+# its expiry; a change through the mount shows at once.  Directories
+# closed just before the unmount, whose RELEASEDIR never comes, are freed
+# all the same (VALGRIND=1 tells).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/mountlib.sh"
 stats_secrets
@@ -98,6 +100,19 @@ while py 'import sys, time; sys.exit(time.time() > float(sys.argv[1]) + 0.05)' "
 done
 ls "$MNT/d0" | grep -qx soon && fail "d0/soon listed after its expiry"
 [ "$(ls "$MNT/d0" | wc -l)" = 10 ] || fail "d0 lists $(ls "$MNT/d0" | wc -l) entries after the expiry (want 10)"
+# --- directories closed just before the unmount ------------------------------
+# The kernel sends RELEASEDIR in the background, and most of those still
+# queued at the unmount never come (294 of 300 here): the daemon frees
+# those streams itself (under VALGRIND=1, as .ci/run runs it, a leak
+# fails fs_stop: 289 streams lost before the fix; LeakSanitizer did not
+# see them).
+mkdir "$MNT/many" || fail "mkdir many"
+for i in $(seq 1 300); do mkdir "$MNT/many/$i" || fail "mkdir many/$i"; done
+py 'import os, sys
+fds = [os.open(os.path.join(sys.argv[1], "many", str(i)),
+               os.O_RDONLY | os.O_DIRECTORY) for i in range(1, 301)]
+for fd in fds:
+    os.close(fd)' "$MNT" || fail "opening and closing 300 directories"
 fs_stop
 
 # --- not kept where no inotify keeps the kernel true -------------------------
