@@ -85,7 +85,8 @@ int ec_payload_unpack(const uint8_t *pt, size_t ptlen, uint8_t **data,
 /*
  * The payload pt (ec_secure_alloc'd, ptlen bytes) taken over and turned
  * into the entry's data: in place when ec_payload_locate() knows its
- * shape (the data moved to the front, the rest wiped; no second copy),
+ * shape (the frame dropped with ec_secure_drop_front() and the rest
+ * wiped; no second copy), *data then standing for the block,
  * else through ec_payload_unpack() (pt freed).  Codes as unpack.
  */
 int ec_payload_take(uint8_t *pt, size_t ptlen, uint8_t **data, size_t *len,

@@ -285,9 +285,8 @@ int ec_payload_take(uint8_t *pt, size_t ptlen, uint8_t **data, size_t *len,
 		*len = 0;
 		return err;
 	}
-	memmove(pt, pt + off, n);
-	ec_secure_wipe(pt + n, ptlen - n);
-	*data = pt;
+	ec_secure_wipe(pt + off + n, ptlen - off - n);
+	*data = ec_secure_drop_front(pt, off, off + n);
 	*len = n;
 	return 0;
 }

@@ -31,6 +31,13 @@ int ec_secure_readonly(void *p) __attribute__((warn_unused_result));
 /* Wipe and free; NULL is a no-op. */
 void ec_secure_free(void *p);
 
+/* Drop the first off of the len bytes of block p (from ec_secure_alloc):
+ * they are wiped, and the rest is at the pointer returned, which stands
+ * for the block from then on (ec_secure_free, ec_sbuf growth).  A big
+ * block's bytes stay where they are (the pointer moves into it); a
+ * smaller block's move down to p. */
+void *ec_secure_drop_front(void *p, size_t off, size_t len);
+
 /* Wipe n bytes (cannot be optimised out). */
 void ec_secure_wipe(void *p, size_t n);
 

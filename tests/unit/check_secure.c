@@ -457,6 +457,50 @@ START_TEST(test_big_aligned)
 }
 END_TEST
 
+/* Dropping a block's front: the rest reads the same at the pointer
+ * returned, which frees and grows as the block (a big one is not moved:
+ * the pointer moves into it); the dropped bytes are wiped. */
+START_TEST(test_drop_front)
+{
+	size_t sizes[] = { 100, ((size_t)3 << 20) + 7 }, off = 37, i, k;
+	size_t bad = 0;
+
+	for (k = 0; k < 2; k++) {
+		size_t n = sizes[k];
+		struct ec_sbuf b = EC_SBUF_INIT;
+		uint8_t *p = ec_secure_alloc(n), *q;
+
+		ck_assert_ptr_nonnull(p);
+		for (i = 0; i < n; i++)
+			p[i] = (uint8_t)(i * 7 + 1);
+		q = ec_secure_drop_front(p, off, n);
+		if (k == 1 && ec_secure_pooled()) {	/* big, not sanitized */
+			ck_assert_ptr_eq(q, p + off);
+			for (i = 0; i < off; i++)
+				bad += p[i] != 0;
+		} else {
+			ck_assert_ptr_eq(q, p);
+		}
+		for (i = 0; i < n - off; i++)
+			bad += q[i] != (uint8_t)((i + off) * 7 + 1);
+		ck_assert_uint_eq(bad, 0);
+		/* Adopted as a buffer (as a handle adopts loaded content) and
+		 * grown past the block: the content moves with it. */
+		b.p = q;
+		b.len = b.cap = n - off;
+		ck_assert_int_eq(ec_sbuf_append(&b, "end", 3), 0);
+		ck_assert_int_eq(ec_sbuf_resize(&b, (size_t)9 << 20), 0);
+		for (i = 0; i < n - off; i++)
+			bad += b.p[i] != (uint8_t)((i + off) * 7 + 1);
+		ck_assert_uint_eq(bad, 0);
+		ck_assert_int_eq(memcmp(b.p + n - off, "end", 3), 0);
+		ck_assert_uint_eq(b.p[((size_t)9 << 20) - 1], 0);
+		ec_sbuf_release(&b);
+	}
+	ck_assert_ptr_eq(ec_secure_drop_front(NULL, 0, 0), NULL);
+}
+END_TEST
+
 static Suite *secure_suite(void)
 {
 	Suite *s = suite_create("secure");
@@ -467,6 +511,7 @@ static Suite *secure_suite(void)
 	tcase_add_test(tc, test_big_sbuf);
 	tcase_add_test(tc, test_big_aligned);
 	tcase_add_test(tc, test_big_sbuf_cap);
+	tcase_add_test(tc, test_drop_front);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("alloc");
