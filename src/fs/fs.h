@@ -118,7 +118,11 @@
  * without a write is saved at release instead (asynchronous, right after
  * the last close): `echo x > f` closes a duplicate descriptor before it
  * writes, and an empty entry must not show in between.  An overwrite
- * keeps the entry's key name and comment; a new entry uses key=.
+ * keeps the entry's key name and comment; a new entry uses key=.  A
+ * release still queued when the file system goes (unmounted, or its
+ * connection aborted) never comes: the daemon releases what is left as
+ * it exits, and saves what those handles hold unsaved (written and not
+ * closed too, unless its last save failed).
  *
  * Order.  A save holds fs->ns (shared) from the moment it takes the
  * node's name until the node records what was saved; rename, unlink and

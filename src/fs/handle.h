@@ -39,6 +39,10 @@
  */
 struct handle {
 	struct node *node;	/* pinned by node->nopen */
+	/* In the list of handles the kernel holds (ec_handle_track): guarded
+	 * by that list's own lock. */
+	struct handle *prev, *next;
+	bool tracked;
 	pthread_mutex_t lock;	/* everything below */
 	char *env;		/* malloc'd envelope, until rendered */
 	size_t envlen;
@@ -61,6 +65,7 @@ struct handle {
 	bool append;		/* O_APPEND: every write goes to the end */
 	bool dirty;		/* buf differs from what was last saved */
 	bool written;		/* written or resized since open (see flush) */
+	bool save_failed;	/* its last save failed (close said so) */
 	enum ec_view wview;	/* how buf becomes data at a save */
 	bool wbplist;		/* ec_view_parse_content()'s was_bplist */
 	struct ec_sbuf buf;
@@ -69,6 +74,15 @@ struct handle {
 /* A handle on n (not counted on n yet).  NULL on ENOMEM. */
 struct handle *ec_handle_new(struct node *n, bool writable);
 void ec_handle_free(struct handle *h);
+
+/* The handles the kernel holds (open and create put them there, release
+ * takes them out): a RELEASE still queued at the unmount never comes, so
+ * the daemon releases what is left itself (ecfs_release_unreleased).
+ * Untracking a handle never tracked is a no-op. */
+void ec_handle_track(struct handle *h);
+void ec_handle_untrack(struct handle *h);
+/* One handle still tracked, taken out of the list; NULL when none. */
+struct handle *ec_handle_untrack_any(void);
 
 /* Count h on its node (fs->lock held): a writer, or a reader that is a
  * snapshot or live (ec_node_open_reader). */

@@ -474,6 +474,8 @@ out:
 	fs.watch = fs.nodes.watch = NULL;
 	ec_notifier_free(fs.notifier);
 	fs.notifier = NULL;
+	/* (No kernel to tell any more: the notifier has stopped.) */
+	ecfs_release_unreleased(&fs);
 	if (handlers)
 		fuse_remove_signal_handlers(se);
 	if (se)

@@ -78,6 +78,10 @@ int ec_ops_sync_parent(struct ecfs *fs, const char *id)
  * unmount never comes): after the loop, before the state they use
  * goes. */
 void ecfs_readdir_quiesce(void);
+/* Release the files never released (see ec_handle_track), as a release
+ * would, saving what they hold unsaved: after the loop, before the state
+ * they use goes. */
+void ecfs_release_unreleased(struct ecfs *fs);
 
 /* Reply with n's entry, which counted one more kernel lookup; undone if
  * the reply failed (interrupted request). */

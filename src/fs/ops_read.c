@@ -514,7 +514,9 @@ void ecfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 #if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 11)
 	fi->noflush = !wr;
 #endif
+	ec_handle_track(h);
 	if (fuse_reply_open(req, fi) != 0) {
+		ec_handle_untrack(h);
 		ec_handle_unpin(fs, h);
 		ec_handle_free(h);
 	}

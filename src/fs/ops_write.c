@@ -94,6 +94,14 @@ static void save_failed(struct ecfs *fs, struct handle *h, int err)
 		 "is left as it was\n", shown, why);
 }
 
+/* Note how h's save went (h->lock held), saying why when it failed. */
+static void save_done(struct ecfs *fs, struct handle *h, int err)
+{
+	h->save_failed = err != 0;
+	if (err)
+		save_failed(fs, h, err);
+}
+
 /*
  * Every close(2) of a file descriptor: a handle with unsaved writes saves
  * here, so that the new version is on disk (and shown) when close()
@@ -124,11 +132,31 @@ void ecfs_flush(fuse_req_t req, fuse_ino_t ino,
 		pthread_mutex_lock(&h->lock);
 		if (ec_handle_flush_due(fs, h))
 			err = ec_handle_save(fs, h, fs->sync);
-		if (err)
-			save_failed(fs, h, err);
+		save_done(fs, h, err);
 		pthread_mutex_unlock(&h->lock);
 	}
 	ecfs_reply_err(req, err);
+}
+
+/*
+ * Release h (untracked).  Dirty and written: its last save failed, and
+ * close() said so.  Dirty only: created or truncated, to be saved now
+ * (see flush).  At the unmount (unmounting: a release that never came),
+ * a handle written since its last save that no close reached saves too,
+ * unless its last save failed: what a write was told it wrote is not
+ * dropped.
+ */
+static void release_handle(struct ecfs *fs, struct handle *h,
+			   bool unmounting)
+{
+	if (h->writable && h->dirty &&
+	    (!h->written || (unmounting && !h->save_failed))) {
+		pthread_mutex_lock(&h->lock);
+		save_done(fs, h, ec_handle_save(fs, h, fs->sync));
+		pthread_mutex_unlock(&h->lock);
+	}
+	ec_handle_unpin(fs, h);
+	ec_handle_free(h);
 }
 
 void ecfs_release(fuse_req_t req, fuse_ino_t ino,
@@ -136,25 +164,23 @@ void ecfs_release(fuse_req_t req, fuse_ino_t ino,
 {
 	struct ecfs *fs = ecfs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	int err;
 
 	(void)ino;
 	if (!h) {	/* the kernel sends none without an open; still */
 		ecfs_reply_err(req, 0);
 		return;
 	}
-	/* Dirty and written: its last save failed, and close() said so.
-	 * Dirty only: created or truncated, to be saved now (see flush). */
-	if (h->writable && h->dirty && !h->written) {
-		pthread_mutex_lock(&h->lock);
-		err = ec_handle_save(fs, h, fs->sync);
-		if (err)
-			save_failed(fs, h, err);
-		pthread_mutex_unlock(&h->lock);
-	}
-	ec_handle_unpin(fs, h);
-	ec_handle_free(h);
+	ec_handle_untrack(h);
+	release_handle(fs, h, false);
 	ecfs_reply_err(req, 0);
+}
+
+void ecfs_release_unreleased(struct ecfs *fs)
+{
+	struct handle *h;
+
+	while ((h = ec_handle_untrack_any()) != NULL)
+		release_handle(fs, h, true);
 }
 
 /* fsync: a dirty handle saves durably; otherwise the entry on disk (and
@@ -174,8 +200,7 @@ void ecfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		pthread_mutex_lock(&h->lock);
 		if (h->dirty) {
 			err = ec_handle_save(fs, h, true);
-			if (err)
-				save_failed(fs, h, err);
+			save_done(fs, h, err);
 			pthread_mutex_unlock(&h->lock);
 			ecfs_reply_err(req, err);
 			return;
@@ -565,6 +590,7 @@ static struct node *create_node(struct ecfs *fs, struct node *p,
 /* Undo what create did to n for h (the open failed, or its reply). */
 static void create_undo(struct ecfs *fs, struct node *n, struct handle *h)
 {
+	ec_handle_untrack(h);
 	ec_handle_unpin(fs, h);
 	ec_handle_free(h);
 	pthread_mutex_lock(&fs->lock);
@@ -688,6 +714,7 @@ void ecfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_mutex_unlock(&fs->lock);
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
+	ec_handle_track(h);
 	if (fuse_reply_create(req, &e, fi) != 0)
 		create_undo(fs, n, h);
 	return;

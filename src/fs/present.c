@@ -600,7 +600,7 @@ struct node *ec_present_dir_node(struct ecfs *fs, struct node *p,
 			return NULL;
 		/* Without kernel caching there is nothing to invalidate.  An
 		 * unwatched directory's entries are answered uncached. */
-		err = fs->timeout > 0 && !fs->net ?
+		err = fs->timeout > 0 && !fs->net && fs->watch ?
 			ec_watch_add(fs->watch, id, &n->wd) : 0;
 		if (n->wd >= 0) {
 			ec_node_wd_link(&fs->nodes, n);

@@ -30,6 +30,7 @@ if [ "${VALGRIND:-0}" = 1 ]; then
 	    "--log-file=$T/valgrind.%p")
 	WAIT_STEPS=3000
 fi
+VG_ANY=("${VG[@]}")	# VG=("${VG_ANY[@]}") puts the next mount under it too
 
 mounted() {
 	awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo
