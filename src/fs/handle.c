@@ -554,6 +554,7 @@ void ec_handle_changed(struct ecfs *fs, struct handle *h)
 	if (!h->dirty)
 		h->node->ndirty++;
 	h->dirty = true;
+	h->save_failed = false;	/* changed since: worth saving again */
 	h->node->wlen = h->buf.len;
 	h->node->wtime_us = ec_clock_now_us();
 	pthread_mutex_unlock(&fs->lock);

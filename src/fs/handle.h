@@ -65,7 +65,8 @@ struct handle {
 	bool append;		/* O_APPEND: every write goes to the end */
 	bool dirty;		/* buf differs from what was last saved */
 	bool written;		/* written or resized since open (see flush) */
-	bool save_failed;	/* its last save failed (close said so) */
+	bool save_failed;	/* its last save failed (close said so), and
+				   it has not changed since */
 	enum ec_view wview;	/* how buf becomes data at a save */
 	bool wbplist;		/* ec_view_parse_content()'s was_bplist */
 	struct ec_sbuf buf;
