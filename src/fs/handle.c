@@ -38,48 +38,35 @@ struct handle *ec_handle_new(struct node *n, bool writable)
 
 /* handle.h: the handles the kernel holds. */
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct handle *open_handles;
+static struct ec_link *open_handles;
 
 void ec_handle_track(struct handle *h)
 {
 	pthread_mutex_lock(&open_mu);
-	h->prev = NULL;
-	h->next = open_handles;
-	if (open_handles)
-		open_handles->prev = h;
-	open_handles = h;
+	ec_link_push(&open_handles, &h->open);
 	h->tracked = true;
 	pthread_mutex_unlock(&open_mu);
-}
-
-static void untrack_locked(struct handle *h)
-{
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		open_handles = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	h->prev = h->next = NULL;
-	h->tracked = false;
 }
 
 void ec_handle_untrack(struct handle *h)
 {
 	pthread_mutex_lock(&open_mu);
 	if (h->tracked)
-		untrack_locked(h);
+		ec_link_remove(&open_handles, &h->open);
+	h->tracked = false;
 	pthread_mutex_unlock(&open_mu);
 }
 
 struct handle *ec_handle_untrack_any(void)
 {
-	struct handle *h;
+	struct handle *h = NULL;
 
 	pthread_mutex_lock(&open_mu);
-	h = open_handles;
-	if (h)
-		untrack_locked(h);
+	if (open_handles) {
+		h = EC_LINK_OWNER(open_handles, struct handle, open);
+		ec_link_remove(&open_handles, &h->open);
+		h->tracked = false;
+	}
 	pthread_mutex_unlock(&open_mu);
 	return h;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "fs.h"
+#include "links.h"
 #include "secure.h"
 
 /* How much older than the read of its bytes a version's ctime must be
@@ -41,7 +42,7 @@ struct handle {
 	struct node *node;	/* pinned by node->nopen */
 	/* In the list of handles the kernel holds (ec_handle_track): guarded
 	 * by that list's own lock. */
-	struct handle *prev, *next;
+	struct ec_link open;
 	bool tracked;
 	pthread_mutex_t lock;	/* everything below */
 	char *env;		/* malloc'd envelope, until rendered */

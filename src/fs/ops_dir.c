@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "links.h"
 #include "ops.h"
 
 #define UNKNOWN_INO 0xffffffffu	/* d_ino of a plain readdir entry */
@@ -55,7 +56,7 @@ struct dirh {
 	pthread_t helper;
 	bool helping;
 	int stop;		/* atomic: releasedir or a new snapshot */
-	struct dirh *prev, *next;	/* in open_dirs */
+	struct ec_link open;	/* in open_dirs */
 };
 
 /*
@@ -67,28 +68,19 @@ struct dirh {
  * closed the same way all got their RELEASE here, and their saves.)
  */
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct dirh *open_dirs;
+static struct ec_link *open_dirs;
 
 static void dirh_link(struct dirh *dh)
 {
 	pthread_mutex_lock(&open_mu);
-	dh->prev = NULL;
-	dh->next = open_dirs;
-	if (open_dirs)
-		open_dirs->prev = dh;
-	open_dirs = dh;
+	ec_link_push(&open_dirs, &dh->open);
 	pthread_mutex_unlock(&open_mu);
 }
 
 static void dirh_unlink(struct dirh *dh)
 {
 	pthread_mutex_lock(&open_mu);
-	if (dh->prev)
-		dh->prev->next = dh->next;
-	else
-		open_dirs = dh->next;
-	if (dh->next)
-		dh->next->prev = dh->prev;
+	ec_link_remove(&open_dirs, &dh->open);
 	pthread_mutex_unlock(&open_mu);
 }
 
@@ -287,10 +279,9 @@ void ecfs_readdir_quiesce(void)
 	/* No request runs any more (the loop has ended): what is still
 	 * open was never released. */
 	pthread_mutex_lock(&open_mu);
-	while ((dh = open_dirs) != NULL) {
-		open_dirs = dh->next;
-		if (open_dirs)
-			open_dirs->prev = NULL;
+	while (open_dirs) {
+		dh = EC_LINK_OWNER(open_dirs, struct dirh, open);
+		ec_link_remove(&open_dirs, &dh->open);
 		pthread_mutex_unlock(&open_mu);
 		dirh_free(dh);
 		pthread_mutex_lock(&open_mu);
