@@ -64,8 +64,8 @@ struct dirh {
  * RELEASEDIR in the background, and one still queued when the file
  * system is unmounted never comes: 294 of 300 directories closed just
  * before `fusermount3 -u` were never released here (valgrind: "definitely
- * lost").  ecfs_readdir_quiesce() frees what is left.  (300 files
- * closed the same way all got their RELEASE here, and their saves.)
+ * lost").  ecfs_readdir_quiesce() frees what is left.  (Files lose
+ * their RELEASE less often, but they do: see ec_handle_track.)
  */
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ec_link *open_dirs;
