@@ -220,27 +220,6 @@ static int scan_piece(struct scan *s, const char *p, size_t n, uint64_t off)
 	return err;
 }
 
-static int pread_all(int fd, void *buf, size_t n, uint64_t off, size_t *got)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r = pread(fd, (char *)buf + done, n - done,
-				  (off_t)(off + done));
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	*got = done;
-	return 0;
-}
-
 /* The token again, from the file (its key was not known in time). */
 static int read_token(struct scan *s, int fd, char *buf)
 {
@@ -250,7 +229,7 @@ static int read_token(struct scan *s, int fd, char *buf)
 	while (!err && left) {
 		size_t want = left < PIECE ? (size_t)left : PIECE, got = 0;
 
-		err = pread_all(fd, buf, want, off, &got);
+		err = ec_store_pread_all(fd, buf, want, off, &got);
 		if (!err && got != want)
 			err = -EC_EJSON;	/* shorter now: rewritten */
 		if (!err)
@@ -270,7 +249,7 @@ static int scan_file(struct scan *s, int fd, char *buf)
 	for (;;) {
 		size_t got = 0;
 
-		err = pread_all(fd, buf, PIECE, off, &got);
+		err = ec_store_pread_all(fd, buf, PIECE, off, &got);
 		if (err || got == 0)
 			break;
 		err = scan_piece(s, buf, got, off);

@@ -284,6 +284,29 @@ int ec_store_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int ec_store_pread_all(int fd, void *buf, size_t n, uint64_t off,
+		       size_t *got)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = pread(fd, (char *)buf + done, n - done,
+				  (off_t)(off + done));
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			*got = done;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	*got = done;
+	return 0;
+}
+
 /* A fresh temp name: EC_STORE_TMP_PREFIX + EC_STORE_TMP_HEX random hex
  * chars, into buf[TMP_NAME_SIZE]. */
 #define TMP_NAME_SIZE EC_STORE_TMP_NAME_SIZE

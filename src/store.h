@@ -249,6 +249,11 @@ bool ec_store_same_file(const struct stat *a, const struct stat *b);
 /* Write all len bytes of buf to fd (retrying short writes and EINTR):
  * 0 or -errno. */
 int ec_store_write_all(int fd, const void *buf, size_t len);
+/* Read up to n bytes of fd from offset off into buf (retrying short reads
+ * and EINTR) until n or the end of the file: *got the bytes read (fewer
+ * than n only at the end); 0 or -errno. */
+int ec_store_pread_all(int fd, void *buf, size_t n, uint64_t off,
+		       size_t *got) __attribute__((warn_unused_result));
 
 /*
  * ec_store_write() with the content written by fill(ctx, fd) into the

@@ -69,7 +69,8 @@ static int read_all(int fd, size_t max, char **pp, size_t *cap, size_t *len)
 	size_t n = 0;
 
 	for (;;) {
-		ssize_t r;
+		size_t got = 0;
+		int err;
 
 		if (n == *cap) {
 			char *q;
@@ -82,15 +83,12 @@ static int read_all(int fd, size_t max, char **pp, size_t *cap, size_t *len)
 			*pp = p = q;
 			*cap *= 2;
 		}
-		r = pread(fd, p + n, *cap - n, (off_t)n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
+		err = ec_store_pread_all(fd, p + n, *cap - n, n, &got);
+		if (err)
+			return err;
+		n += got;
+		if (n < *cap)
+			break;	/* the end of the file */
 	}
 	if (n > max)
 		return -EC_ETOOBIG;

@@ -216,6 +216,31 @@ START_TEST(test_write_all)
 }
 END_TEST
 
+/* ec_store_pread_all: n bytes from an offset, fewer only at the end of
+ * the file (none past it), and the errno of a failed read. */
+START_TEST(test_pread_all)
+{
+	char path[] = "/tmp/check_store_pread.XXXXXX", buf[16];
+	int fd = mkstemp(path);
+	size_t got = 99;
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(ec_store_write_all(fd, "0123456789", 10), 0);
+	ck_assert_int_eq(ec_store_pread_all(fd, buf, 4, 3, &got), 0);
+	ck_assert_uint_eq(got, 4);
+	ck_assert_mem_eq(buf, "3456", 4);
+	ck_assert_int_eq(ec_store_pread_all(fd, buf, sizeof(buf), 5, &got), 0);
+	ck_assert_uint_eq(got, 5);
+	ck_assert_mem_eq(buf, "56789", 5);
+	ck_assert_int_eq(ec_store_pread_all(fd, buf, sizeof(buf), 20, &got), 0);
+	ck_assert_uint_eq(got, 0);
+	close(fd);
+	ck_assert_int_eq(ec_store_pread_all(fd, buf, 4, 0, &got), -EBADF);
+	ck_assert_uint_eq(got, 0);
+}
+END_TEST
+
 START_TEST(test_write_dir_in_way)
 {
 	ck_assert_int_eq(mkdir(at("e.enc.json"), 0700), 0);
@@ -904,6 +929,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_write_read);
 	tcase_add_test(tc, test_write_all);
+	tcase_add_test(tc, test_pread_all);
 	tcase_add_test(tc, test_write_dir_in_way);
 	tcase_add_test(tc, test_write_failure_keeps_old);
 	tcase_add_test(tc, test_read_errors);
