@@ -87,6 +87,13 @@
  * when readers of the old version through the page cache still hold the
  * node does the name get a new node instead (their pages stay right).
  *
+ * Inode numbers.  st_ino is the file's, not the node's: a node made
+ * anew for a name shows the number its previous node showed when it
+ * stands for the same backing file (forgotten and looked up again, split
+ * off for a writer or a save beside snapshot readers, rewritten in place
+ * by another process); another file renamed over the envelope, or one
+ * made anew, shows a new one (nodes.h: st_ino).
+ *
  * Names.  rename(2) moves the node (and so every open handle's save
  * target) to the new name; a node renamed over, or unlinked, is
  * "unlinked": nothing is saved for it any more, and its handles read on

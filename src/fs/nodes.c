@@ -107,6 +107,96 @@ static void unlink_from(const struct table_kind *k, struct node **tab,
 	*pp = *k->link(n);
 }
 
+/* ---- Remembered inode numbers (nodes.h: st_ino) ---- */
+
+static uint64_t memo_hash(const char *name)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *name; name++) {
+		h ^= (unsigned char)*name;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* The set of (parent, name hash): its EC_INO_MEMO_WAYS slots. */
+static struct ec_ino_memo *memo_set(const struct ec_nodes *t, uint64_t parent,
+				    uint64_t nh)
+{
+	uint64_t h = (nh ^ parent) * 0x9e3779b97f4a7c15ull;
+
+	return t->memo + (size_t)(h >> 32) % EC_INO_MEMO_SETS *
+			 EC_INO_MEMO_WAYS;
+}
+
+static bool memo_is(const struct ec_ino_memo *m, uint64_t parent, uint64_t nh,
+		    const struct ec_fsmeta_key *k)
+{
+	return m->ino && m->parent == parent && m->name_hash == nh &&
+	       m->dev == k->dev && m->bino == k->ino;
+}
+
+/* Slot i of set s is dropped: the younger ones move up. */
+static void memo_drop(struct ec_ino_memo *s, size_t i)
+{
+	memmove(s + i, s + i + 1, (EC_INO_MEMO_WAYS - 1 - i) * sizeof(*s));
+	memset(s + EC_INO_MEMO_WAYS - 1, 0, sizeof(*s));
+}
+
+/* Remember that n's name showed the file of key k as n->shown_ino.  Lock
+ * held; without memory (ENOMEM) the number is just not kept. */
+static void memo_keep(struct ec_nodes *t, const struct node *n,
+		      const struct ec_fsmeta_key *k)
+{
+	uint64_t nh = memo_hash(n->name);
+	struct ec_ino_memo *s;
+	size_t i;
+
+	if (!n->parent || !k->ino)
+		return;		/* the root, or no backing file yet */
+	if (!t->memo) {
+		t->memo = calloc((size_t)EC_INO_MEMO_SETS * EC_INO_MEMO_WAYS,
+				 sizeof(*t->memo));
+		if (!t->memo)
+			return;
+	}
+	s = memo_set(t, n->parent->shown_ino, nh);
+	for (i = 0; i < EC_INO_MEMO_WAYS; i++)
+		if (!s[i].ino || memo_is(&s[i], n->parent->shown_ino, nh, k))
+			break;
+	if (i < EC_INO_MEMO_WAYS && s[i].ino)
+		memo_drop(s, i);	/* the same file: kept as the youngest */
+	else if (i == EC_INO_MEMO_WAYS)
+		memo_drop(s, 0);	/* full: the oldest goes */
+	for (i = 0; s[i].ino; i++)
+		;
+	s[i].parent = n->parent->shown_ino;
+	s[i].name_hash = nh;
+	s[i].dev = k->dev;
+	s[i].bino = k->ino;
+	s[i].ino = n->shown_ino;
+}
+
+void ec_node_identify(struct ec_nodes *t, struct node *n)
+{
+	uint64_t nh;
+	struct ec_ino_memo *s;
+	size_t i;
+
+	if (!t->memo || !n->parent)
+		return;
+	nh = memo_hash(n->name);
+	s = memo_set(t, n->parent->shown_ino, nh);
+	for (i = 0; i < EC_INO_MEMO_WAYS; i++) {
+		if (memo_is(&s[i], n->parent->shown_ino, nh, &n->key)) {
+			n->shown_ino = s[i].ino;
+			memo_drop(s, i);	/* n holds it now */
+			return;
+		}
+	}
+}
+
 int ec_nodes_init(struct ec_nodes *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -119,7 +209,7 @@ int ec_nodes_init(struct ec_nodes *t)
 		free(t->by_name);
 		return -ENOMEM;
 	}
-	t->root.ino = FUSE_ROOT_ID;
+	t->root.ino = t->root.shown_ino = FUSE_ROOT_ID;
 	t->root.is_dir = true;
 	t->root.nlookup = 1;
 	t->root.wd = -1;
@@ -159,7 +249,9 @@ void ec_nodes_release(struct ec_nodes *t)
 	}
 	free(t->by_ino);
 	free(t->by_name);
+	free(t->memo);
 	t->by_ino = t->by_name = NULL;
+	t->memo = NULL;
 }
 
 struct node *ec_node_get(struct ec_nodes *t, fuse_ino_t ino)
@@ -193,15 +285,24 @@ struct node *ec_node_child(struct ec_nodes *t, struct node *p,
 	return n;
 }
 
-void ec_node_unhash(struct ec_nodes *t, struct node *n)
+/* unhash: ec_node_unhash, which leaves n's number to its name when keep
+ * (nodes.h: st_ino). */
+static void unhash(struct ec_nodes *t, struct node *n, bool keep)
 {
 	n->writer_due = false;	/* the writer's retry cannot find it now */
 	n->own_saved = false;	/* the name's entry may be another's */
 	if (!n->hashed)
 		return;
+	if (keep && !n->pending && !n->unlinked)
+		memo_keep(t, n, &n->key);
 	unlink_from(&by_name, t->by_name, t->name_buckets, n);
 	n->hashed = false;
 	t->nhashed--;
+}
+
+void ec_node_unhash(struct ec_nodes *t, struct node *n)
+{
+	unhash(t, n, true);
 }
 
 static void hash_in(struct ec_nodes *t, struct node *n)
@@ -248,7 +349,7 @@ struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,
 	if (!n)
 		return NULL;
 	n->name = memcpy(inline_name(n), name, len);
-	n->ino = t->next_ino++;
+	n->ino = n->shown_ino = t->next_ino++;
 	n->parent = p;
 	n->is_dir = is_dir;
 	n->wd = -1;
@@ -287,7 +388,7 @@ int ec_node_move(struct ec_nodes *t, struct node *n, struct node *np,
 	struct node *op = n->parent;
 	char *nm = strdup(name);
 
-	ec_node_unhash(t, n);
+	unhash(t, n, false);	/* its number goes with it */
 	if (!nm)
 		return -ENOMEM;
 	if (n->name != inline_name(n))
@@ -394,6 +495,8 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
 	 * through the page cache.) */
 	if (!ok || (n->ncached && !was_pending)) {
 		ec_node_unhash(t, n);
+		if (ok)		/* the name's next node shows the same file */
+			memo_keep(t, n, key);
 		return false;
 	}
 	n->key = *key;

@@ -26,7 +26,9 @@
  * version changes in place and when the name gets a new node instead.
  */
 struct node {
-	fuse_ino_t ino;
+	fuse_ino_t ino;		/* the kernel's node id, never reused */
+	uint64_t shown_ino;	/* st_ino: ino, or the number the file
+				   showed before (ec_node_identify) */
 	struct node *parent;	/* counts in parent->nchildren */
 	char *name;
 	uint64_t nlookup;	/* the kernel's references */
@@ -38,7 +40,7 @@ struct node {
 	unsigned nopen;		/* open handles */
 	int wd;			/* dirs: inotify watch, or -1 */
 	/* The flags are bits (fs->lock guards every node field): the
-	 * node stays at 240 bytes, 256 with a short name. */
+	 * node stays at 248 bytes, 256 with a name of up to 7 bytes. */
 	bool is_dir : 1;
 	bool hashed : 1;	/* found by (parent, name) */
 
@@ -122,6 +124,16 @@ struct node {
 
 #define EC_NODES_WD_BUCKETS 1024
 
+/* One remembered inode number (ec_node_identify): the file backed by
+ * (dev, bino), named by name_hash under the directory shown as parent,
+ * was shown as ino (0: the slot is free; a set's used slots come first,
+ * oldest first). */
+struct ec_ino_memo {
+	uint64_t parent, name_hash, dev, bino, ino;
+};
+#define EC_INO_MEMO_WAYS 4
+#define EC_INO_MEMO_SETS 16384	/* 64 Ki names, 2.5 MiB at most */
+
 struct ec_nodes {
 	fuse_ino_t next_ino;
 	size_t nnodes;
@@ -134,6 +146,8 @@ struct ec_nodes {
 	struct node root;
 	struct ec_watch *watch;	/* borrowed, may be NULL: a freed
 				   directory's watch is removed there */
+	struct ec_ino_memo *memo;	/* EC_INO_MEMO_SETS * WAYS, made at
+					   first use (NULL: none yet) */
 };
 
 /* Empty tables with the root directory (ino FUSE_ROOT_ID, one lookup).
@@ -153,6 +167,28 @@ int ec_node_get_file(struct ec_nodes *t, fuse_ino_t ino, struct node **out)
 /* A new node named name under p, hashed.  NULL on ENOMEM. */
 struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,
 			 bool is_dir);
+/*
+ * st_ino.  The kernel knows a file by its node id, which is never reused:
+ * a file whose node is forgotten, or whose name gets a new node for the
+ * daemon's own reasons (a writer beside snapshot readers, a save beside
+ * them: see fs.h), comes back as a new node.  Its st_ino must not change
+ * for that: vim, for one, compares st_ino before and after its open and
+ * refuses to write ("E949: File changed while writing"); git, rsync and
+ * find look at it too.  So a name's node that leaves the name (unhashed,
+ * or freed while hashed) leaves its shown_ino behind, remembered with the
+ * backing file it showed (dev, ino); the next node made for the name
+ * shows that number again if its backing file is the same one: forgotten
+ * and looked up again, split off, rewritten in place by another process.
+ * A file renamed over it, or removed and made anew, is another file with
+ * another number, as on any file system.  Memory is bounded (a set-
+ * associative table, each set in age order: a full one loses its
+ * oldest), so a name forgotten long ago may come back with a new number.
+ *
+ * ec_node_identify(): n, just made and given its key, takes the number
+ * its name's file showed before, if remembered.  Lock held.
+ */
+void ec_node_identify(struct ec_nodes *t, struct node *n);
+
 /* Free n, and then its parents, when nothing refers to them any more
  * (lookups, children, open handles, a writer due).  NULL is a no-op. */
 void ec_node_put(struct ec_nodes *t, struct node *n);

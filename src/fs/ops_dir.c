@@ -310,7 +310,8 @@ static void pf_claim(struct snap_item *it)
 struct rd {
 	fuse_req_t req;
 	struct ecfs *fs;
-	fuse_ino_t ino, dotdot;
+	fuse_ino_t ino;
+	uint64_t shown, dotdot;	/* st_ino of "." and ".." */
 	struct dirh *dh;
 	char dir[PATH_MAX];
 	char *buf;
@@ -331,7 +332,7 @@ static bool rd_dot(struct rd *r, size_t i)
 
 	memset(&e, 0, sizeof(e));
 	e.attr.st_mode = S_IFDIR;
-	e.attr.st_ino = i ? r->dotdot : r->ino;
+	e.attr.st_ino = i ? r->dotdot : r->shown;
 	need = r->plus ? fuse_add_direntry_plus(r->req, r->buf + r->used, room,
 						name, &e, (off_t)i + 1) :
 		fuse_add_direntry(r->req, r->buf + r->used, room, name,
@@ -448,7 +449,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	d = ec_node_get(&fs->nodes, ino);
 	err = d ? ec_node_path(d, r.dir, sizeof(r.dir)) : -ENOENT;
 	if (!err) {
-		r.dotdot = d->parent ? d->parent->ino : d->ino;
+		r.shown = d->shown_ino;
+		r.dotdot = d->parent ? d->parent->shown_ino : d->shown_ino;
 		r.watched = ecfs_watched(fs, d);
 	}
 	r.gen = fs->gen;

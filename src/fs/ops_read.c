@@ -349,6 +349,7 @@ static void renamed_for_writer(struct ecfs *fs, const struct node *n)
 	m->key = n->key;
 	m->info = n->info;
 	m->writer_due = true;
+	ec_node_identify(&fs->nodes, m);	/* n's st_ino (E949) */
 }
 
 /*

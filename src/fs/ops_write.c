@@ -564,6 +564,7 @@ static struct node *create_node(struct ecfs *fs, struct node *p,
 			if (n) {
 				n->key = *key;
 				n->info = *mi;
+				ec_node_identify(&fs->nodes, n);
 			}
 		}
 		return n;

@@ -519,7 +519,7 @@ void ec_present_attr(const struct ecfs *fs, const struct node *n,
 		      struct stat *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->st_ino = n->ino;
+	a->st_ino = n->shown_ino;
 	a->st_uid = fs->uid;
 	a->st_gid = fs->gid;
 	a->st_blksize = 4096;
@@ -598,6 +598,8 @@ struct node *ec_present_dir_node(struct ecfs *fs, struct node *p,
 		n = ec_node_new(&fs->nodes, p, name, true);
 		if (!n)
 			return NULL;
+		ec_fsmeta_key_of(&n->key, st);
+		ec_node_identify(&fs->nodes, n);
 		/* Without kernel caching there is nothing to invalidate.  An
 		 * unwatched directory's entries are answered uncached. */
 		err = fs->timeout > 0 && !fs->net && fs->watch ?
@@ -653,6 +655,7 @@ struct node *ec_present_file_node(struct ecfs *fs, struct node *p,
 		if (!n)
 			return NULL;
 		n->key = *key;
+		ec_node_identify(&fs->nodes, n);
 		/* One made for a writer that has not come (ecfs_open) may
 		 * have nothing referring to it: freed then (p keeps n). */
 		ec_node_put(&fs->nodes, old);

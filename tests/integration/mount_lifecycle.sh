@@ -24,6 +24,11 @@
 #       after the save's own inotify event), and an outside save right
 #       after it still shows within the slack (in place, in place of the
 #       same size, renamed over it).
+#   ino-split  st_ino is the file's, not its node's: a writer opened beside
+#       a reader of a snapshot gets a node of its own, yet stat and fstat
+#       show one number throughout, and after an outside rewrite in place
+#       (vim refuses to write when it changes: E949); a file renamed over
+#       the envelope from outside shows another.
 #   and what already works: a writer renamed before its close saves under
 #   the new name; writes to an unlinked file vanish and close returns 0;
 #   rmdir of an empty directory.
@@ -38,7 +43,7 @@ SLACK=1.0
 [ "${VALGRIND:-0}" = 1 ] && SLACK=5.0
 ORIG='original content'
 printf '%s' "$ORIG" >"$T/orig"
-for id in b1r/e b1u/e ctl/renamed ctl/unlinked live/e liveu/e; do
+for id in b1r/e b1u/e ctl/renamed ctl/unlinked live/e liveu/e ino/e; do
 	ec put "$id" --data-file "$T/orig" &
 done
 wait
@@ -346,6 +351,45 @@ def own_event(d):
                                                      mread(f)))
     return bad, "want one inode per file, and the outside saves shown"
 
+def ino_split(d):
+    """st_ino is the file's.  A writer opened beside a reader of a
+    snapshot gets a node of its own (fs.h; ecfs_open's ESTALE), which
+    shows the number the file showed: vim stats the file, copies it to
+    its backup (a reader, whose release comes after vim's next open), and
+    fails with E949 if the open's fstat shows another number."""
+    import datetime
+    now = lambda: datetime.datetime.now(datetime.timezone.utc).isoformat()
+    e = d + "/e"
+    a = os.stat(m(e)).st_ino
+    r = os.open(m(e), os.O_RDONLY)
+    os.read(r, 100)                 # a snapshot through the page cache
+    w = os.open(m(e), WR)           # beside it: a node of its own
+    b, c = os.fstat(w).st_ino, os.stat(m(e)).st_ino
+    os.write(w, b"NEW")
+    os.close(w)
+    got = [a, b, c, os.stat(m(e)).st_ino, os.fstat(r).st_ino]
+    os.close(r)
+    bad = []
+    if len(set(got)) != 1:
+        bad.append("inode at first, of the writer beside a reader, by "
+                   "name then, after its save, of the reader: %s" % got)
+    ecref.save_entry(back.args, back.ring, e, b"theirs", "default", None,
+                     None, now())
+    if not poll(lambda: mread(e) == b"theirs"):
+        bad.append("an outside rewrite is not shown: %r" % mread(e))
+    elif os.stat(m(e)).st_ino != a:
+        bad.append("inode %d after an outside rewrite in place, was %d"
+                   % (os.stat(m(e)).st_ino, a))
+    ecref.save_entry(back.args, back.ring, d + "/tmp", b"another",
+                     "default", None, None, now())
+    os.rename(back.envelope(d + "/tmp"), back.envelope(e))
+    if not poll(lambda: mread(e) == b"another"):
+        bad.append("a file renamed over it is not shown: %r" % mread(e))
+    elif os.stat(m(e)).st_ino == a:
+        bad.append("a file renamed over it from outside shows its "
+                   "inode %d" % a)
+    return bad, "want one inode for the file, another for a new one"
+
 def ctl_renamed(d):
     e, n = d + "/renamed", d + "/moved"
     w = os.open(m(e), WR)
@@ -384,6 +428,7 @@ CASES = {
     "live-unlinked": lambda: live_unlinked("liveu"),
     "live-replaced": lambda: live_replaced("liver"),
     "own-event": lambda: own_event("own"),
+    "ino-split": lambda: ino_split("ino"),
     "ok-rename-before-close": lambda: ctl_renamed("ctl"),
     "ok-unlinked-writes-vanish": lambda: ctl_unlinked("ctl"),
     "ok-rmdir-empty": lambda: ctl_rmdir("ctl/empty"),
@@ -402,7 +447,7 @@ for name in sys.argv[6:]:
 EOF
 
 CASES="B1-rename B1-unlink B1-trunc B2-rmdir B2-rename B3 minor live
-	live-unlinked live-replaced own-event ok-rename-before-close ok-unlinked-writes-vanish ok-rmdir-empty"
+	live-unlinked live-replaced own-event ino-split ok-rename-before-close ok-unlinked-writes-vanish ok-rmdir-empty"
 fs_start ""
 FSMODEL_DIR=$top_srcdir/tests/integration ORIG=$ORIG "$PYTHON" "$T/lc.py" \
 	"$MNT" "$C" "$T/secrets.json" "$T/salt" "$SLACK" $CASES >"$T/cases" ||

@@ -354,6 +354,135 @@ START_TEST(watch_links)
 }
 END_TEST
 
+/* ---- st_ino (nodes.h): the number a file shows outlives its node ---- */
+
+/* A node for name under p with key k, as a lookup makes it. */
+static struct node *found(struct node *p, const char *name,
+			  struct ec_fsmeta_key k)
+{
+	struct node *n = looked_up(p, name, false);
+
+	n->key = k;
+	ec_node_identify(&t, n);
+	return n;
+}
+
+/* Forgotten and looked up again: a new node id, the same st_ino, if and
+ * only if the name's backing file is the same one (another version of
+ * it, rewritten in place, too). */
+START_TEST(ino_outlives_the_node)
+{
+	struct ec_fsmeta_key k = version(10), moved = version(10);
+	struct node *d = looked_up(&t.root, "d", true);
+	struct node *e = found(d, "e", k);
+	uint64_t ino = e->ino, shown = e->shown_ino;
+
+	ck_assert_uint_eq(shown, ino);	/* new: its node id */
+	forget(e);
+	e = found(d, "e", version(11));	/* same file, rewritten */
+	ck_assert_uint_ne(e->ino, ino);
+	ck_assert_uint_eq(e->shown_ino, shown);
+	forget(e);
+	moved.ino = 43;			/* another file renamed over it */
+	e = found(d, "e", moved);
+	ck_assert_uint_eq(e->shown_ino, e->ino);
+	ck_assert_uint_ne(e->shown_ino, shown);
+	forget(e);
+	e = found(d, "e", k);		/* the first one back (mv back) */
+	ck_assert_uint_eq(e->shown_ino, shown);
+	forget(e);
+	e = found(d, "e", moved);	/* and the other one */
+	ck_assert_uint_ne(e->shown_ino, shown);
+	ck_assert_uint_ne(e->shown_ino, e->ino);
+}
+END_TEST
+
+/* The number stays with the name it was shown under, in its directory. */
+START_TEST(ino_belongs_to_its_name)
+{
+	struct ec_fsmeta_key k = version(10);
+	struct node *a = looked_up(&t.root, "a", true);
+	struct node *b = looked_up(&t.root, "b", true);
+	struct node *e = found(a, "e", k);
+	uint64_t shown = e->shown_ino;
+
+	forget(e);
+	e = found(b, "e", k);		/* other directory */
+	ck_assert_uint_ne(e->shown_ino, shown);
+	e = found(a, "f", k);		/* other name */
+	ck_assert_uint_ne(e->shown_ino, shown);
+	e = found(a, "e", k);
+	ck_assert_uint_eq(e->shown_ino, shown);
+}
+END_TEST
+
+/* A name split off for a writer, or given up by a save beside snapshot
+ * readers (fs.h), shows the same number through its new node: vim's
+ * E949 check.  Renamed, the number goes with the node; unlinked, it is
+ * nobody's. */
+START_TEST(ino_through_splits)
+{
+	struct ec_fsmeta_key k = version(10), saved = version(20);
+	struct node *e = found(&t.root, "e", k), *m, *r;
+	struct ec_fsmeta_info mi = { 0 };
+	uint64_t shown = e->shown_ino;
+
+	ec_node_unhash(&t, e);		/* a writer beside snapshots */
+	m = found(&t.root, "e", k);
+	ck_assert_uint_eq(m->shown_ino, shown);
+	m->ncached = 1;			/* a save beside snapshots */
+	saved.ino = 77;			/* written to a temp file, renamed */
+	ck_assert(!ec_node_saved(&t, m, true, &saved, &mi));
+	ck_assert(!m->hashed);
+	r = found(&t.root, "e", saved);
+	ck_assert_uint_eq(r->shown_ino, shown);
+	ck_assert_uint_ne(r->ino, m->ino);
+
+	ck_assert_int_eq(ec_node_move(&t, r, &t.root, "g"), 0);
+	ck_assert_uint_eq(r->shown_ino, shown);
+	m = found(&t.root, "e", saved);	/* nothing left under "e" */
+	ck_assert_uint_ne(m->shown_ino, shown);
+	ec_node_unlinked(&t, r);
+	m = found(&t.root, "g", saved);
+	ck_assert_uint_ne(m->shown_ino, shown);
+}
+END_TEST
+
+/* Memory is bounded: far more names than it keeps, forgotten in turn;
+ * the one forgotten last always comes back with its number. */
+START_TEST(ino_memory_is_bounded)
+{
+	enum { N = EC_INO_MEMO_SETS * EC_INO_MEMO_WAYS * 2 };
+	struct ec_fsmeta_key k = version(10);
+	char name[16];
+	uint64_t shown = 0;
+	size_t kept = 0;
+	int i;
+
+	for (i = 0; i < N; i++) {
+		struct node *e;
+
+		snprintf(name, sizeof(name), "n%d", i);
+		k.ino = 1000 + (uint64_t)i;
+		e = found(&t.root, name, k);
+		shown = e->shown_ino;
+		forget(e);
+	}
+	ck_assert_uint_eq(found(&t.root, name, k)->shown_ino, shown);
+	for (i = 0; i < N; i++) {
+		struct node *e;
+
+		snprintf(name, sizeof(name), "n%d", i);
+		k.ino = 1000 + (uint64_t)i;
+		e = found(&t.root, name, k);
+		kept += e->shown_ino != e->ino;
+		forget(e);
+	}
+	ck_assert_uint_le(kept, (size_t)EC_INO_MEMO_SETS * EC_INO_MEMO_WAYS);
+	ck_assert_uint_gt(kept, 0);
+}
+END_TEST
+
 static Suite *nodes_suite(void)
 {
 	Suite *s = suite_create("nodes");
@@ -377,6 +506,10 @@ static Suite *nodes_suite(void)
 	tcase_add_test(lc, writer_due);
 	tcase_add_test(lc, pending_child_makes_a_directory_busy);
 	tcase_add_test(lc, unlinked);
+	tcase_add_test(lc, ino_outlives_the_node);
+	tcase_add_test(lc, ino_belongs_to_its_name);
+	tcase_add_test(lc, ino_through_splits);
+	tcase_add_test(lc, ino_memory_is_bounded);
 	suite_add_tcase(s, lc);
 	return s;
 }
