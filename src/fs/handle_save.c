@@ -43,11 +43,11 @@ static int save_target(struct ecfs *fs, struct node *n,
 	t->have_version = !n->pending && n->info.state == EC_STATE_VALID;
 	t->version = n->key;
 	t->created_us = n->next_created_us;
-	if (t->pending && n->next_comment &&
-	    !(t->comment = strdup(n->next_comment)))
+	if (t->pending && n->next && n->next->comment &&
+	    !(t->comment = strdup(n->next->comment)))
 		err = -ENOMEM;
-	if (t->pending && n->next_validasof &&
-	    !(t->validasof = strdup(n->next_validasof)))
+	if (t->pending && n->next && n->next->validasof &&
+	    !(t->validasof = strdup(n->next->validasof)))
 		err = -ENOMEM;
 	if (t->pending && !err) {
 		char *comment = NULL;
@@ -313,8 +313,8 @@ bool ec_handle_flush_due(struct ecfs *fs, struct handle *h)
 	 * unless metadata was set for the next save (utimens, setxattr on
 	 * a file being created), an explicit change. */
 	pthread_mutex_lock(&fs->lock);
-	has = n->next_created_us != EC_TIME_NONE || n->next_comment ||
-	      n->next_validasof;
+	has = n->next_created_us != EC_TIME_NONE ||
+	      (n->next && (n->next->comment || n->next->validasof));
 	pthread_mutex_unlock(&fs->lock);
 	return has;
 }

@@ -225,11 +225,20 @@ static char *inline_name(struct node *n)
 	return (char *)(n + 1);
 }
 
+void ec_node_next_free(struct node *n)
+{
+	if (!n->next)
+		return;
+	free(n->next->comment);
+	free(n->next->validasof);
+	free(n->next);
+	n->next = NULL;
+}
+
 static void node_free(struct node *n)
 {
 	ec_secure_free(n->saved);
-	free(n->next_comment);
-	free(n->next_validasof);
+	ec_node_next_free(n);
 	if (n->name != inline_name(n))
 		free(n->name);
 	free(n);
@@ -485,9 +494,7 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
 	bool was_pending = n->pending;
 
 	n->pending = false;
-	free(n->next_comment);
-	free(n->next_validasof);
-	n->next_comment = n->next_validasof = NULL;
+	ec_node_next_free(n);
 	n->saves++;
 	/* Readers through the page cache hold n's old version, whose size
 	 * the kernel bounds their reads with: they keep n, and the name

@@ -40,7 +40,7 @@ struct node {
 	unsigned nopen;		/* open handles */
 	int wd;			/* dirs: inotify watch, or -1 */
 	/* The flags are bits (fs->lock guards every node field): the
-	 * node stays at 248 bytes, 256 with a name of up to 7 bytes. */
+	 * node stays at 240 bytes, 256 with a short name. */
 	bool is_dir : 1;
 	bool hashed : 1;	/* found by (parent, name) */
 
@@ -116,10 +116,17 @@ struct node {
 	int64_t wtime_us;	/* and when it changed */
 	/* For the next save: created_at (utimens on a node being written;
 	 * EC_TIME_NONE: now), and, for a pending node, the comment and
-	 * validasof set by setxattr (malloc'd, or NULL when unset). */
+	 * validasof set by setxattr (NULL until one is: apart, so that
+	 * every node is 8 bytes smaller). */
 	int64_t next_created_us;
-	char *next_comment;
-	char *next_validasof;
+	struct node_next *next;
+};
+
+/* A pending node's metadata for its first save (each malloc'd, or NULL
+ * when unset). */
+struct node_next {
+	char *comment;
+	char *validasof;
 };
 
 #define EC_NODES_WD_BUCKETS 1024
@@ -188,6 +195,9 @@ struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,
  * its name's file showed before, if remembered.  Lock held.
  */
 void ec_node_identify(struct ec_nodes *t, struct node *n);
+
+/* Drop n's metadata for its first save (n->next). */
+void ec_node_next_free(struct node *n);
 
 /* Free n, and then its parents, when nothing refers to them any more
  * (lookups, children, open handles, a writer due).  NULL is a no-op. */

@@ -244,16 +244,26 @@ static enum xkind xattr_kind(const char *name)
 static int set_pending_xattr(struct ecfs *fs, struct node *n, enum xkind k,
 			     const char *text, int64_t t, int flags)
 {
-	char **slot = k == XK_COMMENT ? &n->next_comment :
-		      k == XK_VALIDASOF ? &n->next_validasof : NULL;
-	char *copy = NULL;
+	bool meta = k == XK_COMMENT || k == XK_VALIDASOF;
+	struct node_next *fresh = NULL;
+	char *copy = NULL, **slot = NULL;
 	bool cur;
 	int err = 0;
 
-	if (text && !(copy = strdup(text)))
+	if (text && (!(copy = strdup(text)) ||
+		     (meta && !(fresh = calloc(1, sizeof(*fresh)))))) {
+		free(copy);
 		return -ENOMEM;
+	}
 	pthread_mutex_lock(&fs->lock);
-	cur = slot ? *slot != NULL : true;
+	if (meta && !n->next && fresh) {
+		n->next = fresh;
+		fresh = NULL;
+	}
+	if (meta && n->next)
+		slot = k == XK_COMMENT ? &n->next->comment :
+					 &n->next->validasof;
+	cur = meta ? slot && *slot : true;
 	if (!n->pending)
 		err = -EAGAIN;
 	else if (!text && !cur)
@@ -262,15 +272,16 @@ static int set_pending_xattr(struct ecfs *fs, struct node *n, enum xkind k,
 		err = -EEXIST;
 	else if ((flags & XATTR_REPLACE) && !cur)
 		err = -ENODATA;
-	else if (!slot)
+	else if (!meta)
 		n->next_created_us = t;
 	else {
-		free(*slot);
+		free(*slot);	/* slot is set: text, or cur */
 		*slot = copy;
 		copy = NULL;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	free(copy);
+	free(fresh);
 	return err;
 }
 

@@ -404,10 +404,23 @@ io ok setx "$F" user.enccache.created_at "$(iso -3600)"
 [ "$(stat -c %Y "$F")" -lt "$(($(date +%s) - 3000))" ] ||
 	fail "setfattr created_at: mtime $(stat -c %Y "$F")"
 # A comment set on a file being created is saved with it.
-py 'import os, sys
+py 'import errno, os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 os.write(fd, b"data")
-os.setxattr(sys.argv[1], "user.enccache.comment", b"early")
+c = "user.enccache.comment"
+os.setxattr(sys.argv[1], c, b"first", os.XATTR_CREATE)
+try:
+    os.setxattr(sys.argv[1], c, b"again", os.XATTR_CREATE)
+    sys.exit("XATTR_CREATE over a comment set while creating: no EEXIST")
+except FileExistsError:
+    pass
+os.removexattr(sys.argv[1], c)
+try:
+    os.removexattr(sys.argv[1], c)
+    sys.exit("removexattr of a removed comment: no ENODATA")
+except OSError as e:
+    assert e.errno == errno.ENODATA, e
+os.setxattr(sys.argv[1], c, b"early", os.XATTR_CREATE)
 os.close(fd)' "$MNT/new/commented" || fail "setxattr while creating"
 [ "$(getfattr --absolute-names --only-values -n user.enccache.comment "$MNT/new/commented")" = early ] ||
 	fail "comment set before the first save"

@@ -231,11 +231,13 @@ START_TEST(first_save_of_a_new_file)
 	struct ec_fsmeta_info mi = { .state = EC_STATE_VALID, .size = 5 };
 
 	e->pending = true;
-	e->next_comment = strdup("c");
+	e->next = calloc(1, sizeof(*e->next));
+	ck_assert_ptr_nonnull(e->next);
+	e->next->comment = strdup("c");
 	e->nopen = 1;
 	ck_assert(ec_node_saved(&t, e, true, &k, &mi));
 	ck_assert(!e->pending);
-	ck_assert_ptr_null(e->next_comment);
+	ck_assert_ptr_null(e->next);	/* and freed */
 	ck_assert(!e->pages_old);
 	/* The kernel's size is what the writer wrote, which the view may
 	 * present otherwise: no pages stored ahead for it either. */
