@@ -501,8 +501,10 @@ bool ec_node_saved(struct ec_nodes *t, struct node *n, bool ok,
 	 * gets a new node.  (A pending node has none: it was never shown
 	 * through the page cache.) */
 	if (!ok || (n->ncached && !was_pending)) {
-		ec_node_unhash(t, n);
-		if (ok)		/* the name's next node shows the same file */
+		/* The old version's file is gone (renamed over); the name's
+		 * next node shows the file saved, as the same file. */
+		unhash(t, n, false);
+		if (ok)
 			memo_keep(t, n, key);
 		return false;
 	}

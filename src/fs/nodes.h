@@ -180,7 +180,7 @@ struct node *ec_node_new(struct ec_nodes *t, struct node *p, const char *name,
  * daemon's own reasons (a writer beside snapshot readers, a save beside
  * them: see fs.h), comes back as a new node.  Its st_ino must not change
  * for that: vim, for one, compares st_ino before and after its open and
- * refuses to write ("E949: File changed while writing"); git, rsync and
+ * refuses to write ("E949: File changed while writing"); git's index and
  * find look at it too.  So a name's node that leaves the name (unhashed,
  * or freed while hashed) leaves its shown_ino behind, remembered with the
  * backing file it showed (dev, ino); the next node made for the name
